@@ -1,0 +1,1 @@
+"""The `samscape` command: thin front end over the library."""

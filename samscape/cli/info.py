@@ -1,0 +1,51 @@
+"""`samscape info`: what a feature folder holds, and whether every chip is sound."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..features import FeatureFolder
+
+
+@click.command("info")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON object.")
+@click.option("--validate", is_flag=True,
+              help="Load and check every chip; exit 1 naming any missing or corrupt.")
+def info_command(folder: str, as_json: bool, validate: bool) -> None:
+    """Describe the feature folder FOLDER."""
+    features = FeatureFolder.open(folder)
+    summary = features.summary()
+    problems = features.problems() if validate else {}
+    if validate:
+        summary["problems"] = {str(k): v for k, v in problems.items()}
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        model = summary["model"]
+        pre = summary["preprocessing"]
+        state = "complete" if summary["complete"] else "incomplete: run samscape encode to finish"
+        extent = ", ".join(f"{v:.6g}" for v in summary["extent"]) if summary["extent"] else "-"
+        lines = [
+            f"folder:        {summary['path']}",
+            f"chips:         {summary['chip_count']} of {summary['grid_chip_count']} "
+            f"({summary['nodata_chip_count']} all nodata; {state})",
+            f"crs:           {summary['crs'] if len(summary['crs']) < 60 else 'custom (WKT)'}",
+            f"extent:        {extent}",
+            f"model:         {model['id']} ({model['family']}, input {model['input_size']} px)",
+            f"source:        {pre['source_name']}, bands {pre['bands']}, "
+            f"range {pre['value_range']}, resolution {pre['resolution']}",
+            f"chip grid:     {pre['chip_size']} px chips, stride {pre['stride']}",
+            f"dtype:         {summary['dtype']}",
+            f"size on disk:  {summary['size_bytes'] / 2**20:.1f} MiB",
+            f"format:        {summary['format']} v{summary['format_version']}",
+        ]
+        click.echo("\n".join(lines))
+        if validate:
+            click.echo(f"validation:    {len(problems)} problem(s)")
+    for message in problems.values():
+        click.echo(f"samscape: error: {message}", err=True)
+    if problems:
+        raise SystemExit(1)

@@ -1,0 +1,60 @@
+"""`samscape models`: list, download, import and remove model weights."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .. import models as store
+
+
+@click.group("models")
+def models_group() -> None:
+    """Manage the models in the catalogue and in the local store."""
+
+
+@models_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_command(as_json: bool) -> None:
+    """Every catalogue and imported model, and whether it is on this machine."""
+    rows = []
+    for model_id in [*store.CATALOGUE, *store.imported_ids()]:
+        spec = store.get_spec(model_id)
+        rows.append({
+            "id": spec.id, "family": spec.family, "input_size": spec.input_size,
+            "repository": spec.repository, "revision": spec.revision,
+            "status": store.status(model_id), "test_only": spec.builtin,
+            "description": spec.description,
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        label = " [test model]" if row["test_only"] else ""
+        click.echo(f"{row['id']:<24} {row['status']:<15} {row['description']}{label}")
+
+
+@models_group.command("download")
+@click.argument("model_id")
+def download_command(model_id: str) -> None:
+    """Fetch MODEL_ID's pinned weights from the Hugging Face hub."""
+    path = store.download(model_id)
+    click.echo(f"{model_id}: {store.status(model_id)} at {path}")
+
+
+@models_group.command("import")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--id", "model_id", required=True, help="Catalogue id, or a new id.")
+def import_command(path: str, model_id: str) -> None:
+    """Copy a local transformers SAM/SAM 2 folder into the store (for air-gapped machines)."""
+    target = store.import_folder(path, model_id)
+    click.echo(f"{model_id}: imported to {target}")
+
+
+@models_group.command("remove")
+@click.argument("model_id")
+def remove_command(model_id: str) -> None:
+    """Delete MODEL_ID's weights from the store."""
+    store.remove(model_id)
+    click.echo(f"{model_id}: removed")

@@ -1,0 +1,324 @@
+"""Raster + chip grid + model → feature folder: batched, prefetched, resumable, with progress."""
+
+from __future__ import annotations
+
+import math
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from .errors import FeatureFolderError, FolderConflictError, SettingsError
+from .features import (
+    FEATURES_DIR,
+    MANIFEST,
+    ChipRecord,
+    FolderMetadata,
+    GridRecord,
+    ModelRecord,
+    PreprocessingRecord,
+    chip_relpath,
+    read_chip,
+    read_manifest,
+    write_chip,
+    write_manifest,
+)
+from .geo import Chip, ChipGrid, crs_label, parse_extent
+from .models import DEFAULT_MODEL, SamBackend, get_spec, load_backend
+from .models.backend import MIXED_PRECISION_FAMILIES
+from .raster import RasterSource, ReadSpec, ValueRange
+
+MANIFEST_FLUSH_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Everything that decides an encoding; the keys match `samscape encode`'s flags.
+
+    bands: 1-based, 1 to 3 of them (None: the first three, or fewer if the raster has fewer);
+    value_range: raster values mapped to 0..255 (None: the `percentiles` of the raster);
+    crs / resolution: target grid (None: the raster's); extent: 'XMIN,YMIN,XMAX,YMAX[@CRS]';
+    stride: pixels between chips (None: half a chip).
+    """
+
+    model: str = DEFAULT_MODEL
+    bands: tuple[int, ...] | None = None
+    value_range: tuple[float, float] | None = None
+    percentiles: tuple[float, float] = (2.0, 98.0)
+    crs: str | None = None
+    resolution: float | None = None
+    extent: str | tuple[float, float, float, float] | None = None
+    stride: int | None = None
+    batch_size: int = 4
+    device: str = "auto"
+    dtype: str = "float16"
+    mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float16", "float32"):
+            raise SettingsError(f"dtype {self.dtype!r} is not float16 or float32")
+        if self.batch_size < 1:
+            raise SettingsError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.resolution is not None and not (math.isfinite(self.resolution)
+                                                and self.resolution > 0):
+            raise SettingsError(f"resolution must be a positive number, got {self.resolution}")
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+@dataclass
+class EncodeResult:
+    """What a run did: chips encoded now, found done, skipped as nodata; the folder's size."""
+
+    folder: Path
+    grid_chip_count: int
+    encoded: int = 0
+    already_done: int = 0
+    nodata: int = 0
+    seconds: float = 0.0
+    chips_per_second: float = field(default=0.0)
+
+
+def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
+           overwrite: bool = False, progress: bool = True, **kwargs) -> EncodeResult:
+    """Encode `raster` into the feature folder `out_dir` (see `EncodeSettings` for kwargs).
+
+    Re-running with the same settings resumes: chips already written are kept. A folder that holds
+    a different encoding is refused unless `overwrite`.
+    """
+    settings = replace(settings or EncodeSettings(), **kwargs)
+    out = Path(out_dir)
+    spec = get_spec(settings.model)
+    with RasterSource(raster, crs=settings.crs) as source:
+        extent = parse_extent(settings.extent) if settings.extent is not None else None
+        grid = source.plan_grid(settings.crs, settings.resolution, extent)
+        bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
+        value_range = ValueRange(*settings.value_range) if settings.value_range else None
+        read_spec = source.spec(bands, grid, value_range, settings.percentiles)
+        stride = settings.stride or spec.input_size // 2
+        if not 0 < stride <= spec.input_size:
+            raise SettingsError(
+                f"stride {stride} must be between 1 and the chip size {spec.input_size}"
+            )
+        chips = ChipGrid(grid, spec.input_size, stride)
+        _check_target(out)
+        backend = load_backend(settings.model, settings.device)
+        metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
+        state = _prepare_folder(out, metadata, overwrite)
+        return _run(source, read_spec, chips, backend, settings, state, progress)
+
+
+@dataclass
+class _FolderState:
+    folder: Path
+    metadata: FolderMetadata
+    records: dict[int, ChipRecord]
+    skipped: set[int]
+
+    def flush(self) -> None:
+        metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
+        write_manifest(self.folder, metadata, list(self.records.values()))
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise FolderConflictError(f"'{out}' is a file; give a folder path for the features")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise FolderConflictError(
+            f"'{out}' is not empty and is not a feature folder; choose a new or empty folder"
+        )
+
+
+def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
+              dtype: str) -> FolderMetadata:
+    grid = spec.grid
+    pre = backend.preprocessing
+    return FolderMetadata(
+        model=ModelRecord(**backend.info.to_dict()),
+        preprocessing=PreprocessingRecord(
+            source_name=source.name,
+            source_fingerprint=source.fingerprint(),
+            bands=spec.bands,
+            value_range=(spec.value_range.low, spec.value_range.high),
+            crs=crs_label(grid.crs),
+            resolution=grid.res,
+            extent=tuple(grid.bounds),
+            grid=GridRecord.from_grid(grid),
+            chip_size=chips.size,
+            stride=chips.stride,
+            resize="square" if pre.family == "sam2" else "longest_side_pad",
+            mean=pre.mean,
+            std=pre.std,
+        ),
+        dtype=dtype,
+        feature_shapes=backend.feature_shapes(),
+        grid_chip_count=len(chips),
+        samscape_version=__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+
+
+def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _FolderState:
+    """Start a new folder, or resume one holding the same encoding, or start over if asked."""
+    records: dict[int, ChipRecord] = {}
+    skipped: set[int] = set()
+    if (out / MANIFEST).is_file():
+        try:
+            existing, rows = read_manifest(out)
+        except FeatureFolderError:
+            if not overwrite:
+                raise FolderConflictError(
+                    f"'{out}' holds an unreadable manifest; pass --overwrite to start over"
+                ) from None
+            existing, rows = None, []
+        if existing is not None and existing.same_encoding(metadata) and not overwrite:
+            metadata = metadata.model_copy(update={"created": existing.created})
+            records = {r.chip_id: r for r in rows}
+            skipped = set(existing.skipped_chip_ids)
+        elif not overwrite:
+            raise FolderConflictError(
+                f"'{out}' holds a different encoding ({_difference(existing, metadata)}); "
+                "pass --overwrite to replace it, or choose another folder"
+            )
+        else:
+            (out / MANIFEST).unlink()
+            shutil.rmtree(out / FEATURES_DIR, ignore_errors=True)
+    (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
+    state = _FolderState(out, metadata, records, skipped)
+    _adopt_orphans(state)
+    state.flush()
+    return state
+
+
+def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
+    if old.model != new.model:
+        return f"model {old.model.id}, not {new.model.id}"
+    if old.dtype != new.dtype:
+        return f"dtype {old.dtype}, not {new.dtype}"
+    for key in PreprocessingRecord.model_fields:
+        a, b = getattr(old.preprocessing, key), getattr(new.preprocessing, key)
+        if a != b:
+            return f"{key} {a}, not {b}"
+    return "other settings"
+
+
+def _adopt_orphans(state: _FolderState) -> None:
+    """Keep chip files a killed run wrote after its last manifest update, if they verify;
+    delete temporary files and anything that does not verify. Drop rows whose file is gone."""
+    features = state.folder / FEATURES_DIR
+    for tmp in features.glob(".chip_*.tmp"):
+        tmp.unlink(missing_ok=True)
+    state.records = {cid: r for cid, r in state.records.items()
+                     if (state.folder / r.feature_path).is_file()}
+    meta = state.metadata
+    pre = meta.preprocessing
+    grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+    for file in sorted(features.glob("chip_*.pt")):
+        try:
+            chip_id = int(file.stem.removeprefix("chip_"))
+        except ValueError:
+            continue
+        if chip_id in state.records or not 0 <= chip_id < len(grid):
+            continue
+        try:
+            read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+        except Exception:
+            file.unlink(missing_ok=True)
+            continue
+        state.records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
+
+
+def _run(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
+         settings: EncodeSettings, state: _FolderState, progress: bool) -> EncodeResult:
+    done = set(state.records) | state.skipped
+    todo = [chip for chip in chips if chip.chip_id not in done]
+    result = EncodeResult(state.folder, len(chips), already_done=len(done))
+    mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
+    started = last_flush = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="chip", desc="encoding", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for batch, nodata in _prefetch(_batches(source, spec, todo, settings.batch_size)):
+            for chip in nodata:
+                state.skipped.add(chip.chip_id)
+                result.nodata += 1
+            if batch:
+                features = backend.encode([torch.from_numpy(p) for _, p in batch], mixed)
+                for (chip, pixels), feats in zip(batch, features, strict=True):
+                    write_chip(state.folder / chip_relpath(chip.chip_id), chip.chip_id,
+                               backend.info.id, pixels.shape[:2], feats, settings.dtype)
+                    state.records[chip.chip_id] = ChipRecord.from_chip(chip)
+                result.encoded += len(batch)
+            bar.update(len(batch) + len(nodata))
+            if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
+                state.flush()
+                last_flush = time.perf_counter()
+    finally:
+        bar.close()
+        state.flush()
+    result.seconds = time.perf_counter() - started
+    result.chips_per_second = result.encoded / result.seconds if result.seconds else 0.0
+    return result
+
+
+_Batch = tuple[list[tuple[Chip, "object"]], list[Chip]]
+
+
+def _batches(source: RasterSource, spec: ReadSpec, todo: list[Chip], size: int
+             ) -> Iterator[_Batch]:
+    """Read chips in order; yield (up to `size` chips with pixels, chips that were all nodata)."""
+    batch, nodata = [], []
+    for chip in todo:
+        pixels = source.read_chip(spec, chip.window)
+        if pixels is None:
+            nodata.append(chip)
+        else:
+            batch.append((chip, pixels))
+        if len(batch) == size:
+            yield batch, nodata
+            batch, nodata = [], []
+    if batch or nodata:
+        yield batch, nodata
+
+
+def _prefetch(items: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
+    """Run `items` in a background thread, `depth` ahead, so reading overlaps encoding."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    end = object()
+    stop = threading.Event()
+
+    def worker(produce: Callable[[], Iterator[_Batch]] = lambda: items) -> None:
+        try:
+            for item in produce():
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

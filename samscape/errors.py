@@ -1,0 +1,60 @@
+"""Every error a user can cause. Messages name the problem, the values, and the fix, on one line."""
+
+from __future__ import annotations
+
+
+class SamscapeError(Exception):
+    """Root of all samscape errors: the CLI prints the message and exits non-zero."""
+
+    exit_code = 1
+
+
+class SettingsError(SamscapeError, ValueError):
+    """A setting (flag, settings file key, API argument) has a value that cannot be used."""
+
+
+class RasterReadError(SamscapeError, OSError):
+    """A raster cannot be opened or read."""
+
+
+class MissingCRSError(SamscapeError, ValueError):
+    """A raster has no coordinate reference system and none was given."""
+
+
+class BandError(SamscapeError, IndexError):
+    """A band index is outside the raster's bands, or too many bands were chosen."""
+
+
+class ExtentError(SamscapeError, ValueError):
+    """A processing extent is malformed or does not intersect the raster."""
+
+
+class EmptyRasterError(SamscapeError, ValueError):
+    """Every pixel in the processing extent is nodata."""
+
+
+class UnknownModelError(SamscapeError, KeyError):
+    """A model id is not in the catalogue nor imported."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ModelNotAvailableError(SamscapeError, OSError):
+    """A catalogue model is not on this machine and cannot be downloaded."""
+
+
+class ModelImportError(SamscapeError, ValueError):
+    """A local folder cannot be imported as a model."""
+
+
+class FolderConflictError(SamscapeError, FileExistsError):
+    """An output folder already holds something else; nothing is overwritten without --overwrite."""
+
+
+class FeatureFolderError(SamscapeError, ValueError):
+    """A folder is not a samscape feature folder, or one of its chips is missing or corrupt."""
+
+
+class DeviceError(SamscapeError, RuntimeError):
+    """The requested compute device is not available."""

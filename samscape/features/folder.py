@@ -1,0 +1,123 @@
+"""Opening a feature folder: its manifest, its chips (loaded and checked on demand), a summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from rasterio.crs import CRS  # noqa: TC002
+
+from ..errors import FeatureFolderError
+from ..geo import crs_label
+from .chipfile import read_chip
+from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, read_manifest
+from .metadata import FolderMetadata
+
+
+class FeatureFolder:
+    """A feature folder opened from its manifest; chips are read only when asked for.
+
+    Nothing in the folder is trusted: feature paths must stay inside it, and every chip is checked
+    against the manifest (id, model, feature names, shapes, dtype) when loaded.
+    """
+
+    def __init__(self, path: Path, metadata: FolderMetadata, records: list[ChipRecord]) -> None:
+        self.path = path
+        self.metadata = metadata
+        self.records = {r.chip_id: r for r in records}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> FeatureFolder:
+        folder = Path(path)
+        metadata, records = read_manifest(folder)
+        return cls(folder, metadata, records)
+
+    @property
+    def crs(self) -> CRS:
+        return self.metadata.preprocessing.grid.to_grid().crs
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def chip_file(self, chip_id: int) -> Path:
+        """The chip's feature file; FeatureFolderError if its path would leave the folder."""
+        relative = self.records[chip_id].feature_path
+        root = self.path.resolve()
+        file = (root / relative).resolve()
+        if not file.is_relative_to(root / FEATURES_DIR):
+            raise FeatureFolderError(
+                f"chip {chip_id} of '{self.path}' points outside the folder ({relative!r}); "
+                "the manifest was altered: encode the raster again"
+            )
+        return file
+
+    def load_chip(self, chip_id: int) -> dict[str, torch.Tensor]:
+        """The chip's feature tensors, (C, H, W) each; FeatureFolderError if missing or corrupt."""
+        if chip_id not in self.records:
+            raise FeatureFolderError(f"chip {chip_id} is not in '{self.path}'")
+        file = self.chip_file(chip_id)
+        meta = self.metadata
+        try:
+            return read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+        except FileNotFoundError:
+            raise FeatureFolderError(
+                f"chip {chip_id} of '{self.path}' is missing ({self.records[chip_id].feature_path});"
+                " run 'samscape encode' again with the same settings to restore it"
+            ) from None
+        except Exception as exc:
+            raise FeatureFolderError(
+                f"chip {chip_id} of '{self.path}' is corrupt ({exc}); run 'samscape encode' "
+                "again with the same settings to re-encode it"
+            ) from None
+
+    def problems(self) -> dict[int, str]:
+        """Every chip that is missing or corrupt, with the reason: chip id → message."""
+        found = {}
+        for chip_id in sorted(self.records):
+            try:
+                self.load_chip(chip_id)
+            except FeatureFolderError as exc:
+                found[chip_id] = str(exc)
+        return found
+
+    def size_bytes(self) -> int:
+        files = [self.path / MANIFEST, *(self.path / FEATURES_DIR).glob("chip_*.pt")]
+        return sum(f.stat().st_size for f in files if f.is_file())
+
+    def summary(self) -> dict:
+        """The documented, stable `samscape info --json` object."""
+        meta = self.metadata
+        pre = meta.preprocessing
+        if self.records:
+            bounds = [r.bounds for r in self.records.values()]
+            extent = [min(b[0] for b in bounds), min(b[1] for b in bounds),
+                      max(b[2] for b in bounds), max(b[3] for b in bounds)]
+        else:
+            extent = None
+        done = len(self.records) + len(meta.skipped_chip_ids)
+        return {
+            "path": str(self.path.resolve()),
+            "format": meta.format,
+            "format_version": meta.format_version,
+            "chip_count": len(self.records),
+            "grid_chip_count": meta.grid_chip_count,
+            "nodata_chip_count": len(meta.skipped_chip_ids),
+            "complete": done >= meta.grid_chip_count,
+            "crs": crs_label(self.crs),
+            "extent": extent,
+            "model": meta.model.model_dump(),
+            "preprocessing": {
+                "source_name": pre.source_name,
+                "bands": list(pre.bands),
+                "value_range": list(pre.value_range),
+                "resolution": list(pre.resolution),
+                "chip_size": pre.chip_size,
+                "stride": pre.stride,
+                "extent": list(pre.extent),
+            },
+            "dtype": meta.dtype,
+            "size_bytes": self.size_bytes(),
+            "samscape_version": meta.samscape_version,
+            "created": meta.created,
+        }

@@ -1,0 +1,94 @@
+"""The chip grid: how a processing grid is cut into model-sized chips."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from affine import Affine
+from shapely.geometry import Polygon
+
+from .grid import PixelGrid, Window
+
+
+def chip_offsets(length: int, size: int, stride: int) -> list[int]:
+    """Start offsets of chips of `size` pixels, `stride` apart, along an axis of `length` pixels.
+
+    Edge policy: chips start at 0, `stride`, 2·`stride`, ...; the last chip is shifted back so it
+    ends exactly at `length`, so no chip needs padding. If `length` <= `size` there is a single
+    chip at 0, `length` pixels long.
+    """
+    if length <= 0 or size <= 0 or stride <= 0:
+        raise ValueError(f"length, size and stride must be positive, got {length}, {size}, {stride}")
+    if length <= size:
+        return [0]
+    count = math.ceil((length - size) / stride) + 1
+    return [i * stride for i in range(count - 1)] + [length - size]
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """One chip: its id (row-major), grid position, pixel window, and its own pixel grid."""
+
+    chip_id: int
+    row: int
+    col: int
+    window: Window
+    grid: PixelGrid
+
+    @property
+    def transform(self) -> Affine:
+        return self.grid.transform
+
+    @property
+    def footprint(self) -> Polygon:
+        return self.grid.footprint
+
+
+@dataclass(frozen=True, slots=True)
+class ChipGrid:
+    """`grid` cut into chips of `size`×`size` pixels, `stride` pixels apart (see `chip_offsets`)."""
+
+    grid: PixelGrid
+    size: int
+    stride: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.stride <= self.size:
+            raise ValueError(f"stride must be in 1..{self.size} (the chip size), got {self.stride}")
+
+    @property
+    def col_offsets(self) -> list[int]:
+        return chip_offsets(self.grid.width, self.size, self.stride)
+
+    @property
+    def row_offsets(self) -> list[int]:
+        return chip_offsets(self.grid.height, self.size, self.stride)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of chips."""
+        return len(self.row_offsets), len(self.col_offsets)
+
+    def __len__(self) -> int:
+        rows, cols = self.shape
+        return rows * cols
+
+    def __iter__(self) -> Iterator[Chip]:
+        cols = self.col_offsets
+        for r, row_off in enumerate(self.row_offsets):
+            for c, col_off in enumerate(cols):
+                yield self._chip(r * len(cols) + c, r, c, row_off, col_off)
+
+    def chip(self, chip_id: int) -> Chip:
+        rows, cols = self.shape
+        if not 0 <= chip_id < rows * cols:
+            raise IndexError(f"chip {chip_id} is not in this grid of {rows * cols} chips")
+        r, c = divmod(chip_id, cols)
+        return self._chip(chip_id, r, c, self.row_offsets[r], self.col_offsets[c])
+
+    def _chip(self, chip_id: int, row: int, col: int, row_off: int, col_off: int) -> Chip:
+        width, height = min(self.size, self.grid.width), min(self.size, self.grid.height)
+        window = Window(col_off, row_off, width, height)
+        return Chip(chip_id, row, col, window, self.grid.window(window))

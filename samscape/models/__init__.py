@@ -1,0 +1,36 @@
+"""SAM-family models: the catalogue, the weight store, preprocessing, and the backend."""
+
+from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
+from .catalogue import CATALOGUE, DEFAULT_MODEL, ModelSpec
+from .preprocess import Preprocessing
+from .store import (
+    download,
+    get_spec,
+    import_folder,
+    imported_ids,
+    load_backend,
+    model_path,
+    remove,
+    samscape_home,
+    status,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "DEFAULT_MODEL",
+    "ModelInfo",
+    "ModelSpec",
+    "Preprocessing",
+    "SamBackend",
+    "autocast_dtype",
+    "download",
+    "get_spec",
+    "import_folder",
+    "imported_ids",
+    "load_backend",
+    "model_path",
+    "pick_device",
+    "remove",
+    "samscape_home",
+    "status",
+]

@@ -1,0 +1,156 @@
+"""The `transformers` backend: one object per loaded model that encodes chips and decodes prompts."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import DeviceError
+from .catalogue import ModelSpec
+from .preprocess import Preprocessing
+
+# Mixed-precision encoding is on by default for a family only where tests/models/test_precision.py
+# shows the masks from its features agree with fp32 ones (IoU >= 0.98).
+MIXED_PRECISION_FAMILIES = frozenset({"sam", "sam2"})
+
+# Sam2Model.get_image_embeddings order: two high-resolution maps (stride 4, 8), then stride 16.
+SAM2_FEATURES = ("high_res_feats_0", "high_res_feats_1", "image_embeddings")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """Provenance of loaded weights, as recorded in every feature folder."""
+
+    id: str
+    family: str
+    repository: str | None
+    revision: str | None
+    weights_sha256: str
+    input_size: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' → cuda, then mps, then cpu; an explicit name must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if name not in available:
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    if not available[name]:
+        raise DeviceError(f"device {name!r} is not available on this machine; use --device auto")
+    return torch.device(name)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision worth using on `device`, or None where it would be slower."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16 if _cpu_has_fast_bf16() else None
+
+
+def _cpu_has_fast_bf16() -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class SamBackend:
+    """A SAM or SAM 2 model from `transformers`, in eval mode on one device.
+
+    `encode` turns chips into per-chip feature dicts; `decode` turns one chip's features and
+    prompts (in chip pixel coordinates, x then y) into masks at the chip's size.
+    """
+
+    def __init__(self, spec: ModelSpec, model: torch.nn.Module, info: ModelInfo,
+                 device: torch.device) -> None:
+        self.spec = spec
+        self.info = info
+        self.device = device
+        self.model = model.to(device).eval()
+        self.preprocessing = Preprocessing(spec.family, spec.input_size)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return SAM2_FEATURES if self.spec.family == "sam2" else ("image_embeddings",)
+
+    def feature_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Shape (C, H, W) of each stored feature tensor of one chip."""
+        with torch.inference_mode():
+            probe = self._embed(torch.zeros(1, 3, self.spec.input_size, self.spec.input_size,
+                                            device=self.device))
+        return {name: tuple(t.shape[1:]) for name, t in probe.items()}
+
+    def encode(self, chips: list[torch.Tensor], mixed_precision: bool = True
+               ) -> list[dict[str, torch.Tensor]]:
+        """(H, W, 3) uint8 chips → one dict of (C, h, w) float32 CPU feature tensors per chip."""
+        pixels = self.preprocessing(chips).to(self.device)
+        dtype = autocast_dtype(self.device) if mixed_precision else None
+        autocast = (torch.autocast(self.device.type, dtype=dtype) if dtype
+                    else contextlib.nullcontext())
+        with torch.inference_mode(), autocast:
+            features = self._embed(pixels)
+        cpu = {name: t.float().cpu() for name, t in features.items()}
+        return [{name: t[i] for name, t in cpu.items()} for i in range(len(chips))]
+
+    def _embed(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.model.get_image_embeddings(pixels)
+        if self.spec.family == "sam2":
+            return dict(zip(SAM2_FEATURES, out, strict=True))
+        return {"image_embeddings": out}
+
+    def decode(
+        self,
+        features: dict[str, torch.Tensor],
+        chip_shape: tuple[int, int],
+        points: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        box: torch.Tensor | None = None,
+        multimask: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masks for one chip.
+
+        features: one chip's feature dict (C, h, w) tensors; chip_shape: (height, width) as read;
+        points: (N, 2) XY in chip pixels; labels: (N,) 1 foreground / 0 background;
+        box: (4,) XYXY in chip pixels. Returns mask logits (M, H, W) at chip size and the
+        predicted IoU (M,), M = 3 with `multimask`, else 1.
+        """
+        height, width = chip_shape
+        rh, rw = self.preprocessing.resized_shape(height, width)
+        scale = torch.tensor([rw / width, rh / height])
+        kwargs: dict = {}
+        if points is not None and len(points):
+            kwargs["input_points"] = (points.float() * scale).view(1, 1, -1, 2).to(self.device)
+            kwargs["input_labels"] = labels.long().view(1, 1, -1).to(self.device)
+        if box is not None:
+            kwargs["input_boxes"] = (box.float().view(2, 2) * scale).view(1, 1, 4).to(self.device)
+        embeddings = [features[n].float()[None].to(self.device) for n in self.feature_names]
+        with torch.inference_mode():
+            out = self.model(
+                image_embeddings=embeddings if self.spec.family == "sam2" else embeddings[0],
+                multimask_output=multimask, **kwargs,
+            )
+        low_res = out.pred_masks[0, 0].float()
+        size = self.spec.input_size
+        masks = F.interpolate(low_res[None], (size, size), mode="bilinear", align_corners=False)
+        masks = F.interpolate(masks[..., :rh, :rw], (height, width), mode="bilinear",
+                              align_corners=False)[0]
+        return masks.cpu(), out.iou_scores[0, 0].float().cpu()

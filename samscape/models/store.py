@@ -1,0 +1,254 @@
+"""Where model weights live: download from the hub, import from a folder, remove, load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from platformdirs import user_cache_dir
+
+from ..errors import ModelImportError, ModelNotAvailableError, UnknownModelError
+from .backend import ModelInfo, SamBackend, pick_device
+from .catalogue import CATALOGUE, ModelSpec
+
+PROVENANCE = "samscape-model.json"
+WEIGHT_FILES = ("config.json", "*.safetensors", "preprocessor_config.json")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def samscape_home() -> Path:
+    """$SAMSCAPE_HOME, else the user's cache directory."""
+    return Path(os.environ.get("SAMSCAPE_HOME") or user_cache_dir("samscape"))
+
+
+def models_dir() -> Path:
+    return samscape_home() / "models"
+
+
+def model_path(model_id: str) -> Path:
+    return models_dir() / model_id
+
+
+def imported_ids() -> list[str]:
+    """Ids of models in the store that are not in the catalogue."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir()
+                  if (p / PROVENANCE).is_file() and p.name not in CATALOGUE)
+
+
+def get_spec(model_id: str) -> ModelSpec:
+    """The catalogue entry, or the recorded spec of an imported model."""
+    if model_id in CATALOGUE:
+        return CATALOGUE[model_id]
+    provenance = model_path(model_id) / PROVENANCE
+    if _ID.match(model_id) and provenance.is_file():
+        record = json.loads(provenance.read_text())
+        return ModelSpec(model_id, record["family"], record["input_size"],
+                         record.get("description", "imported model"))
+    known = ", ".join([*CATALOGUE, *imported_ids()])
+    raise UnknownModelError(f"unknown model id {model_id!r}; known ids: {known}")
+
+
+def status(model_id: str) -> str:
+    """'built-in', 'downloaded', 'imported' or 'not downloaded'."""
+    spec = get_spec(model_id)
+    if spec.builtin:
+        return "built-in"
+    provenance = model_path(model_id) / PROVENANCE
+    if not provenance.is_file():
+        return "not downloaded"
+    return json.loads(provenance.read_text()).get("origin", "downloaded")
+
+
+def download(model_id: str, progress: bool = True) -> Path:
+    """Fetch a catalogue model's pinned weights from the hub into the store."""
+    spec = get_spec(model_id)
+    if spec.builtin:
+        return model_path(model_id)
+    if spec.repository is None:
+        raise ModelNotAvailableError(
+            f"model {model_id!r} was imported and has no hub repository; import it again"
+        )
+    target = model_path(model_id)
+    if (target / PROVENANCE).is_file():
+        return target
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+
+    staging = _staging(model_id)
+    (enable_progress_bars if progress else disable_progress_bars)()
+    try:
+        _check_hub_reachable()
+        snapshot_download(spec.repository, revision=spec.revision, local_dir=staging,
+                          allow_patterns=list(WEIGHT_FILES))
+    except Exception as exc:  # the hub client raises many kinds for "offline"
+        shutil.rmtree(staging, ignore_errors=True)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelNotAvailableError(
+            f"model {model_id!r} is not on this machine and could not be downloaded from "
+            f"{spec.repository} ({reason}); run 'samscape models download {model_id}' where "
+            f"there is internet, or 'samscape models import FOLDER --id {model_id}' with a "
+            "folder holding its config.json and model.safetensors"
+        ) from None
+    shutil.rmtree(staging / ".cache", ignore_errors=True)
+    digest = _weights_sha256(staging)
+    if spec.sha256 and digest != spec.sha256:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelNotAvailableError(
+            f"the weights downloaded for {model_id!r} have sha256 {digest}, not the pinned "
+            f"{spec.sha256}; the hub repository {spec.repository} changed: report this, or "
+            f"import a known-good copy with 'samscape models import FOLDER --id {model_id}'"
+        )
+    return _commit(staging, spec, digest, origin="downloaded")
+
+
+def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
+    """Copy a local `transformers` SAM/SAM 2 folder (config.json + *.safetensors) into the store."""
+    src = Path(folder)
+    if not _ID.match(model_id):
+        raise ModelImportError(
+            f"model id {model_id!r} is not valid; use lower-case letters, digits, '.', '_', '-'"
+        )
+    config_file = src / "config.json"
+    if not config_file.is_file() or not list(src.glob("*.safetensors")):
+        raise ModelImportError(
+            f"'{src}' does not hold config.json and *.safetensors; point to a folder saved by "
+            "transformers (save_pretrained) or downloaded from the hub"
+        )
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelImportError(f"'{config_file}' is not valid JSON ({exc})") from None
+    family = {"sam": "sam", "sam2": "sam2"}.get(config.get("model_type"))
+    if family is None:
+        raise ModelImportError(
+            f"'{src}' holds a {config.get('model_type')!r} model; samscape imports 'sam' and "
+            "'sam2' models"
+        )
+    if model_id in CATALOGUE:
+        spec = CATALOGUE[model_id]
+        if spec.builtin or spec.family != family:
+            raise ModelImportError(
+                f"'{src}' holds a {family} model, which cannot stand for catalogue model "
+                f"{model_id!r} ({spec.description}); import it under another id"
+            )
+    else:
+        size = config.get("vision_config", {}).get("image_size", 1024)
+        spec = ModelSpec(model_id, family, int(size[0] if isinstance(size, list) else size),
+                         f"imported from {src.resolve()}")
+    if (model_path(model_id) / PROVENANCE).is_file():
+        raise ModelImportError(
+            f"model {model_id!r} is already in the store; run 'samscape models remove "
+            f"{model_id}' first"
+        )
+    staging = _staging(model_id)
+    for pattern in WEIGHT_FILES:
+        for file in src.glob(pattern):
+            shutil.copy2(file, staging / file.name)
+    return _commit(staging, spec, _weights_sha256(staging), origin="imported")
+
+
+def remove(model_id: str) -> None:
+    spec = get_spec(model_id)
+    if spec.builtin:
+        raise ModelImportError(f"model {model_id!r} is built in; there is nothing to remove")
+    target = model_path(model_id)
+    if not target.exists():
+        raise ModelNotAvailableError(f"model {model_id!r} is not downloaded; nothing to remove")
+    shutil.rmtree(target)
+
+
+def load_backend(model_id: str, device: str = "auto", download_missing: bool = True
+                 ) -> SamBackend:
+    """The model ready to run: built (tiny), or loaded from the store (downloading if allowed)."""
+    spec = get_spec(model_id)
+    dev = pick_device(device)
+    if spec.builtin:
+        model, sha = _build_tiny(spec)
+        info = ModelInfo(spec.id, spec.family, None, None, sha, spec.input_size)
+        return SamBackend(spec, model, info, dev)
+    path = model_path(model_id)
+    if not (path / PROVENANCE).is_file():
+        if not download_missing:
+            raise ModelNotAvailableError(
+                f"model {model_id!r} is not downloaded; run 'samscape models download {model_id}'"
+            )
+        path = download(model_id)
+    record = json.loads((path / PROVENANCE).read_text())
+    model = _model_class(spec.family).from_pretrained(path)
+    info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
+                     record["weights_sha256"], spec.input_size)
+    return SamBackend(spec, model, info, dev)
+
+
+def _check_hub_reachable() -> None:
+    """Fail at once when the hub's host does not resolve, rather than after the client's retries."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise OSError("HF_HUB_OFFLINE is set")
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        raise OSError(f"cannot reach {host}: {exc.strerror or exc}") from None
+
+
+def _model_class(family: str) -> type:
+    from transformers import Sam2Model, SamModel
+
+    return Sam2Model if family == "sam2" else SamModel
+
+
+def _build_tiny(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
+    from transformers import Sam2Config, SamConfig
+
+    config = (Sam2Config if spec.family == "sam2" else SamConfig)(**spec.tiny)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = _model_class(spec.family)(config)
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return model, digest.hexdigest()
+
+
+def _staging(model_id: str) -> Path:
+    staging = models_dir() / f".staging-{model_id}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _weights_sha256(folder: Path) -> str:
+    """sha256 of the weights: of model.safetensors, or of all *.safetensors in name order."""
+    digest = hashlib.sha256()
+    for file in sorted(folder.glob("*.safetensors")):
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _commit(staging: Path, spec: ModelSpec, sha256: str, origin: str) -> Path:
+    """Record provenance and move the staged folder into place in one rename."""
+    record = {
+        "id": spec.id, "family": spec.family, "input_size": spec.input_size,
+        "description": spec.description, "repository": spec.repository,
+        "revision": spec.revision, "weights_sha256": sha256, "origin": origin,
+    }
+    (staging / PROVENANCE).write_text(json.dumps(record, indent=2))
+    target = model_path(spec.id)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
