@@ -98,21 +98,20 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     """
     settings = replace(settings or EncodeSettings(), **kwargs)
     out = Path(out_dir)
-    spec = get_spec(settings.model)
+    get_spec(settings.model)
+    _check_target(out)
     with RasterSource(raster, crs=settings.crs) as source:
         extent = parse_extent(settings.extent) if settings.extent is not None else None
         grid = source.plan_grid(settings.crs, settings.resolution, extent)
         bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
         value_range = ValueRange(*settings.value_range) if settings.value_range else None
         read_spec = source.spec(bands, grid, value_range, settings.percentiles)
-        stride = settings.stride or spec.input_size // 2
-        if not 0 < stride <= spec.input_size:
-            raise SettingsError(
-                f"stride {stride} must be between 1 and the chip size {spec.input_size}"
-            )
-        chips = ChipGrid(grid, spec.input_size, stride)
-        _check_target(out)
         backend = load_backend(settings.model, settings.device)
+        size = backend.spec.input_size
+        stride = settings.stride or size // 2
+        if not 0 < stride <= size:
+            raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
+        chips = ChipGrid(grid, size, stride)
         metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
         state = _prepare_folder(out, metadata, overwrite)
         return _run(source, read_spec, chips, backend, settings, state, progress)
@@ -170,20 +169,18 @@ def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: Sa
 
 def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _FolderState:
     """Start a new folder, or resume one holding the same encoding, or start over if asked."""
-    records: dict[int, ChipRecord] = {}
     skipped: set[int] = set()
     if (out / MANIFEST).is_file():
         try:
-            existing, rows = read_manifest(out)
+            existing, _ = read_manifest(out)
         except FeatureFolderError:
             if not overwrite:
                 raise FolderConflictError(
                     f"'{out}' holds an unreadable manifest; pass --overwrite to start over"
                 ) from None
-            existing, rows = None, []
+            existing = None
         if existing is not None and existing.same_encoding(metadata) and not overwrite:
             metadata = metadata.model_copy(update={"created": existing.created})
-            records = {r.chip_id: r for r in rows}
             skipped = set(existing.skipped_chip_ids)
         elif not overwrite:
             raise FolderConflictError(
@@ -194,8 +191,8 @@ def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _Fo
             (out / MANIFEST).unlink()
             shutil.rmtree(out / FEATURES_DIR, ignore_errors=True)
     (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
-    state = _FolderState(out, metadata, records, skipped)
-    _adopt_orphans(state)
+    state = _FolderState(out, metadata, {}, skipped)
+    _verify_existing(state)
     state.flush()
     return state
 
@@ -212,30 +209,27 @@ def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
     return "other settings"
 
 
-def _adopt_orphans(state: _FolderState) -> None:
-    """Keep chip files a killed run wrote after its last manifest update, if they verify;
-    delete temporary files and anything that does not verify. Drop rows whose file is gone."""
+def _verify_existing(state: _FolderState) -> None:
+    """Keep exactly the chip files that load and verify, in the manifest or not (a killed run may
+    have written some after its last manifest update); delete temporary and corrupt files."""
     features = state.folder / FEATURES_DIR
     for tmp in features.glob(".chip_*.tmp"):
         tmp.unlink(missing_ok=True)
-    state.records = {cid: r for cid, r in state.records.items()
-                     if (state.folder / r.feature_path).is_file()}
     meta = state.metadata
     pre = meta.preprocessing
     grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+    records = {}
     for file in sorted(features.glob("chip_*.pt")):
+        chip_id = int(file.stem.removeprefix("chip_")) if file.stem[5:].isdigit() else -1
         try:
-            chip_id = int(file.stem.removeprefix("chip_"))
-        except ValueError:
-            continue
-        if chip_id in state.records or not 0 <= chip_id < len(grid):
-            continue
-        try:
+            if not 0 <= chip_id < len(grid):
+                raise ValueError("not a chip of this grid")
             read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
         except Exception:
             file.unlink(missing_ok=True)
             continue
-        state.records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
+        records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
+    state.records = records
 
 
 def _run(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,

@@ -46,8 +46,8 @@ class ChipRecord:
     @property
     def bounds(self) -> tuple[float, float, float, float]:
         """(xmin, ymin, xmax, ymax) in the folder's CRS."""
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (self.width, self.height)
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (self.width, self.height)
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
 

@@ -52,8 +52,8 @@ class PixelGrid:
     @property
     def bounds(self) -> Bounds:
         """(xmin, ymin, xmax, ymax) in map units."""
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (self.width, self.height)
+        x0, y0 = self.transform @ (0, 0)
+        x1, y1 = self.transform @ (self.width, self.height)
         return Bounds(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
     @property
@@ -65,7 +65,7 @@ class PixelGrid:
         return PixelGrid(
             window.width,
             window.height,
-            self.transform * Affine.translation(window.col_off, window.row_off),
+            self.transform @ Affine.translation(window.col_off, window.row_off),
             self.crs,
         )
 
@@ -73,7 +73,7 @@ class PixelGrid:
         """This grid as a whole-pixel window of `parent`, or None if it is not aligned to it."""
         if self.crs != parent.crs or not _close(self.res, parent.res):
             return None
-        col, row = ~parent.transform * (self.transform.c, self.transform.f)
+        col, row = ~parent.transform @ (self.transform.c, self.transform.f)
         if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
             return None
         return Window(round(col), round(row), self.width, self.height)
@@ -97,7 +97,7 @@ class PixelGrid:
     def crop(self, bounds: Bounds) -> PixelGrid:
         """The sub-grid of whole pixels that covers `bounds` (in this grid's CRS), clipped to it."""
         inverse = ~self.transform
-        cols, rows = zip(*(inverse * (x, y) for x in bounds[::2] for y in bounds[1::2]), strict=True)
+        cols, rows = zip(*(inverse @ (x, y) for x in bounds[::2] for y in bounds[1::2]), strict=True)
         col0 = max(0, math.floor(min(cols) + 1e-9))
         row0 = max(0, math.floor(min(rows) + 1e-9))
         col1 = min(self.width, math.ceil(max(cols) - 1e-9))

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -186,6 +187,8 @@ def load_backend(model_id: str, device: str = "auto", download_missing: bool = T
         path = download(model_id)
     record = json.loads((path / PROVENANCE).read_text())
     model = _model_class(spec.family).from_pretrained(path)
+    size = model.config.vision_config.image_size
+    spec = replace(spec, input_size=int(size[0] if isinstance(size, (list, tuple)) else size))
     info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
                      record["weights_sha256"], spec.input_size)
     return SamBackend(spec, model, info, dev)

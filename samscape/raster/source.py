@@ -36,6 +36,8 @@ class RasterSource:
 
     def __init__(self, path: str | os.PathLike, crs: str | None = None) -> None:
         self.path = os.fspath(path)
+        self._vrt: WarpedVRT | None = None
+        self._vrt_grid: PixelGrid | None = None
         try:
             self._dataset = rasterio.open(self.path)
         except (RasterioIOError, OSError) as exc:
@@ -52,8 +54,6 @@ class RasterSource:
         self.grid = PixelGrid(
             self._dataset.width, self._dataset.height, self._dataset.transform, crs_value
         )
-        self._vrt: WarpedVRT | None = None
-        self._vrt_grid: PixelGrid | None = None
 
     def __enter__(self) -> RasterSource:
         return self

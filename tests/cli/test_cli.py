@@ -1,0 +1,108 @@
+"""The `samscape` command through click's runner: JSON output parsed, errors as one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from samscape.cli.main import cli
+
+TINY = "tiny-random-sam"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_encode_then_info_json(make_raster, tmp_path):
+    raster = make_raster()
+    code, out, _ = run("encode", raster, tmp_path / "ff", "--model", TINY, "--json", "--quiet")
+    assert code == 0
+    encoded = json.loads(out)
+    assert encoded["encoded"] == 12 and encoded["grid_chip_count"] == 12
+    code, out, _ = run("info", tmp_path / "ff", "--json", "--validate")
+    info = json.loads(out)
+    assert code == 0 and info["problems"] == {}
+    for key in ("chip_count", "crs", "extent", "model", "dtype", "format_version", "size_bytes"):
+        assert key in info
+    assert info["chip_count"] == 12 and info["crs"] == "EPSG:32633" and info["dtype"] == "float16"
+    assert info["extent"] == [500000.0, 3999750.0, 500300.0, 4000000.0]
+    assert info["model"]["id"] == TINY and info["format_version"] == 1
+    code, out, _ = run("info", tmp_path / "ff")
+    assert code == 0 and "12 of 12" in out
+
+
+def test_settings_file_and_flags_win(make_raster, tmp_path):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"model": TINY, "bands": [2], "range": [10, 200],
+                                    "batch_size": 2, "stride": 200}))
+    code, _, err = run("encode", make_raster(), tmp_path / "ff", "--settings", settings,
+                       "--stride", "256", "--quiet")
+    assert code == 0, err
+    info = json.loads(run("info", tmp_path / "ff", "--json")[1])
+    assert info["preprocessing"]["bands"] == [2, 2, 2]
+    assert info["preprocessing"]["value_range"] == [10.0, 200.0]
+    assert info["preprocessing"]["stride"] == 256
+
+
+def test_validate_names_missing_chip(make_raster, tmp_path):
+    run("encode", make_raster(), tmp_path / "ff", "--model", TINY, "--quiet")
+    (tmp_path / "ff" / "features" / "chip_000004.pt").unlink()
+    code, _, err = run("info", tmp_path / "ff", "--validate")
+    assert code == 1 and "chip 4" in err and "missing" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["encode", "{missing}", "{out}", "--model", TINY], "cannot open raster"),
+        (["encode", "{raster}", "{out}", "--model", "nope"], "known ids: sam-vit-base"),
+        (["encode", "{raster}", "{out}", "--model", TINY, "--bands", "1,9"], "band 9 is out of range"),
+        (["encode", "{raster}", "{out}", "--model", TINY, "--extent", "0,0,1,1"], "does not intersect"),
+        (["encode", "{raster}", "{out}", "--model", TINY, "--range", "9,1"], "--range MIN,MAX"),
+        (["encode", "{raster}", "{out}", "--model", "sam-vit-base"], "samscape models import"),
+        (["encode", "{nocrs}", "{out}", "--model", TINY], "has no CRS; pass --crs"),
+        (["encode", "{raster}", "{out}", "--settings", "{badsettings}"], "unknown key(s) colour"),
+        (["info", "{raster_dir}"], "is not a feature folder"),
+        (["models", "download", "sam-vit-base"], "could not be downloaded"),
+        (["models", "remove", "tiny-random-sam"], "built in"),
+    ],
+)
+def test_user_errors_are_one_line_and_leave_nothing(make_raster, tmp_path, args, needle):
+    raster = make_raster()
+    paths = {
+        "missing": tmp_path / "missing.tif", "raster": raster, "out": tmp_path / "out",
+        "nocrs": make_raster("nocrs.tif", crs=None), "raster_dir": tmp_path,
+        "badsettings": tmp_path / "bad.json",
+    }
+    (tmp_path / "bad.json").write_text('{"colour": "red"}')
+    argv = [a.format(**paths) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "samscape.cli.main", *argv], capture_output=True,
+                          text=True, env={**__import__("os").environ})
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("samscape: error: "), proc.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_crs_flag_assigns_a_crs_to_a_raster_without_one(make_raster, tmp_path):
+    code, _, err = run("encode", make_raster(crs=None), tmp_path / "ff", "--model", TINY,
+                       "--crs", "EPSG:32633", "--quiet")
+    assert code == 0, err
+    assert json.loads(run("info", tmp_path / "ff", "--json")[1])["crs"] == "EPSG:32633"
+
+
+def test_models_list_json_labels_test_models():
+    code, out, _ = run("models", "list", "--json")
+    rows = {row["id"]: row for row in json.loads(out)}
+    assert code == 0 and len(rows) == 11
+    assert rows["tiny-random-sam"]["test_only"] and rows["tiny-random-sam"]["status"] == "built-in"
+    assert rows["sam-vit-base"]["status"] == "not downloaded"
+    assert rows["sam2.1-hiera-tiny"]["revision"] == "de431c4043854a71d8101e17995dfe596bf101a5"

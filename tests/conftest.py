@@ -1,0 +1,64 @@
+"""Shared fixtures: real GeoTIFFs written with rasterio, and an isolated model store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+
+
+@pytest.fixture(autouse=True)
+def samscape_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty model store, and never reaches the network."""
+    home = tmp_path_factory.mktemp("samscape-home")
+    monkeypatch.setenv("SAMSCAPE_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: int = 0) -> np.ndarray:
+    """(count, height, width) smooth structured values with distinct bands, in `dtype`'s range."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    bands = []
+    for b in range(count):
+        wave = np.sin(xx / (17.0 + 5 * b)) + np.cos(yy / (23.0 + 3 * b)) + 0.3 * rng.standard_normal((height, width))
+        bands.append((wave - wave.min()) / (np.ptp(wave) or 1))
+    data = np.stack(bands)
+    top = np.iinfo(dtype).max if np.issubdtype(np.dtype(dtype), np.integer) else 1.0
+    return (data * (top * 0.9) + top * 0.05).astype(dtype)
+
+
+@pytest.fixture
+def make_raster(tmp_path: Path) -> Callable[..., Path]:
+    """Write a GeoTIFF: `make_raster(width=, height=, count=, dtype=, crs=, transform=, nodata=, data=)`."""
+
+    def make(
+        name: str = "raster.tif",
+        width: int = 600,
+        height: int = 500,
+        count: int = 3,
+        dtype: str = "uint8",
+        crs: str | None = "EPSG:32633",
+        transform: Affine | None = None,
+        nodata: float | None = None,
+        data: np.ndarray | None = None,
+        **profile,
+    ) -> Path:
+        path = tmp_path / name
+        if data is None:
+            data = scene(height, width, count, dtype)
+        count, height, width = data.shape
+        transform = transform or Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)
+        with rasterio.open(
+            path, "w", driver="GTiff", width=width, height=height, count=count, dtype=data.dtype,
+            crs=crs, transform=transform, nodata=nodata, **profile,
+        ) as ds:
+            ds.write(data)
+        return path
+
+    return make
