@@ -82,7 +82,7 @@ def encode_command(raster: str, out_dir: str, settings_file: str | None, overwri
 
     Running the same command again resumes an interrupted encoding.
     """
-    from ..encode import EncodeSettings, encode
+    from ..encoder import EncodeSettings, encode
 
     given = _settings_file(settings_file) if settings_file else {}
     flags["range"] = range_

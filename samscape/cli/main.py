@@ -36,10 +36,12 @@ def _register() -> None:
     from .encode import encode_command
     from .info import info_command
     from .models import models_group
+    from .sample import sample_command
 
     cli.add_command(encode_command)
     cli.add_command(info_command)
     cli.add_command(models_group)
+    cli.add_command(sample_command)
 
 
 _register()

@@ -209,6 +209,10 @@ def _check_hub_reachable() -> None:
 
 def _model_class(family: str) -> type:
     from transformers import Sam2Model, SamModel
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
 
     return Sam2Model if family == "sam2" else SamModel
 

@@ -18,7 +18,7 @@ from rasterio.windows import Window as RioWindow
 from rasterio.windows import transform as window_transform
 from shapely import union_all
 
-from samscape.encode import EncodeSettings, encode
+from samscape.encoder import EncodeSettings, encode
 from samscape.errors import BandError, ExtentError, FolderConflictError, SettingsError
 from samscape.features import FeatureFolder
 from samscape.geo import ChipGrid

@@ -1,0 +1,117 @@
+"""Encoding throughput: samscape's encoder against a one-chip-at-a-time fp32 baseline.
+
+The baseline encodes the way the Geo-SAM plugin does: for each chip a fresh windowed read of the
+raster, then the encoder in float32 on that one chip, then a float32 feature file. samscape runs
+`samscape.encode` (batched, next batch read while the current one encodes, mixed precision where
+verified, float16 storage). Both use the same raster, the same value range, and the same model:
+a SAM ViT-B-sized model (transformers' default SamConfig) with random weights, imported into a
+temporary model store exactly as real weights would be.
+
+    python benchmarks/bench_encode.py                 # ViT-B-sized, 6 chips of 1024 px
+    python benchmarks/bench_encode.py --size tiny     # seconds-long smoke run
+
+Prints chips/s of each and the ratio. The goal on the 2-core development machine is >= 2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from affine import Affine
+
+
+def write_raster(path: Path, width: int, height: int) -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:height, 0:width]
+    data = np.stack([np.sin(xx / (30 + 7 * b)) + np.cos(yy / (40 + 5 * b)) for b in range(3)])
+    data = ((data + 2) * 2000 + rng.normal(0, 50, data.shape)).astype("uint16")
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                       dtype="uint16", crs="EPSG:32633", tiled=True, blockxsize=256, blockysize=256,
+                       transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000)) as ds:
+        ds.write(data)
+
+
+def make_model(size: str, folder: Path) -> None:
+    from transformers import SamConfig, SamModel
+
+    from samscape.models.catalogue import _tiny_sam
+
+    torch.manual_seed(0)
+    config = SamConfig() if size == "vit-b" else SamConfig(**_tiny_sam())
+    SamModel(config).save_pretrained(folder)
+
+
+def baseline(raster: Path, out: Path, backend, value_range, chip_windows) -> float:
+    """One chip at a time, fp32, a fresh open + windowed read per chip, fp32 files."""
+    from rasterio.windows import Window
+
+    out.mkdir()
+    started = time.perf_counter()
+    for i, (col, row, w, h) in enumerate(chip_windows):
+        with rasterio.open(raster) as ds:
+            data = ds.read([1, 2, 3], window=Window(col, row, w, h), masked=True)
+        pixels = value_range.to_uint8(data)
+        features = backend.encode([torch.from_numpy(pixels)], mixed_precision=False)[0]
+        torch.save({k: v.float() for k, v in features.items()}, out / f"chip_{i:06d}.pt")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=["vit-b", "tiny"], default="vit-b")
+    parser.add_argument("--cols", type=int, default=3, help="chip columns (stride half a chip)")
+    parser.add_argument("--rows", type=int, default=2, help="chip rows")
+    parser.add_argument("--batch-size", type=int, default=2)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ["SAMSCAPE_HOME"] = str(tmp / "home")
+        from samscape import encode
+        from samscape.geo import ChipGrid
+        from samscape.models import autocast_dtype, import_folder, load_backend
+        from samscape.raster import RasterSource, ValueRange
+
+        make_model(args.size, tmp / "weights")
+        import_folder(tmp / "weights", "bench-model")
+        backend = load_backend("bench-model", "cpu")
+        chip = backend.spec.input_size
+        width, height = chip + (args.cols - 1) * chip // 2, chip + (args.rows - 1) * chip // 2
+        raster = tmp / "scene.tif"
+        write_raster(raster, width, height)
+        with RasterSource(raster) as source:
+            grid = source.grid
+            value_range = source.spec((1, 2, 3), grid, None).value_range
+        chips = ChipGrid(grid, chip, chip // 2)
+        windows = [(c.window.col_off, c.window.row_off, c.window.width, c.window.height)
+                   for c in chips]
+        print(f"model: {args.size} (input {chip} px), raster {width}x{height}, {len(chips)} chips, "
+              f"torch threads {torch.get_num_threads()}, "
+              f"autocast {autocast_dtype(torch.device('cpu'))}", flush=True)
+
+        base_s = baseline(raster, tmp / "baseline", backend, value_range, windows)
+        print(f"baseline: {len(chips) / base_s:.3f} chips/s ({base_s:.1f} s)", flush=True)
+
+        started = time.perf_counter()
+        result = encode(str(raster), tmp / "ours", model="bench-model", device="cpu",
+                        value_range=(value_range.low, value_range.high),
+                        batch_size=args.batch_size, progress=sys.stderr.isatty())
+        ours_s = time.perf_counter() - started
+        assert result.encoded == len(chips)
+        print(f"samscape: {len(chips) / ours_s:.3f} chips/s ({ours_s:.1f} s, model load included)")
+        print(f"speed-up: {base_s / ours_s:.2f}x (goal >= 2x)")
+        base_mb = sum(f.stat().st_size for f in (tmp / "baseline").iterdir()) / 2**20
+        ours_mb = sum(f.stat().st_size for f in (tmp / "ours" / "features").iterdir()) / 2**20
+        print(f"disk: baseline {base_mb:.1f} MiB, samscape {ours_mb:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
