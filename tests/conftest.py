@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pytest
-import rasterio
-from affine import Affine
+os.environ["HF_HUB_OFFLINE"] = "1"  # read once when huggingface_hub is imported
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import rasterio  # noqa: E402
+from affine import Affine  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def samscape_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own empty model store, and never reaches the network."""
+    """Every test gets its own empty model store (and, from the module top, no hub access)."""
     home = tmp_path_factory.mktemp("samscape-home")
     monkeypatch.setenv("SAMSCAPE_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
 
 
@@ -26,7 +28,8 @@ def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: i
     yy, xx = np.mgrid[0:height, 0:width]
     bands = []
     for b in range(count):
-        wave = np.sin(xx / (17.0 + 5 * b)) + np.cos(yy / (23.0 + 3 * b)) + 0.3 * rng.standard_normal((height, width))
+        noise = 0.3 * rng.standard_normal((height, width))
+        wave = np.sin(xx / (17.0 + 5 * b)) + np.cos(yy / (23.0 + 3 * b)) + noise
         bands.append((wave - wave.min()) / (np.ptp(wave) or 1))
     data = np.stack(bands)
     top = np.iinfo(dtype).max if np.issubdtype(np.dtype(dtype), np.integer) else 1.0

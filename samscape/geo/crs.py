@@ -50,13 +50,15 @@ def transform_bounds(bounds: Bounds | tuple, src: CRS, dst: CRS) -> Bounds:
 
 
 def utm_crs_for(bounds: Bounds, crs: CRS) -> CRS:
-    """The WGS 84 UTM zone that holds the centre of `bounds`."""
+    """The WGS 84 UTM zone that holds the centre of `bounds`; beyond UTM's latitudes (above 84°N,
+    below 80°S) the Universal Polar Stereographic CRS of that pole."""
     lon0, lat0, lon1, lat1 = transform_bounds(bounds, crs, CRS.from_epsg(4326))
     lon, lat = (lon0 + lon1) / 2, (lat0 + lat1) / 2
     info = query_utm_crs_info(
         datum_name="WGS 84", area_of_interest=AreaOfInterest(lon, lat, lon, lat)
     )
-    return CRS.from_user_input(ProjCRS.from_epsg(info[0].code).to_wkt())
+    code = info[0].code if info else ("32661" if lat > 0 else "32761")
+    return CRS.from_user_input(ProjCRS.from_epsg(code).to_wkt())
 
 
 class Extent(NamedTuple):

@@ -80,6 +80,8 @@ class PixelGrid:
 
     def reproject(self, crs: CRS | None = None, resolution: float | None = None) -> PixelGrid:
         """The grid covering the same area in `crs` (default: own) at `resolution` map units."""
+        if resolution is not None and not resolution > 0:
+            raise ValueError(f"resolution must be positive, got {resolution}")
         crs = crs or self.crs
         if crs == self.crs and resolution is None:
             return self
@@ -103,16 +105,27 @@ class PixelGrid:
         col1 = min(self.width, math.ceil(max(cols) - 1e-9))
         row1 = min(self.height, math.ceil(max(rows) - 1e-9))
         if col1 <= col0 or row1 <= row0:
-            raise ExtentError(
-                f"the extent {tuple(round(v, 6) for v in bounds)} does not intersect the raster, whose "
-                f"extent is {tuple(round(v, 6) for v in self.bounds)} in {self.crs.to_string()}; "
-                "give an extent inside it"
-            )
+            raise self._outside(bounds, self.crs)
         return self.window(Window(col0, row0, col1 - col0, row1 - row0))
 
     def crop_to(self, bounds: Bounds, crs: CRS) -> PixelGrid:
-        """`crop` with bounds given in any CRS."""
-        return self.crop(transform_bounds(bounds, crs, self.crs))
+        """`crop` with bounds given in any CRS; they are first clipped to the grid's footprint
+        there, so an extent far larger than the raster (the whole world) keeps the whole grid."""
+        if crs != self.crs:
+            own = transform_bounds(self.bounds, self.crs, crs)
+            clipped = (max(bounds[0], own[0]), max(bounds[1], own[1]),
+                       min(bounds[2], own[2]), min(bounds[3], own[3]))
+            if clipped[0] >= clipped[2] or clipped[1] >= clipped[3]:
+                raise self._outside(bounds, crs)
+            bounds = transform_bounds(clipped, crs, self.crs)
+        return self.crop(bounds)
+
+    def _outside(self, bounds: Bounds, crs: CRS) -> ExtentError:
+        own = transform_bounds(self.bounds, self.crs, crs)
+        return ExtentError(
+            f"the extent {tuple(round(v, 6) for v in bounds)} does not intersect the raster, whose "
+            f"extent is {tuple(round(v, 6) for v in own)} in {crs.to_string()}; give an extent inside it"
+        )
 
 
 def _close(a: tuple[float, float], b: tuple[float, float]) -> bool:

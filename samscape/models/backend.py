@@ -129,7 +129,7 @@ class SamBackend:
         """Masks for one chip.
 
         features: one chip's feature dict (C, h, w) tensors; chip_shape: (height, width) as read;
-        points: (N, 2) XY in chip pixels; labels: (N,) 1 foreground / 0 background;
+        points: (N, 2) XY in chip pixels; labels: (N,) 1 foreground / 0 background (default all 1);
         box: (4,) XYXY in chip pixels. Returns mask logits (M, H, W) at chip size and the
         predicted IoU (M,), M = 3 with `multimask`, else 1.
         """
@@ -139,6 +139,7 @@ class SamBackend:
         kwargs: dict = {}
         if points is not None and len(points):
             kwargs["input_points"] = (points.float() * scale).view(1, 1, -1, 2).to(self.device)
+            labels = torch.ones(len(points)) if labels is None else labels
             kwargs["input_labels"] = labels.long().view(1, 1, -1).to(self.device)
         if box is not None:
             kwargs["input_boxes"] = (box.float().view(2, 2) * scale).view(1, 1, 4).to(self.device)

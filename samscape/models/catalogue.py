@@ -37,6 +37,7 @@ def _tiny_sam() -> dict:
             "hidden_size": 32, "output_channels": 32, "num_hidden_layers": 2,
             "num_attention_heads": 2, "image_size": TINY_SIZE, "patch_size": 16,
             "window_size": 4, "global_attn_indexes": [1], "mlp_dim": 64, "num_pos_feats": 16,
+            "initializer_range": 0.02,
         },
         "prompt_encoder_config": {"hidden_size": 32, "image_size": TINY_SIZE, "patch_size": 16},
         "mask_decoder_config": {

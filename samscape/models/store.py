@@ -144,19 +144,23 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
                 f"{model_id!r} ({spec.description}); import it under another id"
             )
     else:
-        size = config.get("vision_config", {}).get("image_size", 1024)
-        spec = ModelSpec(model_id, family, int(size[0] if isinstance(size, list) else size),
-                         f"imported from {src.resolve()}")
+        spec = ModelSpec(model_id, family, _input_size(config), f"imported from {src.resolve()}")
     if (model_path(model_id) / PROVENANCE).is_file():
         raise ModelImportError(
             f"model {model_id!r} is already in the store; run 'samscape models remove "
             f"{model_id}' first"
         )
+    digest = _weights_sha256(src)
+    if spec.sha256 and digest != spec.sha256:
+        raise ModelImportError(
+            f"the weights in '{src}' have sha256 {digest}, not the pinned {spec.sha256} of "
+            f"{model_id!r}; import them under an id of your own (e.g. --id my-{spec.family})"
+        )
     staging = _staging(model_id)
     for pattern in WEIGHT_FILES:
         for file in src.glob(pattern):
             shutil.copy2(file, staging / file.name)
-    return _commit(staging, spec, _weights_sha256(staging), origin="imported")
+    return _commit(staging, spec, digest, origin="imported")
 
 
 def remove(model_id: str) -> None:
@@ -187,11 +191,18 @@ def load_backend(model_id: str, device: str = "auto", download_missing: bool = T
         path = download(model_id)
     record = json.loads((path / PROVENANCE).read_text())
     model = _model_class(spec.family).from_pretrained(path)
-    size = model.config.vision_config.image_size
-    spec = replace(spec, input_size=int(size[0] if isinstance(size, (list, tuple)) else size))
+    spec = replace(spec, input_size=_input_size(model.config.to_dict()))
     info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
                      record["weights_sha256"], spec.input_size)
     return SamBackend(spec, model, info, dev)
+
+
+def _input_size(config: dict) -> int:
+    """The encoder's square input size from a SAM (vision_config.image_size) or SAM 2
+    (vision_config.backbone_config.image_size) config dict."""
+    vision = config.get("vision_config") or {}
+    size = vision.get("image_size") or (vision.get("backbone_config") or {}).get("image_size", 1024)
+    return int(size[0] if isinstance(size, (list, tuple)) else size)
 
 
 def _check_hub_reachable() -> None:

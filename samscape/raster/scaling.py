@@ -42,7 +42,7 @@ class ValueRange:
 
     def to_uint8(self, data: np.ma.MaskedArray) -> np.ndarray:
         """(C, H, W) masked raster values → (H, W, C) uint8; pixels masked in any band become 0."""
-        values = np.asarray(data.filled(self.low), dtype=np.float64)
+        values = np.ma.getdata(data).astype(np.float64)
         scaled = np.clip((values - self.low) * (255.0 / (self.high - self.low)), 0, 255)
         out = np.rint(scaled).astype(np.uint8)
         invalid = np.ma.getmaskarray(data).any(axis=0)
