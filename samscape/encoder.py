@@ -7,11 +7,12 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -86,7 +87,7 @@ class EncodeResult:
     already_done: int = 0
     nodata: int = 0
     seconds: float = 0.0
-    chips_per_second: float = field(default=0.0)
+    chips_per_second: float = 0.0
 
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
@@ -130,12 +131,20 @@ class _FolderState:
 
 
 def _check_target(out: Path) -> None:
+    """Refuse a file, or a non-empty folder that is not a feature folder (leftovers of a run
+    killed before its first manifest, an empty features/ and a temporary manifest, don't count)."""
     if out.exists() and not out.is_dir():
         raise FolderConflictError(f"'{out}' is a file; give a folder path for the features")
-    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+    if out.is_dir() and not (out / MANIFEST).is_file() and not all(map(_leftover, out.iterdir())):
         raise FolderConflictError(
             f"'{out}' is not empty and is not a feature folder; choose a new or empty folder"
         )
+
+
+def _leftover(path: Path) -> bool:
+    if path.name == FEATURES_DIR:
+        return path.is_dir() and not any(path.iterdir())
+    return path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp")
 
 
 def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
@@ -190,6 +199,8 @@ def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _Fo
         else:
             (out / MANIFEST).unlink()
             shutil.rmtree(out / FEATURES_DIR, ignore_errors=True)
+    for leftover in out.glob(f".{MANIFEST}.*.tmp"):
+        leftover.unlink()
     (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
     state = _FolderState(out, metadata, {}, skipped)
     _verify_existing(state)
@@ -265,7 +276,7 @@ def _run(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBack
     return result
 
 
-_Batch = tuple[list[tuple[Chip, "object"]], list[Chip]]
+_Batch = tuple[list[tuple[Chip, np.ndarray]], list[Chip]]
 
 
 def _batches(source: RasterSource, spec: ReadSpec, todo: list[Chip], size: int
@@ -291,9 +302,9 @@ def _prefetch(items: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
     end = object()
     stop = threading.Event()
 
-    def worker(produce: Callable[[], Iterator[_Batch]] = lambda: items) -> None:
+    def worker() -> None:
         try:
-            for item in produce():
+            for item in items:
                 while not stop.is_set():
                     try:
                         q.put(item, timeout=0.1)

@@ -181,3 +181,26 @@ def test_corrupt_chip_is_named(make_raster, tmp_path):
     assert "corrupt" in problems[2] and "missing" in problems[5]
     resumed = encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False)
     assert resumed.encoded == 2 and not FeatureFolder.open(tmp_path / "ff").problems()
+
+
+def test_gdal_virtual_path_and_package_api(make_raster, tmp_path):
+    import zipfile
+
+    import samscape
+
+    raster = make_raster()
+    with zipfile.ZipFile(tmp_path / "scene.zip", "w") as archive:
+        archive.write(raster, "scene.tif")
+    result = samscape.encode(f"/vsizip/{tmp_path / 'scene.zip'}/scene.tif", tmp_path / "ff",
+                             model=TINY, progress=False)
+    folder = samscape.FeatureFolder.open(tmp_path / "ff")
+    assert result.encoded == len(folder) == 12
+    assert folder.metadata.preprocessing.source_name == "scene.tif"
+
+
+def test_leftovers_of_a_run_killed_before_its_first_manifest_are_resumed(make_raster, tmp_path):
+    (tmp_path / "ff" / "features").mkdir(parents=True)
+    (tmp_path / "ff" / ".manifest.parquet.999.tmp").write_bytes(b"partial")
+    result = encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False)
+    assert result.encoded == 12
+    assert sorted(p.name for p in (tmp_path / "ff").iterdir()) == ["features", "manifest.parquet"]

@@ -92,12 +92,18 @@ class SamBackend:
     def feature_names(self) -> tuple[str, ...]:
         return SAM2_FEATURES if self.spec.family == "sam2" else ("image_embeddings",)
 
-    def feature_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shape (C, H, W) of each stored feature tensor of one chip."""
-        with torch.inference_mode():
-            probe = self._embed(torch.zeros(1, 3, self.spec.input_size, self.spec.input_size,
-                                            device=self.device))
-        return {name: tuple(t.shape[1:]) for name, t in probe.items()}
+    def feature_shapes(self) -> dict[str, tuple[int, int, int]]:
+        """Shape (C, H, W) of each stored feature tensor of one chip, from the model's config
+        (running the encoder to find out would cost a whole chip's encoding)."""
+        config = self.model.config
+        if self.spec.family == "sam2":
+            decoder = self.model.mask_decoder
+            sizes = config.vision_config.backbone_feature_sizes
+            channels = (decoder.conv_s0.out_channels, decoder.conv_s1.out_channels,
+                        config.vision_config.fpn_hidden_size)
+            return {name: (c, *size) for name, c, size in zip(SAM2_FEATURES, channels, sizes, strict=True)}
+        side = self.spec.input_size // config.vision_config.patch_size
+        return {"image_embeddings": (config.vision_config.output_channels, side, side)}
 
     def encode(self, chips: list[torch.Tensor], mixed_precision: bool = True
                ) -> list[dict[str, torch.Tensor]]:
