@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import torch
-from rasterio.crs import CRS  # noqa: TC002
+from rasterio.crs import CRS
 
 from ..errors import FeatureFolderError
 from ..geo import crs_label
@@ -35,7 +35,7 @@ class FeatureFolder:
 
     @property
     def crs(self) -> CRS:
-        return self.metadata.preprocessing.grid.to_grid().crs
+        return CRS.from_wkt(self.metadata.preprocessing.grid.crs)
 
     def __len__(self) -> int:
         return len(self.records)

@@ -113,8 +113,9 @@ def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
         raise FeatureFolderError(
             f"'{folder}' is not a feature folder (no {MANIFEST}); create one with 'samscape encode'"
         )
+    columns = ["chip_id", "row", "col", "width", "height", "transform", "feature_path"]
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(path, columns=columns)
         raw = (table.schema.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise ValueError("no samscape metadata (written by another tool?)")
@@ -122,10 +123,8 @@ def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
     except Exception as exc:
         first = str(exc).splitlines()[0]
         raise FeatureFolderError(f"'{path}' is not a readable samscape manifest: {first}") from None
-    columns = table.select(["chip_id", "row", "col", "width", "height", "transform",
-                            "feature_path"]).to_pydict()
     records = [
         ChipRecord(cid, r, c, w, h, Affine(*t), fp)
-        for cid, r, c, w, h, t, fp in zip(*columns.values(), strict=True)
+        for cid, r, c, w, h, t, fp in zip(*table.to_pydict().values(), strict=True)
     ]
     return metadata, records
