@@ -1,23 +1,30 @@
 """samscape: Segment Anything on large georeferenced rasters.
 
 `samscape.encode(raster, out_dir, **settings)` writes a feature folder;
-`samscape.FeatureFolder.open(path)` reads one. Heavy modules load on first use.
+`samscape.open_source(folder_or_raster, model=None)` opens one (or a raster, live) for a
+`Segmenter` and a `Session`. Heavy modules load on first use.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["EncodeSettings", "FeatureFolder", "__version__", "encode"]
+_EXPORTS = {
+    "encode": "encoder", "EncodeSettings": "encoder",
+    "FeatureFolder": "features",
+    "LiveSource": "live",
+    "EncodedSource": "segment", "PromptSet": "segment", "Segmenter": "segment",
+    "SegmentResult": "segment", "Session": "segment", "open_source": "segment",
+    "read_prompts": "segment",
+    "OutputLayer": "vector", "VectorOptions": "vector",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("encode", "EncodeSettings"):
-        from . import encoder as module
+    if name in _EXPORTS:
+        import importlib
 
-        return getattr(module, name)
-    if name == "FeatureFolder":
-        from .features import FeatureFolder
-
-        return FeatureFolder
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'samscape' has no attribute {name!r}")

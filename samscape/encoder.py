@@ -100,26 +100,48 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     settings = replace(settings or EncodeSettings(), **kwargs)
     out = Path(out_dir)
     get_spec(settings.model)
-    _check_target(out)
+    check_target(out)
     with RasterSource(raster, crs=settings.crs) as source:
-        extent = parse_extent(settings.extent) if settings.extent is not None else None
-        grid = source.plan_grid(settings.crs, settings.resolution, extent)
-        bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
-        value_range = ValueRange(*settings.value_range) if settings.value_range else None
-        read_spec = source.spec(bands, grid, value_range, settings.percentiles)
-        backend = load_backend(settings.model, settings.device)
-        size = backend.spec.input_size
-        stride = settings.stride or size // 2
-        if not 0 < stride <= size:
-            raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
-        chips = ChipGrid(grid, size, stride)
-        metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
-        state = _prepare_folder(out, metadata, overwrite)
-        return _run(source, read_spec, chips, backend, settings, state, progress)
+        plan = plan_encoding(source, settings)
+        state = prepare_folder(out, plan.metadata, overwrite)
+        return _run(source, plan, settings, state, progress)
+
+
+@dataclass(frozen=True)
+class EncodePlan:
+    """What an encoding of one raster with given settings is: how pixels are read, the chip grid,
+    the model, and the metadata its feature folder records."""
+
+    read_spec: ReadSpec
+    chips: ChipGrid
+    backend: SamBackend
+    metadata: FolderMetadata
+    mixed_precision: bool
+
+
+def plan_encoding(source: RasterSource, settings: EncodeSettings,
+                  backend: SamBackend | None = None) -> EncodePlan:
+    """Plan the encoding of the open `source` (loads the model unless `backend` is given)."""
+    extent = parse_extent(settings.extent) if settings.extent is not None else None
+    grid = source.plan_grid(settings.crs, settings.resolution, extent)
+    bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
+    value_range = ValueRange(*settings.value_range) if settings.value_range else None
+    read_spec = source.spec(bands, grid, value_range, settings.percentiles)
+    backend = backend or load_backend(settings.model, settings.device)
+    size = backend.spec.input_size
+    stride = settings.stride or size // 2
+    if not 0 < stride <= size:
+        raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
+    chips = ChipGrid(grid, size, stride)
+    metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
+    mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
+    return EncodePlan(read_spec, chips, backend, metadata, mixed)
 
 
 @dataclass
-class _FolderState:
+class FolderState:
+    """A feature folder being written: its metadata, the chips written, the chips all nodata."""
+
     folder: Path
     metadata: FolderMetadata
     records: dict[int, ChipRecord]
@@ -129,8 +151,15 @@ class _FolderState:
         metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
         write_manifest(self.folder, metadata, list(self.records.values()))
 
+    def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
+              ) -> None:
+        """Store one chip's features (not yet in the manifest until `flush`)."""
+        write_chip(self.folder / chip_relpath(chip.chip_id), chip.chip_id, self.metadata.model.id,
+                   pixels_shape, features, self.metadata.dtype)
+        self.records[chip.chip_id] = ChipRecord.from_chip(chip)
 
-def _check_target(out: Path) -> None:
+
+def check_target(out: Path) -> None:
     """Refuse a file, or a non-empty folder that is not a feature folder (leftovers of a run
     killed before its first manifest, an empty features/ and a temporary manifest, don't count)."""
     if out.exists() and not out.is_dir():
@@ -176,7 +205,7 @@ def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: Sa
     )
 
 
-def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _FolderState:
+def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> FolderState:
     """Start a new folder, or resume one holding the same encoding, or start over if asked."""
     skipped: set[int] = set()
     if (out / MANIFEST).is_file():
@@ -202,7 +231,7 @@ def _prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> _Fo
     for leftover in out.glob(f".{MANIFEST}.*.tmp"):
         leftover.unlink()
     (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
-    state = _FolderState(out, metadata, {}, skipped)
+    state = FolderState(out, metadata, {}, skipped)
     _verify_existing(state)
     state.flush()
     return state
@@ -220,7 +249,7 @@ def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
     return "other settings"
 
 
-def _verify_existing(state: _FolderState) -> None:
+def _verify_existing(state: FolderState) -> None:
     """Keep exactly the chip files that load and verify, in the manifest or not (a killed run may
     have written some after its last manifest update); delete temporary and corrupt files."""
     features = state.folder / FEATURES_DIR
@@ -243,26 +272,24 @@ def _verify_existing(state: _FolderState) -> None:
     state.records = records
 
 
-def _run(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
-         settings: EncodeSettings, state: _FolderState, progress: bool) -> EncodeResult:
+def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,
+         progress: bool) -> EncodeResult:
+    chips, backend = plan.chips, plan.backend
     done = set(state.records) | state.skipped
     todo = [chip for chip in chips if chip.chip_id not in done]
     result = EncodeResult(state.folder, len(chips), already_done=len(done))
-    mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
     started = last_flush = time.perf_counter()
     bar = tqdm(total=len(todo), unit="chip", desc="encoding", disable=not progress,
                dynamic_ncols=True)
     try:
-        for batch, nodata in _prefetch(_batches(source, spec, todo, settings.batch_size)):
+        for batch, nodata in _prefetch(_batches(source, plan.read_spec, todo, settings.batch_size)):
             for chip in nodata:
                 state.skipped.add(chip.chip_id)
                 result.nodata += 1
             if batch:
-                features = backend.encode([torch.from_numpy(p) for _, p in batch], mixed)
+                features = backend.encode([torch.from_numpy(p) for _, p in batch], plan.mixed_precision)
                 for (chip, pixels), feats in zip(batch, features, strict=True):
-                    write_chip(state.folder / chip_relpath(chip.chip_id), chip.chip_id,
-                               backend.info.id, pixels.shape[:2], feats, settings.dtype)
-                    state.records[chip.chip_id] = ChipRecord.from_chip(chip)
+                    state.write(chip, pixels.shape[:2], feats)
                 result.encoded += len(batch)
             bar.update(len(batch) + len(nodata))
             if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:

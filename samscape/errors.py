@@ -58,3 +58,15 @@ class FeatureFolderError(SamscapeError, ValueError):
 
 class DeviceError(SamscapeError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class PromptError(SamscapeError, ValueError):
+    """A prompt is malformed, or lies outside the source."""
+
+
+class OutputLayerError(SamscapeError, ValueError):
+    """An output layer has an unknown format, or another schema or CRS than samscape writes."""
+
+
+class NothingToSaveError(SamscapeError, ValueError):
+    """A save or undo was asked for with nothing to save or undo."""

@@ -52,6 +52,13 @@ def _settings_file(path: str) -> dict:
     return data
 
 
+def settings_kwargs(settings_file: str | None, flags: dict) -> dict:
+    """EncodeSettings keyword arguments from a settings file and flags (flags win)."""
+    given = _settings_file(settings_file) if settings_file else {}
+    given.update({k.replace("_", "-"): v for k, v in flags.items() if v is not None})
+    return {_KEYS[key][0]: _KEYS[key][1](value) for key, value in given.items()}
+
+
 @click.command("encode")
 @click.argument("raster")
 @click.argument("out_dir", type=click.Path(file_okay=False))
@@ -84,12 +91,9 @@ def encode_command(raster: str, out_dir: str, settings_file: str | None, overwri
     """
     from ..encoder import EncodeSettings, encode
 
-    given = _settings_file(settings_file) if settings_file else {}
     flags["range"] = range_
-    given.update({k.replace("_", "-"): v for k, v in flags.items() if v is not None})
-    kwargs = {_KEYS[key][0]: _KEYS[key][1](value) for key, value in given.items()}
-    result = encode(raster, out_dir, EncodeSettings(**kwargs), overwrite=overwrite,
-                    progress=not quiet)
+    result = encode(raster, out_dir, EncodeSettings(**settings_kwargs(settings_file, flags)),
+                    overwrite=overwrite, progress=not quiet)
     summary = {
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,
         "encoded": result.encoded, "already_done": result.already_done,

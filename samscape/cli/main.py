@@ -37,11 +37,13 @@ def _register() -> None:
     from .info import info_command
     from .models import models_group
     from .sample import sample_command
+    from .segment import segment_command
 
     cli.add_command(encode_command)
     cli.add_command(info_command)
     cli.add_command(models_group)
     cli.add_command(sample_command)
+    cli.add_command(segment_command)
 
 
 _register()

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 from affine import Affine
-from pyproj import CRS as ProjCRS
 
 from ..errors import FeatureFolderError
 from ..geo import Chip
+from ..vector.geoparquet import geo_metadata
 from .metadata import METADATA_KEY, FolderMetadata
 
 MANIFEST = "manifest.parquet"
@@ -84,19 +84,7 @@ def write_manifest(folder: Path, metadata: FolderMetadata, records: list[ChipRec
         },
         schema=_SCHEMA,
     )
-    bbox = list(shapely.total_bounds(boxes)) if boxes else None
-    geo = {
-        "version": "1.1.0",
-        "primary_column": "geometry",
-        "columns": {
-            "geometry": {
-                "encoding": "WKB",
-                "geometry_types": ["Polygon"],
-                "crs": ProjCRS.from_wkt(metadata.preprocessing.grid.crs).to_json_dict(),
-                **({"bbox": bbox} if bbox else {}),
-            }
-        },
-    }
+    geo = geo_metadata(metadata.preprocessing.grid.crs, boxes, ["Polygon"])
     table = table.replace_schema_metadata({
         b"geo": json.dumps(geo).encode(),
         METADATA_KEY: metadata.model_dump_json().encode(),

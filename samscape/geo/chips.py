@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,3 +93,29 @@ class ChipGrid:
         width, height = min(self.size, self.grid.width), min(self.size, self.grid.height)
         window = Window(col_off, row_off, width, height)
         return Chip(chip_id, row, col, window, self.grid.window(window))
+
+    def containing(self, col0: float, row0: float, col1: float, row1: float) -> list[Chip]:
+        """Chips whose windows contain the pixel rectangle [col0, col1] × [row0, row1] (floats in
+        the grid's pixel space). The grid is its own spatial index: O(log n) per axis."""
+        cols = _along(self.col_offsets, min(self.size, self.grid.width), col0, col1, inside=True)
+        rows = _along(self.row_offsets, min(self.size, self.grid.height), row0, row1, inside=True)
+        return self._chips(rows, cols)
+
+    def intersecting(self, col0: float, row0: float, col1: float, row1: float) -> list[Chip]:
+        """Chips whose windows overlap the open pixel rectangle (col0, col1) × (row0, row1)."""
+        cols = _along(self.col_offsets, min(self.size, self.grid.width), col0, col1, inside=False)
+        rows = _along(self.row_offsets, min(self.size, self.grid.height), row0, row1, inside=False)
+        return self._chips(rows, cols)
+
+    def _chips(self, rows: range, cols: range) -> list[Chip]:
+        row_offsets, col_offsets = self.row_offsets, self.col_offsets
+        n = len(col_offsets)
+        return [self._chip(r * n + c, r, c, row_offsets[r], col_offsets[c]) for r in rows for c in cols]
+
+
+def _along(offsets: list[int], length: int, a: float, b: float, inside: bool) -> range:
+    """Indices of the chips along one axis (starting at `offsets`, `length` long) that contain
+    [a, b] (`inside`) or overlap (a, b)."""
+    if inside:
+        return range(bisect.bisect_left(offsets, b - length), bisect.bisect_right(offsets, a))
+    return range(bisect.bisect_right(offsets, a - length), bisect.bisect_left(offsets, b))

@@ -132,12 +132,27 @@ class SamBackend:
         box: torch.Tensor | None = None,
         multimask: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Masks for one chip.
+        """Masks for one chip: mask logits (M, H, W) at chip size and the predicted IoU (M,).
+
+        Arguments as for `decode_low_res`; M = 3 with `multimask`, else 1.
+        """
+        low_res, iou = self.decode_low_res(features, chip_shape, points, labels, box, multimask)
+        return self.upscale(low_res, chip_shape), iou
+
+    def decode_low_res(
+        self,
+        features: dict[str, torch.Tensor],
+        chip_shape: tuple[int, int],
+        points: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        box: torch.Tensor | None = None,
+        multimask: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoder's own output for one chip: mask logits (M, 256, 256) and IoU (M,).
 
         features: one chip's feature dict (C, h, w) tensors; chip_shape: (height, width) as read;
-        points: (N, 2) XY in chip pixels; labels: (N,) 1 foreground / 0 background (default all 1);
-        box: (4,) XYXY in chip pixels. Returns mask logits (M, H, W) at chip size and the
-        predicted IoU (M,), M = 3 with `multimask`, else 1.
+        points: (N, 2) XY in chip pixel indices (SAM's convention: pixel centres at +0.5);
+        labels: (N,) 1 foreground / 0 background (default all 1); box: (4,) XYXY in chip pixels.
         """
         height, width = chip_shape
         rh, rw = self.preprocessing.resized_shape(height, width)
@@ -155,9 +170,17 @@ class SamBackend:
                 image_embeddings=embeddings if self.spec.family == "sam2" else embeddings[0],
                 multimask_output=multimask, **kwargs,
             )
-        low_res = out.pred_masks[0, 0].float()
+        return out.pred_masks[0, 0].float().cpu(), out.iou_scores[0, 0].float().cpu()
+
+    def upscale(self, low_res: torch.Tensor, chip_shape: tuple[int, int]) -> torch.Tensor:
+        """(M, 256, 256) decoder logits → (M, H, W) logits at chip size, as SAM's post-processing
+        does: to the model's input size, crop the padding, to the chip's size."""
+        height, width = chip_shape
+        rh, rw = self.preprocessing.resized_shape(height, width)
         size = self.spec.input_size
-        masks = F.interpolate(low_res[None], (size, size), mode="bilinear", align_corners=False)
-        masks = F.interpolate(masks[..., :rh, :rw], (height, width), mode="bilinear",
-                              align_corners=False)[0]
-        return masks.cpu(), out.iou_scores[0, 0].float().cpu()
+        with torch.inference_mode():
+            masks = F.interpolate(low_res[None], (size, size), mode="bilinear", align_corners=False)
+            if (rh, rw, height, width) != (size, size, size, size):
+                masks = F.interpolate(masks[..., :rh, :rw], (height, width), mode="bilinear",
+                                      align_corners=False)
+        return masks[0]

@@ -1,0 +1,128 @@
+"""`samscape segment`: prompts in map coordinates → polygons in a GIS layer."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from shapely.geometry import mapping
+
+from ..errors import SettingsError
+from .options import numbers
+
+
+@click.command("segment")
+@click.argument("source")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output layer: .gpkg, .shp, .geojson, .fgb or .parquet (appended to if it exists).")
+@click.option("--model", help="Model id: required for a raster (live); a folder's is in its manifest.")
+@click.option("--point", "points", multiple=True, metavar="X,Y", help="Foreground point.")
+@click.option("--bg-point", "bg_points", multiple=True, metavar="X,Y", help="Background point.")
+@click.option("--box", "boxes", multiple=True, metavar="XMIN,YMIN,XMAX,YMAX",
+              help="Box; with points, at most one (several boxes alone make one object each).")
+@click.option("--crs", help="CRS of the prompt coordinates [default: the source's].")
+@click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False),
+              help="Vector file of prompts: points (label 1/0, optional group) and polygons (boxes).")
+@click.option("--vectorize", type=click.Choice(["pixel", "simplified"]), default="pixel",
+              show_default=True, help="Polygon edges on pixel edges, or simplified.")
+@click.option("--tolerance", type=float, default=1.0, show_default=True,
+              help="Simplification tolerance in pixels.")
+@click.option("--max-polygon-only", is_flag=True, help="Keep only the largest polygon of each object.")
+@click.option("--min-area", type=float, default=0.0, help="Drop polygons smaller than this (map units²).")
+@click.option("--fill-holes", type=float, default=0.0,
+              help="Fill holes smaller than this (map units²).")
+@click.option("--max-chips", type=int, default=9, show_default=True,
+              help="Chips one object may span (continued across chip edges).")
+@click.option("--out-crs", help="CRS of a new output layer [default: the source's].")
+@click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
+              help="Live: encoding settings JSON, as for 'samscape encode --settings'.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Live: feature folder the chips are encoded into [default: under SAMSCAPE_HOME].")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
+@click.option("--json", "as_json", is_flag=True, help="Print what was saved as GeoJSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def segment_command(source: str, out: str, model: str | None, points: tuple[str, ...],
+                    bg_points: tuple[str, ...], boxes: tuple[str, ...], crs: str | None,
+                    prompts_file: str | None, vectorize: str, tolerance: float,
+                    max_polygon_only: bool, min_area: float, fill_holes: float, max_chips: int,
+                    out_crs: str | None, settings_file: str | None, cache_dir: str | None,
+                    device: str, as_json: bool, quiet: bool) -> None:
+    """Segment objects in SOURCE (a feature folder, or a raster with --model) and save them.
+
+    Coordinates are in --crs (default: the source's CRS). Each object is saved as one group.
+    """
+    from ..geo import norm_crs
+    from ..segment import PromptSet, Segmenter, open_source, read_prompts, save_results
+    from ..vector import OutputLayer, VectorOptions, driver_for
+
+    driver_for(out)
+    vector = VectorOptions(vectorize, tolerance, max_polygon_only, min_area, fill_holes)
+    if prompts_file and (points or bg_points or boxes):
+        raise SettingsError("give prompts either with --prompts or with --point/--bg-point/--box")
+    if not (prompts_file or points or boxes):
+        raise SettingsError("nothing to segment: give --point X,Y, --box XMIN,YMIN,XMAX,YMAX or "
+                            "--prompts FILE")
+    live = {}
+    if _is_folder(source) and (settings_file or cache_dir):
+        raise SettingsError("--settings and --cache are for live segmentation of a raster; "
+                            f"'{source}' is a folder")
+    if model is not None and not _is_folder(source):
+        live = {"settings": _live_settings(settings_file, model), "cache_dir": cache_dir,
+                "progress": not quiet}
+    with open_source(source, model, device=device, **live) as src:
+        prompt_crs = norm_crs(crs) if crs else src.crs
+        if prompts_file:
+            objects = read_prompts(prompts_file, crs)
+        else:
+            objects = _objects(PromptSet(prompt_crs), points, bg_points, boxes)
+        layer = OutputLayer(out, norm_crs(out_crs) if out_crs else src.crs)
+        segmenter = Segmenter(src, vector, max_chips)
+        results = segmenter.segment_many(objects, progress=not quiet and len(objects) > 1)
+        groups = save_results(layer, results, src.model_id, src.name)
+    rows = [row for g in groups for row in g.rows]
+    if as_json:
+        click.echo(json.dumps({
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": layer.crs.to_string()}},
+            "features": [{"type": "Feature", "geometry": mapping(r.geometry),
+                          "properties": r.properties()} for r in rows],
+        }))
+    else:
+        empty = sum(r.is_empty for r in results)
+        note = f"; {empty} object(s) gave no mask" if empty else ""
+        target = f"to {out}" if rows else "(nothing written)"
+        click.echo(f"saved {len(rows)} polygon(s) of {len(groups)} object(s) {target}{note}")
+
+
+def _is_folder(source: str) -> bool:
+    from pathlib import Path
+
+    return Path(source).is_dir()
+
+
+def _live_settings(settings_file: str | None, model: str):
+    from ..encoder import EncodeSettings
+    from .encode import settings_kwargs
+
+    kwargs = settings_kwargs(settings_file, {})
+    if kwargs.get("model", model) != model:
+        raise SettingsError(f"--model {model} and the settings file's model {kwargs['model']} differ")
+    kwargs["model"] = model
+    return EncodeSettings(**kwargs)
+
+
+def _objects(empty, points, bg_points, boxes) -> list:
+    """The objects of the --point/--bg-point/--box flags."""
+    boxes = [numbers(b, 4, "box") for b in boxes]
+    if (points or bg_points) and len(boxes) > 1:
+        raise SettingsError("points go with at most one --box; use --prompts for several objects")
+    if not (points or bg_points):
+        return [empty.with_box(b) for b in boxes]
+    prompts = empty
+    for value in points:
+        prompts = prompts.add_point(*numbers(value, 2, "point"))
+    for value in bg_points:
+        prompts = prompts.add_point(*numbers(value, 2, "background point"), label=0)
+    if boxes:
+        prompts = prompts.with_box(boxes[0])
+    return [prompts]

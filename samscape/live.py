@@ -1,0 +1,189 @@
+"""Live mode: a raster and a model, chips encoded when prompts need them.
+
+The chips are those `samscape encode` would make with the same settings, and they are written to
+a cache that is itself a feature folder, so a live result equals the pre-encoded one by
+construction and the cache can be reused, or completed with `samscape encode`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .encoder import EncodeSettings, check_target, plan_encoding, prepare_folder
+from .errors import SettingsError
+from .features import read_chip
+from .features.manifest import chip_relpath
+from .models.store import samscape_home
+from .raster import RasterSource
+from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource
+
+DEFAULT_DISK_MB = 4096.0
+
+Progress = Callable[[int, int], None]
+
+
+def default_cache_dir(raster: str, digest: str) -> Path:
+    """$SAMSCAPE_HOME/live/<raster name>-<digest of the encoding>."""
+    stem = Path(raster.rstrip("/")).stem or "raster"
+    return samscape_home() / "live" / f"{stem}-{digest[:16]}"
+
+
+class LiveSource(FeatureSource):
+    """Features encoded on demand from `raster` with `settings` into the feature folder
+    `cache_dir` (default: one per raster and settings under $SAMSCAPE_HOME/live), holding at most
+    `disk_mb` of chips (least recently used removed first).
+
+    progress: True for a progress bar while chips are encoded, or a callable(done, total).
+    """
+
+    def __init__(self, raster: str, settings: EncodeSettings | None = None, *,
+                 cache_dir: str | os.PathLike | None = None, disk_mb: float = DEFAULT_DISK_MB,
+                 memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | Progress = False,
+                 **kwargs) -> None:
+        settings = replace(settings or EncodeSettings(), **kwargs)
+        if not disk_mb > 0:
+            raise SettingsError(f"live cache size must be > 0 MB, got {disk_mb}")
+        self.settings = settings
+        self.disk_bytes = int(disk_mb * 2**20)
+        self.progress = progress
+        self._raster = RasterSource(raster, crs=settings.crs)
+        try:
+            self.plan = plan_encoding(self._raster.__enter__(), settings)
+            metadata = self.plan.metadata
+            identity = metadata.model_dump_json(include={"model", "preprocessing", "dtype"})
+            folder = Path(cache_dir) if cache_dir else default_cache_dir(
+                raster, hashlib.sha256(identity.encode()).hexdigest())
+            check_target(folder)
+            self.state = prepare_folder(folder, metadata, overwrite=False)
+        except BaseException:
+            self._raster.__exit__(None, None, None)
+            raise
+        super().__init__(self.plan.chips, self.plan.backend, metadata.preprocessing.source_name,
+                         memory_mb)
+        self._lock = threading.RLock()
+        self._used = {cid: self._file(cid).stat().st_mtime for cid in self.state.records}
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="samscape-live")
+
+    @property
+    def folder(self) -> Path:
+        """The cache: a feature folder, usable as a pre-encoded source."""
+        return self.state.folder
+
+    def _file(self, chip_id: int) -> Path:
+        return self.state.folder / chip_relpath(chip_id)
+
+    def has_chip(self, chip_id: int) -> bool:
+        return 0 <= chip_id < len(self.chips) and chip_id not in self.state.skipped
+
+    def missing(self, chip_ids: list[int]) -> list[int]:
+        """Those of `chip_ids` that still need encoding."""
+        done = self.state.records.keys() | self.state.skipped
+        return [cid for cid in dict.fromkeys(chip_ids) if cid not in done]
+
+    def prepare(self, chip_ids: list[int]) -> None:
+        """Encode those of `chip_ids` not in the cache yet, in batches, with progress."""
+        with self._lock:
+            todo = self.missing(chip_ids)
+            if not todo:
+                return
+            report = self._reporter(len(todo))
+            try:
+                size = self.settings.batch_size
+                for start in range(0, len(todo), size):
+                    self._encode(todo[start:start + size])
+                    report(min(start + size, len(todo)))
+            finally:
+                report(None)
+                self.state.flush()
+            self._evict(keep=set(chip_ids))
+
+    def prepare_async(self, chip_ids: list[int]) -> Future:
+        """`prepare` in a background thread; the future's result is None once they are ready."""
+        return self._executor.submit(self.prepare, list(chip_ids))
+
+    def _reporter(self, total: int) -> Callable[[int | None], None]:
+        if callable(self.progress):
+            callback = self.progress
+            callback(0, total)
+            return lambda done: done is not None and callback(done, total)
+        bar = tqdm(total=total, unit="chip", desc="encoding", disable=not self.progress,
+                   dynamic_ncols=True, leave=False)
+
+        def report(done: int | None) -> None:
+            if done is None:
+                bar.close()
+            else:
+                bar.update(done - bar.n)
+
+        return report
+
+    def _encode(self, chip_ids: list[int]) -> None:
+        batch = []
+        for cid in chip_ids:
+            chip = self.chips.chip(cid)
+            pixels = self._raster.read_chip(self.plan.read_spec, chip.window)
+            if pixels is None:
+                self.state.skipped.add(cid)
+            else:
+                batch.append((chip, pixels))
+        if not batch:
+            return
+        features = self.backend.encode([torch.from_numpy(p) for _, p in batch],
+                                       self.plan.mixed_precision)
+        now = time.time()
+        for (chip, pixels), feats in zip(batch, features, strict=True):
+            self.state.write(chip, pixels.shape[:2], feats)
+            self._used[chip.chip_id] = now
+
+    def _load(self, chip_id: int) -> Features | None:
+        with self._lock:
+            if not self.has_chip(chip_id):
+                return None
+            if chip_id not in self.state.records:
+                self.prepare([chip_id])
+                if chip_id in self.state.skipped:
+                    return None
+            meta = self.state.metadata
+            file = self._file(chip_id)
+            try:
+                features = read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+            except Exception:  # removed or damaged behind our back: encode it again
+                del self.state.records[chip_id]
+                file.unlink(missing_ok=True)
+                return self._load(chip_id)
+            self._used[chip_id] = time.time()
+            os.utime(file)
+            return features
+
+    def _evict(self, keep: set[int]) -> None:
+        """Remove least recently used chip files until the cache fits `disk_bytes`."""
+        sizes = {cid: self._file(cid).stat().st_size for cid in self.state.records}
+        total = sum(sizes.values())
+        if total <= self.disk_bytes:
+            return
+        for cid in sorted(sizes, key=lambda c: self._used.get(c, 0.0)):
+            if total <= self.disk_bytes:
+                break
+            if cid in keep:
+                continue
+            self._file(cid).unlink(missing_ok=True)
+            del self.state.records[cid]
+            self._used.pop(cid, None)
+            total -= sizes[cid]
+        self.state.flush()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        with self._lock:
+            self.state.flush()
+            self._raster.__exit__(None, None, None)

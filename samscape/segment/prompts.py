@@ -1,0 +1,78 @@
+"""Prompts in map coordinates: foreground and background points and at most one box."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from rasterio.crs import CRS
+from rasterio.warp import transform as warp_points
+
+from ..errors import PromptError
+from ..geo import Bounds, norm_crs, transform_bounds
+
+FOREGROUND, BACKGROUND = 1, 0
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A point prompt: map coordinates and label (1 foreground, 0 background)."""
+
+    x: float
+    y: float
+    label: int = FOREGROUND
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.x) and math.isfinite(self.y)):
+            raise PromptError(f"point ({self.x}, {self.y}) is not a pair of finite numbers")
+        if self.label not in (FOREGROUND, BACKGROUND):
+            raise PromptError(f"point label {self.label!r} is not 1 (foreground) or 0 (background)")
+
+
+def make_box(xmin: float, ymin: float, xmax: float, ymax: float) -> Bounds:
+    """A box prompt; PromptError unless finite with xmin < xmax and ymin < ymax."""
+    values = (xmin, ymin, xmax, ymax)
+    if not all(math.isfinite(v) for v in values) or xmin >= xmax or ymin >= ymax:
+        raise PromptError(f"box {','.join(map(str, values))} is not XMIN,YMIN,XMAX,YMAX with "
+                          "XMIN < XMAX and YMIN < YMAX")
+    return Bounds(*map(float, values))
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSet:
+    """The prompts of one object, all in `crs`: points in the order given, and an optional box."""
+
+    crs: CRS
+    points: tuple[Point, ...] = ()
+    box: Bounds | None = None
+
+    @property
+    def fg_count(self) -> int:
+        return sum(p.label == FOREGROUND for p in self.points)
+
+    @property
+    def bg_count(self) -> int:
+        return len(self.points) - self.fg_count
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing marks the object: no foreground point and no box."""
+        return self.fg_count == 0 and self.box is None
+
+    def add_point(self, x: float, y: float, label: int = FOREGROUND) -> PromptSet:
+        return replace(self, points=(*self.points, Point(float(x), float(y), label)))
+
+    def with_box(self, box: Bounds | None) -> PromptSet:
+        return replace(self, box=None if box is None else make_box(*box))
+
+    def to_crs(self, crs: CRS) -> PromptSet:
+        """The same prompts in `crs`: points exactly, the box as the bounds of its reprojection."""
+        crs = norm_crs(crs)
+        if crs == self.crs:
+            return self
+        points = self.points
+        if points:
+            xs, ys = warp_points(self.crs, crs, [p.x for p in points], [p.y for p in points])
+            points = tuple(Point(x, y, p.label) for x, y, p in zip(xs, ys, points, strict=True))
+        box = transform_bounds(self.box, self.crs, crs) if self.box else None
+        return PromptSet(crs, points, box)

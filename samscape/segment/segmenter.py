@@ -1,0 +1,207 @@
+"""Prompts → one object: chip choice, decoding, continuation across chips, polygons."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from affine import Affine
+from rasterio.crs import CRS
+from scipy.ndimage import distance_transform_edt
+from shapely.geometry import Polygon
+from tqdm.auto import tqdm
+
+from ..errors import PromptError, SettingsError
+from ..geo import Chip, Window, crs_label
+from ..vector import VectorOptions, mask_to_polygons
+from .mosaic import ChipMask, merge
+from .placement import ChipPrompts, PixelPrompts, in_chip, seed_chips
+from .prompts import PromptSet
+from .sources import FeatureSource
+
+DEFAULT_MAX_CHIPS = 9
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """One object: its mask over `window` of the source's grid, its polygons (source CRS,
+    largest first), the predicted IoU, and the chips it was decoded in (first = seed)."""
+
+    prompts: PromptSet
+    window: Window
+    mask: np.ndarray
+    transform: Affine
+    crs: CRS
+    polygons: tuple[Polygon, ...]
+    score: float
+    chip_ids: tuple[int, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.polygons
+
+
+@dataclass(frozen=True)
+class _Task:
+    prompts: ChipPrompts
+    reference: tuple[Window, np.ndarray] | None = None
+
+
+class Segmenter:
+    """Segments objects in a `FeatureSource`: only the model's light decoder runs.
+
+    max_chips: how many chips one object may be decoded in (continuation across chip edges);
+    vector: how masks become polygons.
+    """
+
+    def __init__(self, source: FeatureSource, vector: VectorOptions | None = None,
+                 max_chips: int = DEFAULT_MAX_CHIPS) -> None:
+        if max_chips < 1:
+            raise SettingsError(f"max chips must be at least 1, got {max_chips}")
+        self.source = source
+        self.vector = vector or VectorOptions()
+        self.max_chips = max_chips
+
+    def locate(self, prompts: PromptSet) -> tuple[PixelPrompts, list[Chip]]:
+        """The prompts in grid pixels and the chips the object starts from; PromptError if a
+        prompt is outside the source or on a part of it that has no features."""
+        if prompts.is_empty:
+            raise PromptError("give at least one foreground point or a box")
+        source = self.source
+        pixels = PixelPrompts.from_prompts(prompts.to_crs(source.crs), source.grid)
+        if pixels.outside(source.grid.width, source.grid.height):
+            raise PromptError(
+                f"a prompt lies outside the source; its extent is {source.extent_in(prompts.crs)}"
+            )
+        seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)
+        if not seeds or len(uncovered):
+            x, y = source.grid.transform * tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
+            raise PromptError(
+                f"no encoded chip covers the prompt at {x:.6g}, {y:.6g} ({crs_label(source.crs)}): "
+                "that part of the source is nodata or was not encoded; run 'samscape encode' to "
+                "complete the folder"
+            )
+        return pixels, seeds
+
+    def segment(self, prompts: PromptSet) -> SegmentResult:
+        pixels, seeds = self.locate(prompts)
+        source = self.source
+        source.prepare([c.chip_id for c in seeds])
+        queue = deque(_Task(p) for c in seeds if (p := in_chip(pixels, c)) is not None)
+        seen = {task.prompts.chip.chip_id for task in queue}
+        parts: list[ChipMask] = []
+        while queue and len(parts) < self.max_chips:
+            source.prepare([t.prompts.chip.chip_id for t in list(queue)[:self.max_chips - len(parts)]])
+            task = queue.popleft()
+            part = self._decode(task)
+            if part is None:
+                continue
+            parts.append(part)
+            for neighbour, carried in _continuations(part, source):
+                if neighbour.chip_id in seen:
+                    continue
+                chip_prompts = in_chip(pixels, neighbour, carried[0])
+                if chip_prompts is not None:
+                    seen.add(neighbour.chip_id)
+                    queue.append(_Task(chip_prompts, carried[1]))
+        if not parts:
+            window, mask, score = seeds[0].window, np.zeros((1, 1), bool), 0.0
+        else:
+            window, mask, score = merge(parts, source.grid)
+        transform = source.grid.transform @ Affine.translation(window.col_off, window.row_off)
+        polygons = mask_to_polygons(mask, transform, self.vector)
+        return SegmentResult(prompts.to_crs(source.crs), window, mask, transform, source.crs,
+                             tuple(polygons), score, tuple(p.chip.chip_id for p in parts))
+
+    def segment_many(self, objects: Sequence[PromptSet], progress: bool = False
+                     ) -> list[SegmentResult]:
+        """One result per prompt set, in order. All prompts are checked before any decoding;
+        objects are processed grouped by their first chip, so each chip is loaded once."""
+        seeds = [self.locate(prompts)[1][0].chip_id for prompts in objects]
+        self.source.prepare(sorted(set(seeds)))
+        results: list[SegmentResult | None] = [None] * len(objects)
+        order = sorted(range(len(objects)), key=seeds.__getitem__)
+        for i in tqdm(order, unit="object", desc="segmenting", disable=not progress,
+                      dynamic_ncols=True):
+            results[i] = self.segment(objects[i])
+        return results
+
+    def _decode(self, task: _Task) -> ChipMask | None:
+        p = task.prompts
+        chip = p.chip
+        backend = self.source.backend
+        features = self.source.features(chip.chip_id)
+        if features is None:
+            return None
+        shape = (chip.window.height, chip.window.width)
+        multimask = p.single_point or task.reference is not None
+        low_res, iou = backend.decode_low_res(
+            features, shape,
+            torch.from_numpy(p.points) if len(p.points) else None,
+            torch.from_numpy(p.labels) if len(p.labels) else None,
+            None if p.box is None else torch.from_numpy(p.box),
+            multimask=multimask,
+        )
+        if task.reference is None:
+            best = int(iou.argmax())
+            mask = backend.upscale(low_res[best:best + 1], shape)[0] > 0
+        else:
+            masks = backend.upscale(low_res, shape) > 0
+            best = _most_consistent(masks.numpy(), chip.window, *task.reference, iou.numpy())
+            mask = masks[best]
+        return ChipMask(chip, mask.numpy(), float(iou[best]))
+
+
+def _most_consistent(masks: np.ndarray, window: Window, overlap: Window, previous: np.ndarray,
+                     iou: np.ndarray) -> int:
+    """The candidate (M, H, W) that best agrees with the neighbour's mask in their overlap."""
+    rows = slice(overlap.row_off - window.row_off, overlap.row_off - window.row_off + overlap.height)
+    cols = slice(overlap.col_off - window.col_off, overlap.col_off - window.col_off + overlap.width)
+    inter = (masks[:, rows, cols] & previous).sum(axis=(1, 2))
+    union = (masks[:, rows, cols] | previous).sum(axis=(1, 2))
+    agreement = inter / np.maximum(union, 1)
+    return int(np.lexsort((iou, agreement))[-1])
+
+
+def _continuations(part: ChipMask, source: FeatureSource
+                   ) -> list[tuple[Chip, tuple[np.ndarray, tuple[Window, np.ndarray]]]]:
+    """Neighbouring chips the object continues into: where the mask touches an edge of its chip
+    that is not the grid's edge. For each, a point carried over (grid pixel XY, the mask pixel in
+    the overlap farthest from the mask's and the overlap's borders) and the mask in the overlap."""
+    mask, w, grid = part.mask, part.chip.window, source.grid
+    c1, r1 = w.col_off + w.width, w.row_off + w.height
+    strips = []  # (col0, row0, col1, row1) of touching pixels, and whether a chip must pass it
+    for touching, beyond, rect in (
+        (mask[:, 0], w.col_off > 0, lambda a, b: (w.col_off, w.row_off + a, w.col_off + 1, w.row_off + b)),
+        (mask[:, -1], c1 < grid.width, lambda a, b: (c1 - 1, w.row_off + a, c1, w.row_off + b)),
+        (mask[0, :], w.row_off > 0, lambda a, b: (w.col_off + a, w.row_off, w.col_off + b, w.row_off + 1)),
+        (mask[-1, :], r1 < grid.height, lambda a, b: (w.col_off + a, r1 - 1, w.col_off + b, r1)),
+    ):
+        hits = np.flatnonzero(touching)
+        if beyond and len(hits):
+            strips.append(rect(hits[0], hits[-1] + 1))
+    found: dict[int, Chip] = {}
+    for col0, row0, col1, row1 in strips:
+        for chip in source.chips.intersecting(col0, row0, col1, row1):
+            n = chip.window
+            reaches = (n.col_off < w.col_off or n.col_off + n.width > c1
+                       or n.row_off < w.row_off or n.row_off + n.height > r1)
+            if reaches and chip.chip_id != part.chip.chip_id and source.has_chip(chip.chip_id):
+                found[chip.chip_id] = chip
+    out = []
+    for chip in found.values():
+        n = chip.window
+        oc0, or0 = max(n.col_off, w.col_off), max(n.row_off, w.row_off)
+        oc1, or1 = min(n.col_off + n.width, c1), min(n.row_off + n.height, r1)
+        overlap = Window(oc0, or0, oc1 - oc0, or1 - or0)
+        inside = mask[or0 - w.row_off:or1 - w.row_off, oc0 - w.col_off:oc1 - w.col_off]
+        if not inside.any():
+            continue
+        depth = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
+        row, col = np.unravel_index(int(depth.argmax()), depth.shape)
+        point = np.array([[oc0 + col + 0.5, or0 + row + 0.5]])
+        out.append((chip, (point, (overlap, inside))))
+    return out

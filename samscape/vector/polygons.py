@@ -1,0 +1,86 @@
+"""Binary masks → polygons in map coordinates: pixel-exact or simplified, holes kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio.features
+import shapely
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_geom
+from shapely.geometry import Polygon, mapping, shape
+
+from ..errors import SettingsError
+
+VECTORIZE_MODES = ("pixel", "simplified")
+
+
+@dataclass(frozen=True, slots=True)
+class VectorOptions:
+    """How a mask becomes polygons.
+
+    mode: 'pixel' (edges follow pixel edges) or 'simplified' (Douglas-Peucker, topology kept);
+    tolerance: simplification tolerance in pixels; max_polygon_only: keep the largest polygon;
+    min_area: drop polygons smaller than this (map units²); fill_holes: fill holes smaller than
+    this (map units²).
+    """
+
+    mode: str = "pixel"
+    tolerance: float = 1.0
+    max_polygon_only: bool = False
+    min_area: float = 0.0
+    fill_holes: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in VECTORIZE_MODES:
+            raise SettingsError(f"vectorize mode {self.mode!r} is not one of: pixel, simplified")
+        for name in ("tolerance", "min_area", "fill_holes"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0):
+                raise SettingsError(f"{name.replace('_', ' ')} must be a number >= 0, got {value}")
+
+
+def mask_to_polygons(mask: np.ndarray, transform: Affine,
+                     options: VectorOptions = VectorOptions()) -> list[Polygon]:
+    """Polygons of the True pixels of `mask` (H, W), georeferenced by `transform`, largest first.
+
+    Only the mask's bounding box is traced, so the cost follows the object's size, not the chip's.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return []
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    crop = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.uint8)
+    shifted = transform @ Affine.translation(int(c0), int(r0))
+    polygons = [shape(geom) for geom, _ in
+                rasterio.features.shapes(crop, mask=crop.astype(bool), transform=shifted)]
+    if options.fill_holes > 0:
+        polygons = [_fill_holes(p, options.fill_holes) for p in polygons]
+    polygons = [p for p in polygons if p.area >= options.min_area]
+    polygons.sort(key=lambda p: p.area, reverse=True)
+    if options.max_polygon_only:
+        polygons = polygons[:1]
+    if options.mode == "simplified":
+        pixel = min(abs(transform.a), abs(transform.e))
+        polygons = [_simplify(p, options.tolerance * pixel) for p in polygons]
+    return polygons
+
+
+def _fill_holes(polygon: Polygon, max_area: float) -> Polygon:
+    holes = [ring for ring in polygon.interiors if Polygon(ring).area >= max_area]
+    return Polygon(polygon.exterior, holes)
+
+
+def _simplify(polygon: Polygon, tolerance: float) -> Polygon:
+    simple = shapely.simplify(polygon, tolerance, preserve_topology=True)
+    return simple if isinstance(simple, Polygon) and simple.is_valid else polygon
+
+
+def reproject(polygons: list[Polygon], src: CRS, dst: CRS) -> list[Polygon]:
+    """`polygons` from CRS `src` to `dst` (vertices transformed; edges not densified)."""
+    if src == dst:
+        return list(polygons)
+    return [shape(transform_geom(src, dst, mapping(p))) for p in polygons]
