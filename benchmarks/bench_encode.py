@@ -78,7 +78,7 @@ def main() -> None:
         from samscape import encode
         from samscape.geo import ChipGrid
         from samscape.models import autocast_dtype, import_folder, load_backend
-        from samscape.raster import RasterSource, ValueRange
+        from samscape.raster import RasterSource
 
         make_model(args.size, tmp / "weights")
         import_folder(tmp / "weights", "bench-model")
