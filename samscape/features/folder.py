@@ -66,8 +66,9 @@ class FeatureFolder:
                 " run 'samscape encode' again with the same settings to restore it"
             ) from None
         except Exception as exc:
+            reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "unreadable"
             raise FeatureFolderError(
-                f"chip {chip_id} of '{self.path}' is corrupt ({exc}); run 'samscape encode' "
+                f"chip {chip_id} of '{self.path}' is corrupt ({reason}); run 'samscape encode' "
                 "again with the same settings to re-encode it"
             ) from None
 

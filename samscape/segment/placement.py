@@ -26,12 +26,12 @@ class PixelPrompts:
     def from_prompts(cls, prompts: PromptSet, grid: PixelGrid) -> PixelPrompts:
         """`prompts` must be in the grid's CRS."""
         inverse = ~grid.transform
-        points = np.array([inverse * (p.x, p.y) for p in prompts.points], dtype=float).reshape(-1, 2)
+        points = np.array([inverse @ (p.x, p.y) for p in prompts.points], dtype=float).reshape(-1, 2)
         labels = np.array([p.label for p in prompts.points], dtype=np.int64)
         box = None
         if prompts.box is not None:
             xmin, ymin, xmax, ymax = prompts.box
-            corners = np.array([inverse * xy for xy in ((xmin, ymin), (xmax, ymax))])
+            corners = np.array([inverse @ xy for xy in ((xmin, ymin), (xmax, ymax))])
             box = np.concatenate([corners.min(axis=0), corners.max(axis=0)])
         return cls(points, labels, box)
 

@@ -78,7 +78,7 @@ class Segmenter:
             )
         seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)
         if not seeds or len(uncovered):
-            x, y = source.grid.transform * tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
+            x, y = source.grid.transform @ tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
             raise PromptError(
                 f"no encoded chip covers the prompt at {x:.6g}, {y:.6g} ({crs_label(source.crs)}): "
                 "that part of the source is nodata or was not encoded; run 'samscape encode' to "

@@ -6,6 +6,7 @@ failed write leaves the previous layer as it was, and undoing a save works in ev
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import threading
@@ -100,13 +101,13 @@ class OutputLayer:
 
     def _check_existing(self) -> None:
         try:
-            fields, crs_text, geometry_type = _describe(self.path, self.driver)
+            fields, crs_text, geometry_type, count = _describe(self.path, self.driver)
         except Exception as exc:
             raise OutputLayerError(
                 f"'{self.path}' exists but cannot be read as a {self.driver} layer ({exc}); "
                 "choose a new file name"
             ) from None
-        if set(fields) != set(FIELDS):
+        if set(fields) != set(FIELDS) and not (count == 0 and not fields):
             missing = sorted(set(FIELDS) - set(fields))
             extra = sorted(set(fields) - set(FIELDS))
             raise OutputLayerError(
@@ -149,7 +150,9 @@ class OutputLayer:
             geometries = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
             columns = {name: table.column(name).to_pylist() for name in FIELDS}
         else:
-            meta, _, wkb, values = pyogrio.raw.read(self.path)
+            # GeoJSON would otherwise turn the ISO times into naive datetimes
+            options = {"DATE_AS_STRING": "YES"} if self.driver == "GeoJSON" else {}
+            meta, _, wkb, values = pyogrio.raw.read(self.path, **options)
             geometries = shapely.from_wkb(wkb)
             columns = {name: v.tolist() for name, v in zip(meta["fields"], values, strict=True)}
         return [
@@ -165,15 +168,15 @@ class OutputLayer:
                 _write_geoparquet(tmp, rows, self.crs)
             else:
                 _write_ogr(tmp, rows, self.crs, self.driver, layer=self.path.stem)
-            for part in sorted(tmp.parent.glob(f".{self.path.stem}-{token}.*")):
+            for part in sorted(tmp.parent.glob(f"{glob.escape(tmp.stem)}.*")):
                 os.replace(part, self.path.with_suffix(part.suffix))
         finally:
-            for part in tmp.parent.glob(f".{self.path.stem}-{token}.*"):
+            for part in tmp.parent.glob(f"{glob.escape(tmp.stem)}.*"):
                 part.unlink(missing_ok=True)
 
 
-def _describe(path: Path, driver: str) -> tuple[list[str], str | None, str]:
-    """(field names, CRS as text, geometry type) of an existing layer."""
+def _describe(path: Path, driver: str) -> tuple[list[str], str | None, str, int]:
+    """(field names, CRS as text, geometry type, feature count) of an existing layer."""
     if driver == "GeoParquet":
         schema = pq.read_schema(path)
         geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
@@ -181,9 +184,10 @@ def _describe(path: Path, driver: str) -> tuple[list[str], str | None, str]:
         crs = column.get("crs")
         types = column.get("geometry_types") or ["Unknown"]
         return ([n for n in schema.names if n != "geometry"],
-                ProjCRS.from_json_dict(crs).to_wkt() if crs else None, types[0])
+                ProjCRS.from_json_dict(crs).to_wkt() if crs else None, types[0],
+                pq.read_metadata(path).num_rows)
     info = pyogrio.read_info(path)
-    return list(info["fields"]), info["crs"], info["geometry_type"]
+    return list(info["fields"]), info["crs"], info["geometry_type"], info["features"]
 
 
 def _columns(rows: list[SavedPolygon]) -> dict[str, np.ndarray]:

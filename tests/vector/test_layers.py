@@ -1,0 +1,335 @@
+"""OutputLayer: real GeoPackage, Shapefile, GeoJSON, FlatGeobuf and GeoParquet files, read back
+with pyogrio (GeoParquet with geopandas and pyarrow, as pyogrio's GDAL has no Parquet driver)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyarrow.parquet as pq
+import pyogrio
+import pytest
+import shapely
+from pyproj import CRS as ProjCRS
+from rasterio.crs import CRS
+from shapely.geometry import Point, Polygon, box
+
+from samscape.errors import OutputLayerError
+from samscape.vector import DRIVERS, FIELDS, OutputLayer, SavedPolygon, driver_for
+
+UTM = CRS.from_epsg(32633)
+WGS84 = CRS.from_epsg(4326)
+FORMATS = [".gpkg", ".shp", ".geojson", ".fgb", ".parquet"]
+SHAPEFILE_PARTS = {".shp", ".shx", ".dbf", ".prj", ".cpg"}
+
+
+def polygon_with_hole(x: float, y: float) -> Polygon:
+    outer = [(x, y), (x + 10, y), (x + 10, y + 6.5), (x + 4, y + 6.5), (x + 4, y + 9), (x, y + 9)]
+    hole = [(x + 1, y + 1), (x + 1, y + 2.5), (x + 3.5, y + 2.5), (x + 3.5, y + 1)]
+    return Polygon(outer, [hole])
+
+
+def make_rows(group_id: str, n: int, x0: float = 500000.0, fg: int = 1, bg: int = 0,
+              box_used: int = 0, score: float = 0.873412) -> list[SavedPolygon]:
+    rows = []
+    for i in range(n):
+        geometry = polygon_with_hole(x0 + 20 * i, 3999000.0 + 3 * i) if i % 2 == 0 else \
+            box(x0 + 20 * i, 3999000.0, x0 + 20 * i + 7.5, 3999012.5)
+        rows.append(SavedPolygon(
+            geometry=geometry, group_id=group_id, group_size=n, area=geometry.area,
+            fg_points=fg, bg_points=bg, box_used=box_used, score=score,
+            model="tiny-random-sam", source="ortho é.tif", created="2024-05-06T07:08:09+00:00",
+        ))
+    return rows
+
+
+def read_back(path: Path) -> gpd.GeoDataFrame:
+    """The layer as an independent reader sees it (GeoJSON strings kept as written: GDAL would
+    otherwise turn ISO 8601 strings into datetimes)."""
+    if path.suffix in (".parquet", ".geoparquet"):
+        return gpd.read_parquet(path)
+    if path.suffix in (".geojson", ".json"):
+        return pyogrio.read_dataframe(path, DATE_AS_STRING="YES")
+    return pyogrio.read_dataframe(path)
+
+
+def normalized_wkb(geometry) -> bytes:
+    return shapely.to_wkb(shapely.normalize(geometry))
+
+
+def in_order(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Rows in a stable order: FlatGeobuf's spatial index stores features in Hilbert-curve order,
+    not in the order they were written, so those are sorted by group and geometry."""
+    if path.suffix != ".fgb":
+        return frame
+    keys = [(g, normalized_wkb(geom)) for g, geom in zip(frame["group_id"], frame.geometry, strict=True)]
+    return frame.iloc[sorted(range(len(frame)), key=keys.__getitem__)]
+
+
+def sorted_rows(rows: list[SavedPolygon], path: Path) -> list[SavedPolygon]:
+    if path.suffix != ".fgb":
+        return rows
+    return sorted(rows, key=lambda r: (r.group_id, normalized_wkb(r.geometry)))
+
+
+def assert_same_rows(frame: gpd.GeoDataFrame, rows: list[SavedPolygon], path: Path) -> None:
+    """`frame` read from `path` holds exactly `rows` (floats to the 15 decimals of a .dbf)."""
+    frame, rows = in_order(frame, path), sorted_rows(rows, path)
+    assert len(frame) == len(rows)
+    assert set(FIELDS) <= set(frame.columns)
+    for i, row in enumerate(rows):
+        got = frame.iloc[i]
+        assert got.geometry.geom_type == "Polygon"
+        assert normalized_wkb(got.geometry) == normalized_wkb(row.geometry)
+        for name, value in row.properties().items():
+            if path.suffix == ".shp" and FIELDS[name] == "float64":
+                assert got[name] == pytest.approx(value, rel=1e-12, abs=5e-16), name
+                continue
+            assert got[name] == value, (name, got[name], value)
+            if FIELDS[name] == "object":
+                assert isinstance(got[name], str)
+            else:
+                assert isinstance(got[name], (int, float, np.integer, np.floating))
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def layer_files(path: Path) -> set[str]:
+    if path.suffix == ".shp":
+        return {path.stem + s for s in SHAPEFILE_PARTS if path.with_suffix(s).exists()}
+    return {path.name}
+
+
+def test_fields_fit_shapefiles_and_match_saved_polygon():
+    assert list(FIELDS) == ["group_id", "group_size", "area", "fg_points", "bg_points", "box_used",
+                            "score", "model", "source", "created"]
+    assert all(len(name) <= 10 for name in FIELDS)
+    row = make_rows("G", 1)[0]
+    assert list(row.properties()) == list(FIELDS)
+    assert row.properties()["score"] == 0.873412
+
+
+def test_driver_for_every_extension():
+    assert driver_for("a.gpkg") == "GPKG" and driver_for("a.GPKG") == "GPKG"
+    assert driver_for("dir.v1/a.shp") == "ESRI Shapefile"
+    assert driver_for("a.geojson") == driver_for("a.json") == "GeoJSON"
+    assert driver_for("a.fgb") == "FlatGeobuf"
+    assert driver_for("a.parquet") == driver_for("a.geoparquet") == "GeoParquet"
+    assert set(DRIVERS) == {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet"}
+
+
+@pytest.mark.parametrize("name", ["out.txt", "out.tif", "out", "out.gpkg.bak"])
+def test_unknown_extension_is_refused(tmp_path, name):
+    with pytest.raises(OutputLayerError, match="unknown output extension"):
+        driver_for(tmp_path / name)
+    with pytest.raises(OutputLayerError, match=r"use one of \.gpkg"):
+        OutputLayer(tmp_path / name, UTM)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_folder_is_refused(tmp_path):
+    with pytest.raises(OutputLayerError, match="does not exist"):
+        OutputLayer(tmp_path / "nope" / "out.gpkg", UTM)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_append_and_read_back(tmp_path, ext):
+    path = tmp_path / f"saved{ext}"
+    layer = OutputLayer(path, UTM)
+    assert layer.read() == [] and not path.exists()
+    first = make_rows("01HX0000000000000000000001", 3, box_used=1, fg=2, bg=1)
+    layer.append(first)
+    second = make_rows("01HX0000000000000000000002", 2, x0=500100.0, score=0.25)
+    layer.append(second)
+
+    frame = read_back(path)
+    assert_same_rows(frame, first + second, path)
+    assert ProjCRS.from_user_input(frame.crs) == ProjCRS.from_epsg(32633)
+    if ext != ".parquet":
+        info = pyogrio.read_info(path)
+        assert list(info["fields"]) == list(FIELDS)
+        assert info["geometry_type"] == "Polygon"
+        assert CRS.from_user_input(info["crs"]) == UTM
+    else:
+        schema = pq.read_schema(path)
+        assert schema.names == [*FIELDS, "geometry"]
+        geo = json.loads(schema.metadata[b"geo"])
+        assert geo["primary_column"] == "geometry"
+        column = geo["columns"]["geometry"]
+        assert column["encoding"] == "WKB" and column["geometry_types"] == ["Polygon"]
+        assert ProjCRS.from_json_dict(column["crs"]) == ProjCRS.from_epsg(32633)
+        np.testing.assert_allclose(column["bbox"], frame.total_bounds)
+
+    # samscape's own reader sees the same rows; a new OutputLayer on the file accepts it.
+    again = OutputLayer(path, UTM)
+    read = sorted_rows(again.read(), path)
+    expected = sorted_rows(first + second, path)
+    assert [r.properties() for r in read] == [r.properties() for r in expected]
+    assert [normalized_wkb(r.geometry) for r in read] == [normalized_wkb(r.geometry) for r in expected]
+    third = make_rows("01HX0000000000000000000003", 1, x0=500300.0)
+    again.append(third)
+    assert_same_rows(read_back(path), first + second + third, path)
+    assert set(os.listdir(tmp_path)) == layer_files(path)  # no temporary files left
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_layer_in_geographic_crs(tmp_path, ext):
+    path = tmp_path / f"geo{ext}"
+    geometry = Polygon([(15.0, 36.1), (15.0001, 36.1), (15.0001, 36.1002), (15.0, 36.1)])
+    row = SavedPolygon(geometry, "G", 1, geometry.area, 1, 0, 0, 0.5, "m", "s", "c")
+    OutputLayer(path, WGS84).append([row])
+    frame = read_back(path)
+    assert frame.crs.to_epsg() == 4326
+    assert_same_rows(frame, [row], path)
+    OutputLayer(path, WGS84)  # reopening in its own CRS is accepted
+    with pytest.raises(OutputLayerError, match="is in CRS EPSG:4326, not EPSG:32633"):
+        OutputLayer(path, UTM)
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_remove_group_keeps_other_groups_exactly(tmp_path, ext):
+    path = tmp_path / f"undo{ext}"
+    layer = OutputLayer(path, UTM)
+    a = make_rows("GROUP-A", 2)
+    b = make_rows("GROUP-B", 3, x0=500200.0, score=0.5)
+    c = make_rows("GROUP-C", 2, x0=500400.0, box_used=1)
+    layer.append(a)
+    layer.append(b)
+    layer.append(c)
+    before = in_order(read_back(path), path)
+    kept_before = before[before["group_id"] != "GROUP-B"]
+
+    assert layer.remove_group("GROUP-B") == 3
+    after = in_order(read_back(path), path)
+    assert list(after["group_id"]) == ["GROUP-A"] * 2 + ["GROUP-C"] * 2
+    assert len(after) == len(kept_before) == 4
+    for (_, old), (_, new) in zip(kept_before.iterrows(), after.iterrows(), strict=True):
+        assert shapely.to_wkb(old.geometry) == shapely.to_wkb(new.geometry)
+        for name in FIELDS:
+            assert old[name] == new[name] and type(old[name]) is type(new[name])
+    assert_same_rows(after, a + c, path)
+
+    # Removing a group that is not there changes nothing, not even the file.
+    files = snapshot(tmp_path)
+    assert layer.remove_group("GROUP-B") == 0
+    assert snapshot(tmp_path) == files
+    assert set(os.listdir(tmp_path)) == layer_files(path)
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_removing_the_last_group_leaves_an_empty_valid_layer(tmp_path, ext):
+    path = tmp_path / f"empty{ext}"
+    layer = OutputLayer(path, UTM)
+    layer.append(make_rows("ONLY", 2))
+    assert layer.remove_group("ONLY") == 2
+    assert path.exists()
+    frame = read_back(path)
+    assert len(frame) == 0
+    assert ProjCRS.from_user_input(frame.crs) == ProjCRS.from_epsg(32633)
+    assert set(os.listdir(tmp_path)) == layer_files(path)
+    # Still a samscape layer: it can be opened again (e.g. by the next session) and appended to.
+    reopened = OutputLayer(path, UTM)
+    assert reopened.read() == []
+    rows = make_rows("NEXT", 1)
+    reopened.append(rows)
+    assert_same_rows(read_back(path), rows, path)
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".geojson", ".parquet"])
+def test_layer_with_another_schema_is_refused_and_untouched(tmp_path, ext):
+    path = tmp_path / f"theirs{ext}"
+    frame = gpd.GeoDataFrame({"name": ["field 7"], "value": [3.5]},
+                             geometry=[box(500000, 3999000, 500010, 3999010)], crs="EPSG:32633")
+    if ext == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path)
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError, match=r"another schema \(missing: area, .*extra: name"):
+        OutputLayer(path, UTM)
+    assert snapshot(tmp_path) == files
+
+
+def test_layer_with_a_missing_field_is_refused(tmp_path):
+    path = tmp_path / "partial.gpkg"
+    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items() if name != "score"}
+    gpd.GeoDataFrame(values, geometry=[box(0, 0, 1, 1)], crs="EPSG:32633").to_file(path)
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError, match=r"missing: score; extra: none"):
+        OutputLayer(path, UTM)
+    assert snapshot(tmp_path) == files
+
+
+def test_layer_with_an_extra_field_is_refused(tmp_path):
+    path = tmp_path / "extra.gpkg"
+    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items()}
+    values["notes"] = ["mine"]
+    gpd.GeoDataFrame(values, geometry=[box(0, 0, 1, 1)], crs="EPSG:32633").to_file(path)
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError, match=r"missing: none; extra: notes"):
+        OutputLayer(path, UTM)
+    assert snapshot(tmp_path) == files
+
+
+def test_layer_of_points_is_refused(tmp_path):
+    path = tmp_path / "points.gpkg"
+    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items()}
+    gpd.GeoDataFrame(values, geometry=[Point(500000, 3999000)], crs="EPSG:32633").to_file(path)
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError, match="Point geometries, not polygons"):
+        OutputLayer(path, UTM)
+    assert snapshot(tmp_path) == files
+
+
+@pytest.mark.parametrize("ext", FORMATS)
+def test_layer_in_another_crs_is_refused_and_untouched(tmp_path, ext):
+    path = tmp_path / f"utm{ext}"
+    OutputLayer(path, UTM).append(make_rows("G", 2))
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError,
+                       match=r"is in CRS EPSG:32633, not EPSG:4326; .*--out-crs EPSG:32633"):
+        OutputLayer(path, WGS84)
+    with pytest.raises(OutputLayerError, match="EPSG:32634"):
+        OutputLayer(path, CRS.from_epsg(32634))
+    assert snapshot(tmp_path) == files
+
+
+def test_unreadable_existing_file_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "broken.gpkg"
+    path.write_bytes(b"this is not a GeoPackage\n" * 10)
+    files = snapshot(tmp_path)
+    with pytest.raises(OutputLayerError, match="cannot be read as a GPKG layer"):
+        OutputLayer(path, UTM)
+    assert snapshot(tmp_path) == files
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".shp"])
+def test_file_names_with_glob_characters(tmp_path, ext):
+    """'[' and ']' are ordinary characters in a file name (e.g. 'parcels[2024].gpkg')."""
+    path = tmp_path / f"parcels[2024]{ext}"
+    layer = OutputLayer(path, UTM)
+    rows = make_rows("G", 2)
+    layer.append(rows)
+    assert path.exists()
+    assert_same_rows(read_back(path), rows, path)
+    assert set(os.listdir(tmp_path)) == layer_files(path)
+
+
+def test_many_writes_leave_no_temporary_files(tmp_path):
+    for ext in FORMATS:
+        layer = OutputLayer(tmp_path / f"busy{ext}", UTM)
+        for i in range(3):
+            layer.append(make_rows(f"G{i}", 2))
+        layer.remove_group("G1")
+        assert len(layer.read()) == 4
+    names = sorted(os.listdir(tmp_path))
+    assert not [n for n in names if n.startswith(".")], names
+    expected = {"busy.gpkg", "busy.geojson", "busy.fgb", "busy.parquet"} | \
+        {f"busy{s}" for s in SHAPEFILE_PARTS if (tmp_path / f"busy{s}").exists()}
+    assert set(names) == expected and "busy.shp" in names and "busy.dbf" in names

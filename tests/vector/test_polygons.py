@@ -1,0 +1,257 @@
+"""mask_to_polygons: pixel-exact and simplified polygons of real masks, in map coordinates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import shapely
+from affine import Affine
+from scipy import ndimage
+from shapely.geometry import box
+from shapely.ops import unary_union
+
+from samscape.errors import SettingsError
+from samscape.vector import VECTORIZE_MODES, VectorOptions, mask_to_polygons
+
+UTM = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)          # 0.5 m pixels, non-zero origin
+GEOGRAPHIC = Affine(1 / 3600, 0, 12.25, 0, -1 / 3600, 45.75)  # 1 arc-second, north-up
+
+
+def pixel_union(mask: np.ndarray, transform: Affine):
+    """The union of the True pixels' squares, in map coordinates."""
+    rows, cols = np.nonzero(mask)
+    squares = []
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        x0, y0 = transform @ (c, r)
+        x1, y1 = transform @ (c + 1, r + 1)
+        squares.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    return unary_union(squares)
+
+
+def all_coords(polygons) -> np.ndarray:
+    return np.concatenate([shapely.get_coordinates(p) for p in polygons])
+
+
+def disc(size: int, cy: float, cx: float, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    return (yy + 0.5 - cy) ** 2 + (xx + 0.5 - cx) ** 2 <= radius**2
+
+
+def blob_mask() -> np.ndarray:
+    """A disc with a square hole, a rectangle touching it, and a separate small square."""
+    mask = disc(80, 35, 35, 22)
+    mask[28:40, 30:38] = False          # hole inside the disc
+    mask[50:60, 50:75] = True           # rectangle joined to the disc
+    mask[70:74, 5:9] = True             # separate 4x4 square
+    return mask
+
+
+@pytest.mark.parametrize("transform", [UTM, GEOGRAPHIC], ids=["utm-0.5m", "geographic"])
+def test_pixel_mode_follows_pixel_edges_exactly(transform):
+    mask = blob_mask()
+    polygons = mask_to_polygons(mask, transform, VectorOptions(mode="pixel"))
+
+    _, components = ndimage.label(mask)  # 4-connectivity, as pixel edges join pixels
+    assert len(polygons) == components == 2
+    assert all(p.is_valid and p.geom_type == "Polygon" for p in polygons)
+    areas = [p.area for p in polygons]
+    assert areas == sorted(areas, reverse=True)
+
+    # Every vertex is a pixel corner: transform @ (integer col, integer row).
+    coords = all_coords(polygons)
+    inverse = ~transform
+    pixel_xy = np.array([inverse @ (x, y) for x, y in coords])
+    corners = np.round(pixel_xy)
+    np.testing.assert_allclose(pixel_xy, corners, atol=1e-6)
+    expected = np.array([transform @ (c, r) for c, r in corners])
+    if transform == UTM:
+        np.testing.assert_array_equal(coords, expected)  # 0.5 m steps are exact in binary
+    else:
+        np.testing.assert_allclose(coords, expected, rtol=0, atol=1e-11)
+
+    pixel_area = abs(transform.a * transform.e)
+    total = sum(p.area for p in polygons)
+    assert total == pytest.approx(mask.sum() * pixel_area, rel=1e-12)
+    assert polygons[1].area == pytest.approx(16 * pixel_area, rel=1e-12)
+
+    # Same region as the pixel squares, hole included.
+    truth = pixel_union(mask, transform)
+    assert unary_union(polygons).symmetric_difference(truth).area <= 1e-9 * truth.area
+    assert len(polygons[0].interiors) == 1
+    hole = shapely.Polygon(polygons[0].interiors[0])
+    assert hole.area == pytest.approx(12 * 8 * pixel_area, rel=1e-12)
+    hx0, hy0, hx1, hy1 = hole.bounds
+    ex0, ey0 = transform @ (30, 40)
+    ex1, ey1 = transform @ (38, 28)
+    assert (hx0, hy0, hx1, hy1) == pytest.approx((ex0, ey0, ex1, ey1), abs=1e-9)
+
+
+def test_holes_are_kept_as_interiors():
+    mask = np.zeros((30, 30), bool)
+    mask[5:25, 5:25] = True
+    mask[10:14, 10:14] = False
+    mask[17:20, 15:21] = False
+    (polygon,) = mask_to_polygons(mask, UTM)
+    assert len(polygon.interiors) == 2
+    assert sorted(shapely.Polygon(r).area for r in polygon.interiors) == [16 * 0.25, 18 * 0.25]
+    assert shapely.Polygon(polygon.exterior).area == 400 * 0.25
+    assert polygon.area == (400 - 16 - 18) * 0.25
+    assert polygon.bounds == (500002.5, 3999987.5, 500012.5, 3999997.5)
+
+
+def test_object_in_bottom_right_corner_of_a_large_mask():
+    mask = np.zeros((1500, 2000), bool)
+    mask[1490:1500, 1980:2000] = True
+    mask[1495:1500, 1970:1980] = True   # an L shape touching both far edges
+    polygons = mask_to_polygons(mask, UTM)
+    assert len(polygons) == 1
+    (polygon,) = polygons
+    assert polygon.bounds == (500000 + 1970 * 0.5, 4000000 - 1500 * 0.5,
+                              500000 + 2000 * 0.5, 4000000 - 1490 * 0.5)
+    assert polygon.area == (200 + 50) * 0.25
+    assert polygon.symmetric_difference(pixel_union(mask, UTM)).area == 0
+    coords = all_coords(polygons)
+    assert np.all((coords[:, 0] - 500000) % 0.5 == 0) and np.all((coords[:, 1] - 4000000) % 0.5 == 0)
+
+
+def test_single_pixel_at_origin_and_at_far_corner():
+    mask = np.zeros((7, 9), bool)
+    mask[0, 0] = mask[6, 8] = True
+    polygons = mask_to_polygons(mask, UTM)
+    assert sorted(p.bounds for p in polygons) == [
+        (500000.0, 3999999.5, 500000.5, 4000000.0),
+        (500004.0, 3999996.5, 500004.5, 3999997.0),
+    ]
+
+
+def test_simplified_mode_has_fewer_vertices_and_keeps_the_shape():
+    radius = 40
+    mask = disc(120, 60, 60, radius)
+    pixel = mask_to_polygons(mask, UTM, VectorOptions(mode="pixel"))
+    simple = mask_to_polygons(mask, UTM, VectorOptions(mode="simplified", tolerance=1.0))
+    assert len(pixel) == len(simple) == 1
+    (p,), (s,) = pixel, simple
+    assert s.is_valid and s.geom_type == "Polygon"
+    assert len(s.exterior.coords) < len(p.exterior.coords) / 2
+    assert s.area == pytest.approx(p.area, rel=0.03)
+    assert s.area == pytest.approx(math.pi * radius**2 * 0.25, rel=0.03)
+    # Within the tolerance (1 pixel = 0.5 m) of the pixel outline.
+    assert s.hausdorff_distance(p) <= 1.5 * 0.5
+
+    # Every pixel centre at least 2 pixels inside the disc's edge is still inside.
+    yy, xx = np.mgrid[0:120, 0:120]
+    deep = (yy + 0.5 - 60) ** 2 + (xx + 0.5 - 60) ** 2 <= (radius - 2) ** 2
+    rows, cols = np.nonzero(deep)
+    centres = [UTM @ (c + 0.5, r + 0.5) for r, c in zip(rows, cols, strict=True)]
+    assert shapely.contains_xy(s, np.array(centres)[:, 0], np.array(centres)[:, 1]).all()
+
+
+def test_simplified_tolerance_is_in_pixels_and_larger_means_fewer_vertices():
+    mask = disc(120, 60, 60, 40)
+    fine = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)
+    coarse = Affine(2.0, 0, 300000.0, 0, -2.0, 5000000.0)
+
+    def vertices(transform, tolerance):
+        (p,) = mask_to_polygons(mask, transform, VectorOptions("simplified", tolerance))
+        return len(p.exterior.coords)
+
+    # Same mask, same tolerance in pixels: same outline whatever the pixel size.
+    assert vertices(fine, 1.0) == vertices(coarse, 1.0)
+    assert vertices(fine, 4.0) < vertices(fine, 1.0)
+    (small_pixels,) = mask_to_polygons(mask, fine, VectorOptions("simplified", 1.0))
+    (big_pixels,) = mask_to_polygons(mask, coarse, VectorOptions("simplified", 1.0))
+    assert big_pixels.area == pytest.approx(small_pixels.area * 16, rel=1e-9)
+
+
+def test_simplified_mode_keeps_holes():
+    mask = disc(100, 50, 50, 40)
+    mask &= ~disc(100, 50, 50, 15)
+    (polygon,) = mask_to_polygons(mask, UTM, VectorOptions("simplified", 1.0))
+    assert polygon.is_valid and len(polygon.interiors) == 1
+    hole = shapely.Polygon(polygon.interiors[0])
+    assert hole.area == pytest.approx(math.pi * 15**2 * 0.25, rel=0.06)
+    assert hole.contains(shapely.Point(UTM @ (50, 50)))
+
+
+def multi_blob_mask() -> np.ndarray:
+    """Three squares: 2x2, 5x5 and 10x10 pixels (1, 6.25 and 25 m² at 0.5 m)."""
+    mask = np.zeros((40, 40), bool)
+    mask[1:3, 1:3] = True
+    mask[10:15, 1:6] = True
+    mask[20:30, 20:30] = True
+    return mask
+
+
+def test_max_polygon_only_keeps_the_largest():
+    mask = multi_blob_mask()
+    assert len(mask_to_polygons(mask, UTM)) == 3
+    polygons = mask_to_polygons(mask, UTM, VectorOptions(max_polygon_only=True))
+    assert len(polygons) == 1
+    assert polygons[0].area == 25.0
+    assert polygons[0].bounds == (500010.0, 3999985.0, 500015.0, 3999990.0)
+
+
+def test_min_area_drops_smaller_polygons():
+    mask = multi_blob_mask()
+    kept = mask_to_polygons(mask, UTM, VectorOptions(min_area=6.25))
+    assert [p.area for p in kept] == [25.0, 6.25]        # equal to the minimum: kept
+    kept = mask_to_polygons(mask, UTM, VectorOptions(min_area=6.26))
+    assert [p.area for p in kept] == [25.0]
+    assert mask_to_polygons(mask, UTM, VectorOptions(min_area=100.0)) == []
+    assert mask_to_polygons(mask, UTM, VectorOptions(min_area=100.0, max_polygon_only=True)) == []
+
+
+def test_fill_holes_fills_only_holes_smaller_than_the_threshold():
+    mask = np.zeros((40, 40), bool)
+    mask[2:38, 2:38] = True
+    mask[5:7, 5:7] = False       # 4 px  = 1 m²
+    mask[20:26, 20:26] = False   # 36 px = 9 m²
+    full = 36 * 36 * 0.25
+
+    (none_filled,) = mask_to_polygons(mask, UTM, VectorOptions(fill_holes=0.0))
+    assert len(none_filled.interiors) == 2 and none_filled.area == full - 10
+
+    (small_filled,) = mask_to_polygons(mask, UTM, VectorOptions(fill_holes=5.0))
+    assert len(small_filled.interiors) == 1
+    assert shapely.Polygon(small_filled.interiors[0]).area == 9.0
+    assert small_filled.area == full - 9
+
+    (same_size,) = mask_to_polygons(mask, UTM, VectorOptions(fill_holes=9.0))
+    assert len(same_size.interiors) == 1                 # 9 m² is not smaller than 9 m²
+
+    (all_filled,) = mask_to_polygons(mask, UTM, VectorOptions(fill_holes=9.5))
+    assert len(all_filled.interiors) == 0 and all_filled.area == full
+    assert all_filled.is_valid
+
+
+def test_empty_mask_gives_no_polygons():
+    assert mask_to_polygons(np.zeros((50, 60), bool), UTM) == []
+    assert mask_to_polygons(np.zeros((50, 60), bool), UTM, VectorOptions("simplified")) == []
+
+
+def test_vector_options_defaults_and_modes():
+    assert VECTORIZE_MODES == ("pixel", "simplified")
+    options = VectorOptions()
+    assert (options.mode, options.tolerance, options.max_polygon_only, options.min_area,
+            options.fill_holes) == ("pixel", 1.0, False, 0.0, 0.0)
+    VectorOptions("simplified", 0.0, True, 0.0, 0.0)  # zero is allowed everywhere
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"mode": "raster"}, "vectorize mode 'raster'"),
+        ({"mode": "Pixel"}, "vectorize mode"),
+        ({"tolerance": -0.5}, "tolerance must be a number >= 0"),
+        ({"tolerance": float("nan")}, "tolerance"),
+        ({"min_area": -1.0}, "min area must be a number >= 0"),
+        ({"min_area": float("inf")}, "min area"),
+        ({"fill_holes": -2.0}, "fill holes must be a number >= 0"),
+        ({"fill_holes": float("-inf")}, "fill holes"),
+    ],
+)
+def test_vector_options_rejects_bad_values(kwargs, needle):
+    with pytest.raises(SettingsError, match=needle.replace("(", r"\(")):
+        VectorOptions(**kwargs)
