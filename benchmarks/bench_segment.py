@@ -120,7 +120,7 @@ def run(model_id: str, folder: Path, clicks: int, compile_decoder: bool) -> dict
     chip = source.chips.chip(0)
     rng = np.random.default_rng(1)
     pixels = [tuple(int(v) for v in rng.integers(64, CHIP - 64, 2)) for _ in range(clicks)]
-    prompts = [PromptSet(source.crs).add_point(*(chip.transform * (c + 0.5, r + 0.5)))
+    prompts = [PromptSet(source.crs).add_point(*(chip.transform @ (c + 0.5, r + 0.5)))
                for c, r in pixels]
     features = store.load_chip(0)
     for p, px in list(zip(prompts, pixels, strict=True))[:3]:  # warm-up (and compile)

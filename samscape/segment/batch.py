@@ -30,8 +30,8 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | None = None) -> list[
     else:
         raise PromptError(f"prompts file '{path}' has no CRS; pass --crs with the CRS of its coordinates")
     geometries = shapely.from_wkb(wkb) if wkb is not None else []
-    labels = fields.get("label", np.ones(len(geometries), dtype=int))
-    groups = fields.get("group")
+    labels = [_plain(v) for v in fields.get("label", np.ones(len(geometries), dtype=int))]
+    groups = None if fields.get("group") is None else [_plain(v) for v in fields["group"]]
     objects: dict[object, PromptSet] = {}
     for i, geometry in enumerate(geometries):
         key = ("row", i) if groups is None or _missing(groups[i]) else ("group", groups[i])
@@ -40,11 +40,11 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | None = None) -> list[
         if geometry is None or geometry.is_empty:
             raise PromptError(f"{name} of '{path}' has no geometry; remove it or give it one")
         if geometry.geom_type == "Point":
-            label = labels[i]
-            if _missing(label) or int(label) not in (0, 1):
-                raise PromptError(f"{name} of '{path}' has label {label!r}; use 1 (foreground) "
+            label = _label(labels[i])
+            if label is None:
+                raise PromptError(f"{name} of '{path}' has label {labels[i]!r}; use 1 (foreground) "
                                   "or 0 (background)")
-            prompts = prompts.add_point(geometry.x, geometry.y, int(label))
+            prompts = prompts.add_point(geometry.x, geometry.y, label)
         elif geometry.geom_type in ("Polygon", "MultiPolygon"):
             if prompts.box is not None:
                 raise PromptError(f"{name} of '{path}' has two polygons; an object takes one box")
@@ -61,6 +61,20 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | None = None) -> list[
     if not objects:
         raise PromptError(f"prompts file '{path}' holds no features")
     return list(objects.values())
+
+
+def _plain(value: object) -> object:
+    """numpy scalars as Python values, for messages and grouping."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _label(value: object) -> int | None:
+    """1 or 0 from 1, 0, 1.0, 0.0, '1', '0', True, False; None for anything else."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number in (0.0, 1.0) else None
 
 
 def _missing(value: object) -> bool:

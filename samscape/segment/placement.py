@@ -112,6 +112,19 @@ def _cover_score(chip: Chip, anchors: np.ndarray) -> tuple[int, float]:
     return len(inside), margin(chip, *inside.min(axis=0), *inside.max(axis=0))
 
 
+def _needed(prompts: PixelPrompts, width: int, height: int) -> tuple[float, float, float, float]:
+    """The pixel rectangle a chip must contain to hold every prompt: whole pixels under the
+    points, the box as far as it lies in the grid."""
+    rects = []
+    if len(prompts.points):
+        pixels = np.floor(prompts.points)
+        rects.append(np.concatenate([pixels.min(axis=0), pixels.max(axis=0) + 1]))
+    if prompts.box is not None:
+        rects.append(np.clip(prompts.box, 0, [width, height, width, height]))
+    stacked = np.array(rects)
+    return (*stacked[:, :2].min(axis=0), *stacked[:, 2:].max(axis=0))
+
+
 def seed_chips(prompts: PixelPrompts, chips: ChipGrid, has_chip: Callable[[int], bool]
                ) -> tuple[list[Chip], np.ndarray]:
     """The chips an object starts from, and the anchors (K, 2) that no chip covers.
@@ -120,15 +133,16 @@ def seed_chips(prompts: PixelPrompts, chips: ChipGrid, has_chip: Callable[[int],
     otherwise a greedy cover of the anchors (foreground points, box corners and centre): each
     time the chip containing most uncovered anchors, the widest margin breaking ties.
     """
-    bounds = prompts.bounds()
+    g = chips.grid
+    bounds = _needed(prompts, g.width, g.height)
     whole = [c for c in chips.containing(*bounds) if has_chip(c.chip_id)]
     if whole:
         return [max(whole, key=lambda c: margin(c, *bounds))], np.empty((0, 2))
-    g = chips.grid
     anchors = np.clip(prompts.anchors(), 0, [g.width - 1e-6, g.height - 1e-6])
     seeds: list[Chip] = []
     while len(anchors):
-        candidates = {c.chip_id: c for x, y in anchors for c in chips.containing(x, y, x, y)
+        pixels = np.floor(anchors)
+        candidates = {c.chip_id: c for x, y in pixels for c in chips.containing(x, y, x + 1, y + 1)
                       if has_chip(c.chip_id)}
         if not candidates:
             break

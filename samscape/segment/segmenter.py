@@ -76,7 +76,11 @@ class Segmenter:
             raise PromptError(
                 f"a prompt lies outside the source; its extent is {source.extent_in(prompts.crs)}"
             )
-        seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)
+        while True:  # a live source learns which chips are all nodata only when it reads them
+            seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)
+            source.prepare([c.chip_id for c in seeds])
+            if all(source.has_chip(c.chip_id) for c in seeds):
+                break
         if not seeds or len(uncovered):
             x, y = source.grid.transform @ tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
             raise PromptError(
@@ -89,7 +93,6 @@ class Segmenter:
     def segment(self, prompts: PromptSet) -> SegmentResult:
         pixels, seeds = self.locate(prompts)
         source = self.source
-        source.prepare([c.chip_id for c in seeds])
         queue = deque(_Task(p) for c in seeds if (p := in_chip(pixels, c)) is not None)
         seen = {task.prompts.chip.chip_id for task in queue}
         parts: list[ChipMask] = []
@@ -108,7 +111,8 @@ class Segmenter:
                     seen.add(neighbour.chip_id)
                     queue.append(_Task(chip_prompts, carried[1]))
         if not parts:
-            window, mask, score = seeds[0].window, np.zeros((1, 1), bool), 0.0
+            window, score = seeds[0].window, 0.0
+            mask = np.zeros((window.height, window.width), bool)
         else:
             window, mask, score = merge(parts, source.grid)
         transform = source.grid.transform @ Affine.translation(window.col_off, window.row_off)
@@ -121,7 +125,6 @@ class Segmenter:
         """One result per prompt set, in order. All prompts are checked before any decoding;
         objects are processed grouped by their first chip, so each chip is loaded once."""
         seeds = [self.locate(prompts)[1][0].chip_id for prompts in objects]
-        self.source.prepare(sorted(set(seeds)))
         results: list[SegmentResult | None] = [None] * len(objects)
         order = sorted(range(len(objects)), key=seeds.__getitem__)
         for i in tqdm(order, unit="object", desc="segmenting", disable=not progress,
