@@ -123,20 +123,13 @@ class SamBackend:
             return dict(zip(SAM2_FEATURES, out, strict=True))
         return {"image_embeddings": out}
 
-    def decode(
-        self,
-        features: dict[str, torch.Tensor],
-        chip_shape: tuple[int, int],
-        points: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        box: torch.Tensor | None = None,
-        multimask: bool = True,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(self, features: dict[str, torch.Tensor], chip_shape: tuple[int, int],
+               **prompts) -> tuple[torch.Tensor, torch.Tensor]:
         """Masks for one chip: mask logits (M, H, W) at chip size and the predicted IoU (M,).
 
-        Arguments as for `decode_low_res`; M = 3 with `multimask`, else 1.
+        `prompts` as for `decode_low_res` (points, labels, box, multimask).
         """
-        low_res, iou = self.decode_low_res(features, chip_shape, points, labels, box, multimask)
+        low_res, iou = self.decode_low_res(features, chip_shape, **prompts)
         return self.upscale(low_res, chip_shape), iou
 
     def decode_low_res(
