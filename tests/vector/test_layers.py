@@ -256,33 +256,21 @@ def test_layer_with_another_schema_is_refused_and_untouched(tmp_path, ext):
     assert snapshot(tmp_path) == files
 
 
-def test_layer_with_a_missing_field_is_refused(tmp_path):
-    path = tmp_path / "partial.gpkg"
-    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items() if name != "score"}
-    gpd.GeoDataFrame(values, geometry=[box(0, 0, 1, 1)], crs="EPSG:32633").to_file(path)
+def _without_score(values: dict) -> dict:
+    return {k: v for k, v in values.items() if k != "score"}
+
+
+@pytest.mark.parametrize(("fields", "geometry", "match"), [
+    (_without_score, box(0, 0, 1, 1), r"missing: score; extra: none"),
+    (lambda values: {**values, "notes": ["mine"]}, box(0, 0, 1, 1), r"missing: none; extra: notes"),
+    (lambda values: values, Point(500000, 3999000), "Point geometries, not polygons"),
+], ids=["missing-field", "extra-field", "points"])
+def test_layer_of_another_kind_is_refused(tmp_path, fields, geometry, match):
+    path = tmp_path / "other.gpkg"
+    values = fields({name: [v] for name, v in make_rows("G", 1)[0].properties().items()})
+    gpd.GeoDataFrame(values, geometry=[geometry], crs="EPSG:32633").to_file(path)
     files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match=r"missing: score; extra: none"):
-        OutputLayer(path, UTM)
-    assert snapshot(tmp_path) == files
-
-
-def test_layer_with_an_extra_field_is_refused(tmp_path):
-    path = tmp_path / "extra.gpkg"
-    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items()}
-    values["notes"] = ["mine"]
-    gpd.GeoDataFrame(values, geometry=[box(0, 0, 1, 1)], crs="EPSG:32633").to_file(path)
-    files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match=r"missing: none; extra: notes"):
-        OutputLayer(path, UTM)
-    assert snapshot(tmp_path) == files
-
-
-def test_layer_of_points_is_refused(tmp_path):
-    path = tmp_path / "points.gpkg"
-    values = {name: [v] for name, v in make_rows("G", 1)[0].properties().items()}
-    gpd.GeoDataFrame(values, geometry=[Point(500000, 3999000)], crs="EPSG:32633").to_file(path)
-    files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match="Point geometries, not polygons"):
+    with pytest.raises(OutputLayerError, match=match):
         OutputLayer(path, UTM)
     assert snapshot(tmp_path) == files
 
