@@ -33,12 +33,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .demo import demo_command
     from .encode import encode_command
     from .info import info_command
     from .models import models_group
     from .sample import sample_command
     from .segment import segment_command
 
+    cli.add_command(demo_command)
     cli.add_command(encode_command)
     cli.add_command(info_command)
     cli.add_command(models_group)

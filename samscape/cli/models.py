@@ -24,7 +24,7 @@ def list_command(as_json: bool) -> None:
         rows.append({
             "id": spec.id, "family": spec.family, "input_size": spec.input_size,
             "repository": spec.repository, "revision": spec.revision,
-            "status": store.status(model_id), "test_only": spec.builtin,
+            "status": store.status(model_id), "test_only": bool(spec.tiny),
             "description": spec.description,
         })
     if as_json:

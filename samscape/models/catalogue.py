@@ -22,10 +22,11 @@ class ModelSpec:
     revision: str | None = None
     sha256: str | None = None
     tiny: dict = field(default_factory=dict)
+    bundled: str | None = None
 
     @property
     def builtin(self) -> bool:
-        return bool(self.tiny)
+        return bool(self.tiny) or self.bundled is not None
 
 
 TINY_SIZE = 256
@@ -105,6 +106,9 @@ _ENTRIES = [
               "facebook/sam2.1-hiera-large",
               "665f8e2ad61cf5f53d65644ff27c8ee525124610",
               "dc407dce21301fd94abb395c5099b4f2c455fdc8a8f261ac3d0ea6d4cd197230"),
+    ModelSpec("demo", "sam", 256,
+              "samscape's demo model, trained on synthetic scenes: for trying samscape and for "
+              "tests, not for real imagery (see its model card)", bundled="demo"),
     ModelSpec("tiny-random-sam", "sam", TINY_SIZE,
               "tiny SAM with random weights (fixed seed): for tests and offline trials only",
               tiny=_tiny_sam()),

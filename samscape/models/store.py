@@ -178,6 +178,12 @@ def load_backend(model_id: str, device: str = "auto", download_missing: bool = T
     """The model ready to run: built (tiny), or loaded from the store (downloading if allowed)."""
     spec = get_spec(model_id)
     dev = pick_device(device)
+    if spec.bundled:
+        path = bundled_path(spec)
+        model = _model_class(spec.family).from_pretrained(path)
+        info = ModelInfo(spec.id, spec.family, "samscape", _version(), _weights_sha256(path),
+                         spec.input_size)
+        return SamBackend(spec, model, info, dev)
     if spec.builtin:
         model, sha = _build_tiny(spec)
         info = ModelInfo(spec.id, spec.family, None, None, sha, spec.input_size)
@@ -195,6 +201,20 @@ def load_backend(model_id: str, device: str = "auto", download_missing: bool = T
     info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
                      record["weights_sha256"], spec.input_size)
     return SamBackend(spec, model, info, dev)
+
+
+def bundled_path(spec: ModelSpec) -> Path:
+    """The package folder holding a bundled model's config.json, weights and model card."""
+    return Path(__file__).parent / "bundled" / str(spec.bundled)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samscape")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _input_size(config: dict) -> int:

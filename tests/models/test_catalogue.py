@@ -19,6 +19,7 @@ HUB_IDS = [
     "sam2.1-hiera-tiny", "sam2.1-hiera-small", "sam2.1-hiera-base-plus", "sam2.1-hiera-large",
 ]
 TINY_IDS = ["tiny-random-sam", "tiny-random-sam2"]
+BUNDLED_IDS = ["demo"]
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def offline_hub(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_catalogue_ids() -> None:
-    assert sorted(CATALOGUE) == sorted(HUB_IDS + TINY_IDS)
+    assert sorted(CATALOGUE) == sorted(HUB_IDS + TINY_IDS + BUNDLED_IDS)
     assert DEFAULT_MODEL in CATALOGUE
     for model_id, spec in CATALOGUE.items():
         assert spec.id == model_id
@@ -64,6 +65,16 @@ def test_tiny_entries_are_builtin(model_id: str) -> None:
     assert spec.builtin and spec.tiny
     assert spec.repository is None and spec.revision is None and spec.sha256 is None
     assert spec.input_size == 256
+
+
+def test_demo_is_bundled_and_needs_no_download(samscape_home) -> None:
+    spec = CATALOGUE["demo"]
+    assert spec.builtin and spec.bundled == "demo" and not spec.tiny
+    assert status("demo") == "built-in"
+    backend = load_backend("demo", device="cpu", download_missing=False)
+    assert backend.info.repository == "samscape"
+    assert re.fullmatch(r"[0-9a-f]{64}", backend.info.weights_sha256)
+    assert not models_dir().exists() or not any(models_dir().iterdir())
 
 
 def test_unknown_id_lists_known_ids() -> None:

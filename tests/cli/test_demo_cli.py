@@ -1,0 +1,58 @@
+"""`samscape demo`: the whole workflow end to end, in a real process, on a generated scene."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyogrio
+import pytest
+import rasterio
+
+from samscape.vector import FIELDS
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "samscape.cli.main", "demo", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    done = _demo("--out", str(out), "--size", "1024", "--seed", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    return out, json.loads(done.stdout)
+
+
+def test_demo_reports_iou_per_class(demo_run) -> None:
+    out, report = demo_run
+    assert {"mean_iou", "iou_by_class", "folder", "output"} <= report.keys()
+    assert set(report["iou_by_class"]) <= {"building", "water", "field", "road", "tree"}
+    assert "building" in report["iou_by_class"]
+    assert report["mean_iou"] >= 0.6
+    assert Path(report["folder"]) == out / "features"
+    assert (out / "features" / "manifest.parquet").is_file()
+
+
+def test_demo_polygons_open_with_pyogrio(demo_run) -> None:
+    out, report = demo_run
+    info = pyogrio.read_info(report["output"])
+    assert info["features"] >= report["objects"] * 0.9
+    assert list(info["fields"]) == list(FIELDS)
+    with rasterio.open(report["raster"]) as ds:
+        assert info["crs"] == f"EPSG:{ds.crs.to_epsg()}"
+    with rasterio.open(report["preview"]) as png:
+        assert png.count == 3 and png.width == 1024
+
+
+def test_demo_refuses_to_overwrite_a_previous_run(demo_run) -> None:
+    out, report = demo_run
+    before = Path(report["output"]).stat().st_mtime_ns
+    done = _demo("--out", str(out), "--size", "1024", "-q")
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1 and "already exists" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert Path(report["output"]).stat().st_mtime_ns == before
