@@ -37,6 +37,7 @@ def test_demo_reports_iou_per_class(demo_run) -> None:
     assert (out / "features" / "manifest.parquet").is_file()
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_demo_polygons_open_with_pyogrio(demo_run) -> None:
     out, report = demo_run
     info = pyogrio.read_info(report["output"])
