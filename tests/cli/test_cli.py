@@ -102,7 +102,8 @@ def test_crs_flag_assigns_a_crs_to_a_raster_without_one(make_raster, tmp_path):
 def test_models_list_json_labels_test_models():
     code, out, _ = run("models", "list", "--json")
     rows = {row["id"]: row for row in json.loads(out)}
-    assert code == 0 and len(rows) == 11
+    assert code == 0 and len(rows) == 12
     assert rows["tiny-random-sam"]["test_only"] and rows["tiny-random-sam"]["status"] == "built-in"
+    assert not rows["demo"]["test_only"] and rows["demo"]["status"] == "built-in"
     assert rows["sam-vit-base"]["status"] == "not downloaded"
     assert rows["sam2.1-hiera-tiny"]["revision"] == "de431c4043854a71d8101e17995dfe596bf101a5"
