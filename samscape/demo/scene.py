@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -319,7 +318,3 @@ def _noise(rng: np.random.Generator, height: int, width: int, scale: int) -> np.
 def _depth(mask: np.ndarray) -> np.ndarray:
     return distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
 
-
-def iter_scenes(first_seed: int, count: int, width: int, height: int) -> Iterator[Scene]:
-    for seed in range(first_seed, first_seed + count):
-        yield generate_scene(seed, width, height)
