@@ -59,9 +59,6 @@ class Scene:
     labels: np.ndarray
     objects: tuple[SceneObject, ...]
 
-    def object(self, object_id: int) -> SceneObject:
-        return self.objects[object_id - 1]
-
     @cached_property
     def slices(self) -> list[tuple[slice, slice] | None]:
         """Per object (id − 1): the (rows, cols) slices bounding its pixels; None if it has none."""
@@ -254,12 +251,12 @@ class _Painter:
                 continue
             rows, cols = np.nonzero(mask)
             ys, xs = rows + window[0].start + 0.5, cols + window[1].start + 0.5
-            image[window][mask] = getattr(self, f"_paint_{cls}")(style, xs, ys, mask, window)
+            image[window][mask] = getattr(self, f"_paint_{cls}")(style, xs, ys, mask)
         image += rng.normal(0, 3.5, image.shape)
         image = gaussian_filter(image, (0.6, 0.6, 0))
         return np.clip(image + 0.5, 0, 255).astype("uint8")
 
-    def _paint_road(self, style, xs, ys, mask, window):
+    def _paint_road(self, style, xs, ys, mask):
         tone = style["grey"] + self.rng.normal(0, 5, xs.shape)
         colour = np.stack([tone, tone, tone * 1.03], axis=1)
         if style["dashes"]:
@@ -270,19 +267,19 @@ class _Painter:
             colour[near & ((along // 6) % 2 == 0)] = 225
         return colour
 
-    def _paint_water(self, style, xs, ys, mask, window):
+    def _paint_water(self, style, xs, ys, mask):
         depth = _depth(mask)[mask]
         shade = 1 - 0.35 * np.clip(depth / 40, 0, 1)
         ripple = 4 * np.sin(xs * 0.31 + ys * 0.17) + self.rng.normal(0, 2.5, xs.shape)
         return style["colour"] * shade[:, None] + ripple[:, None]
 
-    def _paint_field(self, style, xs, ys, mask, window):
+    def _paint_field(self, style, xs, ys, mask):
         a = style["stripe"]
         phase = (xs * math.cos(a) + ys * math.sin(a)) * 2 * math.pi / style["period"]
         tone = 1 + 0.09 * np.sin(phase) + self.rng.normal(0, 0.03, xs.shape)
         return style["colour"] * tone[:, None]
 
-    def _paint_building(self, style, xs, ys, mask, window):
+    def _paint_building(self, style, xs, ys, mask):
         cx, cy = style["centre"]
         a = style["angle"]
         side = (xs - cx) * -math.sin(a) + (ys - cy) * math.cos(a)
@@ -291,7 +288,7 @@ class _Painter:
         tone = np.where(edge, tone * 0.9, tone)
         return style["colour"] * tone[:, None] + self.rng.normal(0, 3, (len(xs), 1))
 
-    def _paint_tree(self, style, xs, ys, mask, window):
+    def _paint_tree(self, style, xs, ys, mask):
         cx, cy = style["centre"]
         d = np.hypot(xs - cx + 0.3 * style["radius"], ys - cy + 0.3 * style["radius"])
         tone = 1.15 - 0.45 * np.clip(d / (1.6 * style["radius"]), 0, 1)
