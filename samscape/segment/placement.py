@@ -49,12 +49,13 @@ class PixelPrompts:
         return b is not None and (b[2] <= 0 or b[3] <= 0 or b[0] >= width or b[1] >= height)
 
     def anchors(self) -> np.ndarray:
-        """(K, 2) positions that a set of chips must cover: foreground points; the box's corners
-        (clipped to the grid later by the chip search) and centre."""
+        """(K, 2) positions that a set of chips must cover: the foreground points and the box's
+        centre (clipped to the grid later by the chip search). The rest of a box larger than a
+        chip is reached by continuation, as far as the object goes."""
         xy = [self.points[self.labels == FOREGROUND]]
         if self.box is not None:
             x0, y0, x1, y1 = self.box
-            xy.append(np.array([[x0, y0], [x1, y0], [x0, y1], [x1, y1], [(x0 + x1) / 2, (y0 + y1) / 2]]))
+            xy.append(np.array([[(x0 + x1) / 2, (y0 + y1) / 2]]))
         return np.vstack(xy)
 
 
@@ -130,7 +131,7 @@ def seed_chips(prompts: PixelPrompts, chips: ChipGrid, has_chip: Callable[[int],
     """The chips an object starts from, and the anchors (K, 2) that no chip covers.
 
     The chip that contains all prompts with the widest margin to its edges, if there is one;
-    otherwise a greedy cover of the anchors (foreground points, box corners and centre): each
+    otherwise a greedy cover of the anchors (foreground points, box centre): each
     time the chip containing most uncovered anchors, the widest margin breaking ties.
     """
     g = chips.grid

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from affine import Affine
 from rasterio.crs import CRS
-from scipy.ndimage import distance_transform_edt
+from scipy.ndimage import distance_transform_edt, label
 from shapely.geometry import Polygon
 from tqdm.auto import tqdm
 
@@ -150,23 +150,44 @@ class Segmenter:
         )
         if task.reference is None:
             best = int(iou.argmax())
-            mask = backend.upscale(low_res[best:best + 1], shape)[0] > 0
+            mask = backend.upscale(low_res[best:best + 1], shape)[0].numpy() > 0
+            if p.single_point:
+                col, row = np.clip(np.floor(p.points[0] + 0.5).astype(int), 0, np.array(shape[::-1]) - 1)
+                at_point = np.zeros_like(mask)
+                at_point[row, col] = True
+                if mask[row, col]:  # a point the decoder left out says nothing about the parts
+                    mask = _connected(mask, at_point)
         else:
-            masks = backend.upscale(low_res, shape) > 0
-            best = _most_consistent(masks.numpy(), chip.window, *task.reference, iou.numpy())
-            mask = masks[best]
-        return ChipMask(chip, mask.numpy(), float(iou[best]))
+            masks = backend.upscale(low_res, shape).numpy() > 0
+            best = _most_consistent(masks, chip.window, *task.reference, iou.numpy())
+            overlap, previous = task.reference
+            anchor = np.zeros(shape, bool)
+            anchor[_rows_cols(overlap, chip.window)] = previous
+            mask = _connected(masks[best], anchor)
+        return ChipMask(chip, mask, float(iou[best]))
 
 
 def _most_consistent(masks: np.ndarray, window: Window, overlap: Window, previous: np.ndarray,
                      iou: np.ndarray) -> int:
     """The candidate (M, H, W) that best agrees with the neighbour's mask in their overlap."""
-    rows = slice(overlap.row_off - window.row_off, overlap.row_off - window.row_off + overlap.height)
-    cols = slice(overlap.col_off - window.col_off, overlap.col_off - window.col_off + overlap.width)
+    rows, cols = _rows_cols(overlap, window)
     inter = (masks[:, rows, cols] & previous).sum(axis=(1, 2))
     union = (masks[:, rows, cols] | previous).sum(axis=(1, 2))
     agreement = inter / np.maximum(union, 1)
     return int(np.lexsort((iou, agreement))[-1])
+
+
+def _rows_cols(inner: Window, outer: Window) -> tuple[slice, slice]:
+    """`inner`'s rows and columns in the pixel indices of `outer`, which contains it."""
+    r, c = inner.row_off - outer.row_off, inner.col_off - outer.col_off
+    return slice(r, r + inner.height), slice(c, c + inner.width)
+
+
+def _connected(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` (H, W) that meet `anchor` (H, W): whatever else the decoder
+    found there is another object."""
+    components, _ = label(mask)
+    return np.isin(components, np.unique(components[anchor & mask]))
 
 
 def _continuations(part: ChipMask, source: FeatureSource

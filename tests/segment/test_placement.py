@@ -168,6 +168,21 @@ def test_seed_is_the_chip_holding_every_prompt_with_the_widest_margin(case) -> N
         assert len(seeds) >= 2
 
 
+def test_a_box_larger_than_a_chip_starts_from_the_chip_around_its_centre() -> None:
+    chips = ChipGrid(make_grid(1000, 800), 256, 128)
+    px = pixel_prompts([], box=(100.0, 90.0, 700.0, 610.0))  # centre (400, 350)
+    seeds, uncovered = seed_chips(px, chips, lambda cid: True)
+    assert len(uncovered) == 0
+    (seed,) = seeds  # its corners are reached by continuation, as far as the object goes
+    assert inside(seed, 400, 350)
+    assert margin(seed, 400, 350, 400, 350) == max(
+        margin(c, 400, 350, 400, 350) for c in chips if inside(c, 400, 350))
+    # With a foreground point far from the centre, both are covered.
+    seeds, _ = seed_chips(pixel_prompts([(110.5, 600.5, 1)], box=(100.0, 90.0, 700.0, 610.0)),
+                          chips, lambda cid: True)
+    assert any(inside(s, 400, 350) for s in seeds) and any(inside(s, 110.5, 600.5) for s in seeds)
+
+
 def test_far_apart_prompts_give_several_seeds_and_no_error(source) -> None:
     seg = Segmenter(source)
     g = source.grid
