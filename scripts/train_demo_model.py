@@ -243,6 +243,7 @@ def train(args: argparse.Namespace) -> SamModel:
 
 
 HELD_OUT_SEEDS = (1, 2, 3)
+TARGETS = {"point": 0.80, "box": 0.85}  # mean IoU for buildings and water
 HELD_OUT_SIZE = 2048
 CARD = """# samscape demo model
 
@@ -267,8 +268,8 @@ object, and its masks on real scenes mean nothing. For real work use a catalogue
   random 256×256 crops, rotated and flipped, with random linear value stretches (as
   `samscape encode`'s percentile range applies).
 - Prompts per crop: {prompts} objects (classes equally likely), each prompted three ways: one
-  foreground point (three masks, the best one's loss counts), its box (jittered), and two points
-  (a second foreground point or a nearby background point).
+  foreground point (three masks, the best one's loss counts), its box (jittered), and two
+  points (a second foreground point or a nearby background point).
 - Loss: class-balanced cross-entropy + dice on the masks, squared error on the predicted IoU.
 - {steps} steps of {batch} crops, AdamW (lr {lr}, warm-up then cosine decay), bfloat16 autocast,
   seed {seed}: {minutes:.0f} minutes on 2 CPU cores.
@@ -284,9 +285,8 @@ object's bounding box. IoU of the output polygons with the ground truth, mean pe
 |---|---|---|---|
 {rows}
 
-The target is one point ≥ 0.80 and a box ≥ 0.85 for buildings and water. This model meets it
-for buildings from one point and water from a box, not yet for water from one point (large water
-bodies that span several chips come out fragmented) or buildings from a box.
+The target is one point ≥ 0.80 and a box ≥ 0.85 for buildings and water. {verdict}.
+Objects larger than a chip are segmented across chips and merged into one polygon.
 `tests/demo/test_demo_model.py` checks these weights on a held-out scene.
 """
 
@@ -307,6 +307,10 @@ def write_card(folder: Path, minutes: float | None = None) -> dict:
     rows = "\n".join(f"| {c} | {counts[c]} | {point[c]:.3f} | {box[c]:.3f} |" for c in point)
     rows += (f"\n| all | {sum(counts.values())} | {evaluation.mean_iou('point'):.3f} | "
              f"{evaluation.mean_iou('box'):.3f} |")
+    missed = [f"{c} from a {k} ({iou[c]:.3f})" for k, iou in (("point", point), ("box", box))
+              for c in ("building", "water") if iou[c] < TARGETS[k]]
+    verdict = ("This model meets it" if not missed
+               else "This model does not meet it for " + ", ".join(missed))
     log = json.loads((folder / "training_log.json").read_text())
     arguments, config = log["arguments"], json.loads((folder / "config.json").read_text())
     vision = config["vision_config"]
@@ -321,6 +325,7 @@ def write_card(folder: Path, minutes: float | None = None) -> dict:
         prompts=arguments["prompts"], steps=arguments["steps"], batch=arguments["batch"],
         lr=arguments["lr"], seed=arguments["seed"], minutes=minutes or log["log"][-1]["minutes"],
         held_out=", ".join(map(str, HELD_OUT_SEEDS)), held_size=HELD_OUT_SIZE, rows=rows,
+        verdict=verdict,
     )
     (folder / "MODEL_CARD.md").write_text(card)
     scores = {"point": point, "box": box, "counts": counts}
