@@ -157,6 +157,8 @@ class Segmenter:
                 at_point[row, col] = True
                 if mask[row, col]:  # a point the decoder left out says nothing about the parts
                     mask = _connected(mask, at_point)
+            if p.box is not None:
+                mask = _in_box(mask, p.box)
         else:
             masks = backend.upscale(low_res, shape).numpy() > 0
             best = _most_consistent(masks, chip.window, *task.reference, iou.numpy())
@@ -188,6 +190,22 @@ def _connected(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     found there is another object."""
     components, _ = label(mask)
     return np.isin(components, np.unique(components[anchor & mask]))
+
+
+def _in_box(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The connected parts of `mask` (H, W) that lie mostly inside `box` (XYXY, chip pixel
+    indices), and always the part the box holds most of: a part mostly outside is a neighbour."""
+    components, count = label(mask)
+    if count <= 1:
+        return mask
+    x0, y0 = np.ceil(box[:2]).astype(int).clip(0)
+    x1, y1 = np.floor(box[2:]).astype(int) + 1
+    total = np.bincount(components.ravel(), minlength=count + 1)
+    held = np.bincount(components[y0:y1, x0:x1].ravel(), minlength=count + 1)
+    keep = 2 * held > total
+    keep[int(held[1:].argmax()) + 1] = True
+    keep[0] = False
+    return keep[components]
 
 
 def _continuations(part: ChipMask, source: FeatureSource

@@ -15,6 +15,7 @@ from rasterio.warp import transform_bounds
 from samscape.errors import PromptError, SettingsError
 from samscape.segment import PromptSet, Segmenter, open_source
 from samscape.segment.placement import PixelPrompts, in_chip
+from samscape.segment.segmenter import _connected, _in_box
 from samscape.vector import VectorOptions
 
 GEO_TRANSFORM = Affine(1e-5, 0, 15.0, 0, -1e-5, 45.0)
@@ -238,3 +239,29 @@ def test_empty_result_mask_spans_its_window(source) -> None:
     result = Segmenter(source).segment(
         PromptSet(source.crs).with_box((500010.0, 3999990.0, 500010.2, 3999990.2)))
     assert result.mask.shape == (result.window.height, result.window.width)
+
+
+def test_connected_keeps_the_parts_that_meet_the_anchor() -> None:
+    mask = np.zeros((20, 20), bool)
+    mask[2:6, 2:6] = mask[10:15, 10:15] = True
+    mask[5, 6:9] = True  # joined to the first square
+    anchor = np.zeros_like(mask)
+    anchor[3, 3] = True
+    kept = _connected(mask, anchor)
+    assert kept[2:6, 2:6].all() and kept[5, 6:9].all() and not kept[10:15, 10:15].any()
+    assert not _connected(mask, ~mask).any()  # an anchor off the mask keeps nothing
+
+
+def test_in_box_drops_neighbours_mostly_outside_but_never_the_boxed_part() -> None:
+    mask = np.zeros((40, 40), bool)
+    mask[10:20, 10:20] = True  # the object, inside the box
+    mask[18:30, 22:34] = True  # a neighbour poking into the box's corner
+    mask[12:14, 23:25] = True  # a small part wholly inside
+    box = np.array([9.5, 9.5, 25.5, 25.5])  # pixels 10..25
+    kept = _in_box(mask, box)
+    assert kept[10:20, 10:20].all() and kept[12:14, 23:25].all()
+    assert not kept[18:30, 22:34].any()
+    # A box over a corner of a large object keeps the object.
+    big = np.zeros((40, 40), bool)
+    big[5:40, 5:40] = True
+    assert np.array_equal(_in_box(big, np.array([30.0, 30.0, 39.0, 39.0])), big)
