@@ -70,3 +70,11 @@ class OutputLayerError(SamscapeError, ValueError):
 
 class NothingToSaveError(SamscapeError, ValueError):
     """A save or undo was asked for with nothing to save or undo."""
+
+
+class PathNotAllowedError(SamscapeError, PermissionError):
+    """A path given to the server lies outside its allowed roots."""
+
+
+class PathNotFoundError(SamscapeError, FileNotFoundError):
+    """A path given to the server does not exist, or is not the kind of thing asked for."""

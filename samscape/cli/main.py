@@ -39,6 +39,7 @@ def _register() -> None:
     from .models import models_group
     from .sample import sample_command
     from .segment import segment_command
+    from .serve import serve_command
 
     cli.add_command(demo_command)
     cli.add_command(encode_command)
@@ -46,6 +47,7 @@ def _register() -> None:
     cli.add_command(models_group)
     cli.add_command(sample_command)
     cli.add_command(segment_command)
+    cli.add_command(serve_command)
 
 
 _register()

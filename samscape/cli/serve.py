@@ -1,0 +1,54 @@
+"""`samscape serve`: the HTTP API over a feature folder or raster and the allowed roots."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from pathlib import Path
+
+import click
+
+from ..errors import SettingsError
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@click.command("serve")
+@click.argument("source", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; any other than this machine's loopback requires the printed token.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
+              help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
+                   "else the current folder].")
+@click.option("--model", help="Model for a raster SOURCE (live); a feature folder brings its own.")
+def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ...],
+                  model: str | None) -> None:
+    """Serve the samscape API for SOURCE (a feature folder or a raster) and the files under the
+    allowed roots. The API is documented at /docs."""
+    import uvicorn
+
+    from ..serve import Roots, create_app
+    from ..serve.api import Sources
+
+    if source is not None and not Path(source).exists():
+        raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")
+    default = Path(source).resolve().parent if source is not None else Path.cwd()
+    allowed = Roots.of(*(roots or (default,)))
+    sources = Sources(allowed)
+    if source is not None:
+        sources.open(str(Path(source).resolve()), model)
+    token = None if _is_loopback(host) else secrets.token_urlsafe(24)
+    app = create_app(allowed, token, sources)
+    click.echo(f"samscape: serving {', '.join(str(p) for p in allowed.paths)} at http://{host}:{port}/docs")
+    if token:
+        click.echo(f"samscape: token (send 'Authorization: Bearer TOKEN' or ?token=): {token}")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        sources.close_all()

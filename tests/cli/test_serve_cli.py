@@ -1,0 +1,74 @@
+"""`samscape serve` as a user starts it: a real server process answering over HTTP."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import samscape
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen, int]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "serve", *args,
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    return process, port
+
+
+def _wait(port: int, process: subprocess.Popen, **kwargs) -> httpx.Response:
+    for _ in range(200):
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {process.stderr.read()}")
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2, **kwargs)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail("server did not answer within 20 s")
+
+
+def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None:
+    folder = tmp_path / "features"
+    samscape.encode(str(make_raster(width=300, height=300)), folder, model="demo", progress=False)
+    process, port = _serve(str(folder))
+    try:
+        assert _wait(port, process).json() == {"version": samscape.__version__}
+        info = httpx.get(f"http://127.0.0.1:{port}/api/sources/1").json()
+        assert info["mode"] == "pre-encoded" and info["model"] == "demo"
+        # The default root is the source's folder: its parent is outside.
+        outside = httpx.get(f"http://127.0.0.1:{port}/api/browse", params={"path": str(tmp_path.parent)})
+        assert outside.status_code == 403
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
+    process, port = _serve("--host", "0.0.0.0", "--root", str(tmp_path))
+    try:
+        assert _wait(port, process).status_code == 401
+        line = next(line for line in process.stdout if "token" in line)
+        token = line.rsplit(" ", 1)[-1].strip()
+        assert _wait(port, process, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_a_missing_source_is_one_line_and_no_server(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "samscape.cli.main", "serve",
+                             str(tmp_path / "nothing")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
