@@ -153,10 +153,9 @@ class Segmenter:
             mask = backend.upscale(low_res[best:best + 1], shape)[0].numpy() > 0
             if p.single_point:
                 col, row = np.clip(np.floor(p.points[0] + 0.5).astype(int), 0, np.array(shape[::-1]) - 1)
-                at_point = np.zeros_like(mask)
-                at_point[row, col] = True
                 if mask[row, col]:  # a point the decoder left out says nothing about the parts
-                    mask = _connected(mask, at_point)
+                    components, _ = label(mask)
+                    mask = components == components[row, col]
             if p.box is not None:
                 mask = _in_box(mask, p.box)
         else:
