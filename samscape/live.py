@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .encoder import EncodeSettings, check_target, plan_encoding, prepare_folder
 from .errors import SettingsError
-from .features import read_chip
+from .features import FolderMetadata, read_chip
 from .features.manifest import chip_relpath
 from .models.store import samscape_home
 from .raster import RasterSource
@@ -78,6 +78,14 @@ class LiveSource(FeatureSource):
     def folder(self) -> Path:
         """The cache: a feature folder, usable as a pre-encoded source."""
         return self.state.folder
+
+    @property
+    def metadata(self) -> FolderMetadata:
+        return self.state.metadata
+
+    @property
+    def raster(self) -> str:
+        return self._raster.path
 
     def _file(self, chip_id: int) -> Path:
         return self.state.folder / chip_relpath(chip_id)

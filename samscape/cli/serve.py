@@ -33,8 +33,7 @@ def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ..
     allowed roots. The API is documented at /docs."""
     import uvicorn
 
-    from ..serve import Roots, create_app
-    from ..serve.api import Sources
+    from ..serve import Roots, Sources, create_app
 
     if source is not None and not Path(source).exists():
         raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
 from rasterio.warp import transform as warp_points
 
 from ..errors import PromptError
-from ..geo import Bounds, norm_crs, transform_bounds
+from ..geo import Bounds, crs_label, norm_crs, transform_bounds
 
 FOREGROUND, BACKGROUND = 1, 0
 
@@ -71,8 +72,14 @@ class PromptSet:
         if crs == self.crs:
             return self
         points = self.points
-        if points:
-            xs, ys = warp_points(self.crs, crs, [p.x for p in points], [p.y for p in points])
-            points = tuple(Point(x, y, p.label) for x, y, p in zip(xs, ys, points, strict=True))
-        box = transform_bounds(self.box, self.crs, crs) if self.box else None
+        try:
+            if points:
+                xs, ys = warp_points(self.crs, crs, [p.x for p in points], [p.y for p in points])
+                points = tuple(Point(x, y, p.label) for x, y, p in zip(xs, ys, points, strict=True))
+            box = transform_bounds(self.box, self.crs, crs) if self.box else None
+        except (CPLE_BaseError, PromptError) as exc:
+            raise PromptError(
+                f"the prompts cannot be transformed from {crs_label(self.crs)} to "
+                f"{crs_label(crs)} ({exc}); check that they are written in {crs_label(self.crs)}"
+            ) from None
         return PromptSet(crs, points, box)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -42,6 +42,10 @@ class SegmentResult:
     @property
     def is_empty(self) -> bool:
         return not self.polygons
+
+    def traced(self, vector: VectorOptions) -> SegmentResult:
+        """The same mask with its polygons traced again with `vector`."""
+        return replace(self, polygons=tuple(mask_to_polygons(self.mask, self.transform, vector)))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from rasterio.crs import CRS
 
 from ..errors import NothingToSaveError
 from ..geo import Bounds, norm_crs
-from ..vector import OutputLayer, SavedPolygon, reproject
+from ..vector import OutputLayer, SavedPolygon, VectorOptions, reproject
 from .prompts import FOREGROUND, PromptSet, make_box
 from .segmenter import Segmenter, SegmentResult
 
@@ -69,17 +69,17 @@ class Session:
 
     Every prompt change segments at once and returns the result (None while there is nothing to
     segment, e.g. only background points); a prompt that fails (outside the source) changes
-    nothing.
+    nothing. Sessions sharing one source can share its `lock` so only one segments at a time.
     """
 
     def __init__(self, segmenter: Segmenter, layer: OutputLayer | None = None,
-                 crs: CRS | str | None = None) -> None:
+                 crs: CRS | str | None = None, lock: threading.RLock | None = None) -> None:
         self.segmenter = segmenter
         self.layer = layer
         self.crs = norm_crs(crs) if crs is not None else segmenter.source.crs
         self._steps: list[tuple[PromptSet, SegmentResult | None]] = [(PromptSet(self.crs), None)]
         self._saved: list[str] = []
-        self._lock = threading.RLock()
+        self._lock = lock or threading.RLock()
 
     @property
     def prompts(self) -> PromptSet:
@@ -119,6 +119,20 @@ class Session:
                 self._steps.pop()
             return self.result
 
+    def set_layer(self, layer: OutputLayer | None) -> None:
+        """Save to `layer` from now on; saves made to the previous one can no longer be undone."""
+        with self._lock:
+            self.layer = layer
+            self._saved.clear()
+
+    def set_vector(self, vector: VectorOptions) -> SegmentResult | None:
+        """Vectorise with `vector` from now on, the results already made included (their masks
+        are traced again; nothing is decoded); returns the current result."""
+        with self._lock:
+            self.segmenter = Segmenter(self.segmenter.source, vector, self.segmenter.max_chips)
+            self._steps = [(p, r if r is None else r.traced(vector)) for p, r in self._steps]
+            return self.result
+
     def clear(self) -> None:
         with self._lock:
             self._steps = [(PromptSet(self.crs), None)]
@@ -128,11 +142,11 @@ class Session:
         """The result with a temporary point and/or box added to the prompts; nothing is kept."""
         with self._lock:
             prompts = self.prompts
-        if x is not None and y is not None:
-            prompts = prompts.add_point(x, y, label)
-        if box is not None:
-            prompts = prompts.with_box(make_box(*box))
-        return self._segment(prompts)
+            if x is not None and y is not None:
+                prompts = prompts.add_point(x, y, label)
+            if box is not None:
+                prompts = prompts.with_box(make_box(*box))
+            return self._segment(prompts)
 
     def save(self) -> SavedGroup:
         """Write the current result to the layer as one group and start the next object."""

@@ -15,7 +15,7 @@ import torch
 from rasterio.crs import CRS
 
 from ..errors import FeatureFolderError, SettingsError
-from ..features import MANIFEST, FeatureFolder
+from ..features import MANIFEST, FeatureFolder, FolderMetadata
 from ..geo import ChipGrid, PixelGrid, crs_label, transform_bounds
 from ..models import SamBackend, load_backend
 
@@ -154,6 +154,10 @@ class EncodedSource(FeatureSource):
                 f"run 'samscape models download {record.id}' or encode again"
             )
         return cls(folder, backend, memory_mb)
+
+    @property
+    def metadata(self) -> FolderMetadata:
+        return self.folder.metadata
 
     def has_chip(self, chip_id: int) -> bool:
         return chip_id in self.folder.records

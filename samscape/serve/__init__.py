@@ -2,5 +2,6 @@
 
 from .api import create_app
 from .roots import Roots
+from .state import Sources
 
-__all__ = ["Roots", "create_app"]
+__all__ = ["Roots", "Sources", "create_app"]

@@ -6,109 +6,58 @@ Every route lives under /api. A user mistake (a SamscapeError) is a 4xx with a o
 
 from __future__ import annotations
 
-import itertools
+import io
 import secrets
-import threading
-from typing import Annotated, Literal
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from shapely.geometry import mapping
 
 from .. import __version__
 from ..errors import (
+    OutputLayerError,
     PathNotAllowedError,
     PathNotFoundError,
+    PromptError,
     SamscapeError,
     UnknownModelError,
 )
 from ..geo import crs_label, norm_crs
-from ..segment import FeatureSource, PromptSet, Segmenter, open_source
+from ..segment import PromptSet, Segmenter, Session
+from ..segment.segmenter import SegmentResult
 from ..segment.sources import EncodedSource
-from ..vector import VectorOptions, reproject
+from ..vector import reproject
+from .bodies import (
+    MAX_POINTS,
+    BoxIn,
+    OpenRequest,
+    OutputRequest,
+    PointIn,
+    PreviewRequest,
+    SegmentRequest,
+    SessionRequest,
+    Vectorise,
+)
 from .roots import Roots
+from .state import Layers, Opened, Sessions, Sources
 
-MAX_POINTS = 200
+STATIC = Path(__file__).parent / "static"
 STATUS = {PathNotAllowedError: 403, PathNotFoundError: 404, UnknownModelError: 404}
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class OpenRequest(_Body):
-    path: str = Field(min_length=1, max_length=4096)
-    model: str | None = Field(None, max_length=200, description="required for a raster (live)")
-
-
-class PointIn(_Body):
-    x: float
-    y: float
-    label: Literal[0, 1] = 1
-
-
-class SegmentRequest(_Body):
-    points: list[PointIn] = Field(default_factory=list, max_length=MAX_POINTS)
-    box: tuple[float, float, float, float] | None = Field(None, description="xmin, ymin, xmax, ymax")
-    crs: str | None = Field(None, max_length=10_000, description="of the prompts and the answer; "
-                            "default: the source's")
-    max_polygon_only: bool = False
-    vectorize: Literal["pixel", "simplified"] = "pixel"
-
-
-class Opened:
-    """An open source and the lock that orders segmentations on it (chip cache, live encoding)."""
-
-    def __init__(self, source: FeatureSource, path: str) -> None:
-        self.source = source
-        self.path = path
-        self.lock = threading.Lock()
-
-
-class Sources:
-    """The sources a server has open, by id ('1', '2', ...); thread-safe."""
-
-    def __init__(self, roots: Roots) -> None:
-        self.roots = roots
-        self._open: dict[str, Opened] = {}
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def open(self, path: str, model: str | None = None) -> str:
-        """Open a feature folder (pre-encoded) or a raster (live, with `model`) under the roots."""
-        resolved = self.roots.resolve(path)
-        if not resolved.exists():
-            raise PathNotFoundError(f"'{path}' does not exist; give an existing feature folder or raster")
-        source = open_source(resolved, model)
-        with self._lock:
-            source_id = str(next(self._ids))
-            self._open[source_id] = Opened(source, str(resolved))
-        return source_id
-
-    def get(self, source_id: str) -> Opened:
-        with self._lock:
-            if source_id not in self._open:
-                raise HTTPException(404, f"no open source {source_id!r}: open one with POST /api/sources")
-            return self._open[source_id]
-
-    def close(self, source_id: str) -> None:
-        item = self.get(source_id)
-        with self._lock:
-            self._open.pop(source_id, None)
-        with item.lock:
-            item.source.close()
-
-    def close_all(self) -> None:
-        for source_id in list(self._open):
-            self.close(source_id)
 
 
 def create_app(roots: Roots, token: str | None = None, sources: Sources | None = None) -> FastAPI:
     """The API over `roots` and `sources` (default: none open yet). With a `token`, every /api
     call must send `Authorization: Bearer <token>` (or `?token=`)."""
     sources = sources or Sources(roots)
+    layers = Layers(roots)
+    sessions = Sessions(sources, layers)
 
     def authorised(authorization: Annotated[str | None, Header()] = None,
                    token_query: Annotated[str | None, Query(alias="token")] = None) -> None:
@@ -152,7 +101,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
     @app.post("/api/sources", status_code=201)
     def open_a_source(body: OpenRequest) -> dict:
         """Open a feature folder (pre-encoded) or a raster (live, with `model`)."""
-        source_id = sources.open(body.path, body.model)
+        source_id = sources.open(body.path, body.model, body.raster)
         return describe(source_id, sources.get(source_id))
 
     @app.get("/api/sources/{source_id}")
@@ -163,10 +112,36 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
     def close_source(source_id: str) -> None:
         sources.close(source_id)
 
+    @app.get("/api/sources/{source_id}/progress")
+    def encoding_progress(source_id: str) -> dict:
+        """Chips encoded so far by a live source's running encoding."""
+        return sources.get(source_id).progress.to_json()
+
+    @app.get("/api/sources/{source_id}/chips")
+    def chip_footprints(source_id: str) -> dict:
+        """The chip grid as GeoJSON polygons in the source's CRS; `encoded` tells which chips
+        have features now."""
+        source = sources.get(source_id).source
+        return {"type": "FeatureCollection", "crs": crs_label(source.crs), "features": [
+            {"type": "Feature", "geometry": mapping(chip.footprint),
+             "properties": {"id": chip.chip_id, "encoded": _encoded(source, chip.chip_id)}}
+            for chip in source.chips]}
+
+    @app.get("/api/sources/{source_id}/tiles/{z}/{x}/{y}.png",
+             responses={200: {"content": {"image/png": {}}}}, response_class=Response)
+    def tile(source_id: str, z: int, x: int, y: int) -> Response:
+        """A 256² PNG tile of the source's raster in its CRS (grid: `tiles` of the source)."""
+        tiles = sources.get(source_id).tiles
+        if tiles is None:
+            raise PathNotFoundError("this source's raster was not found under the allowed roots; "
+                                    "open it again with its raster")
+        return Response(tiles.tile(z, x, y), media_type="image/png",
+                        headers={"Cache-Control": "max-age=3600"})
+
     @app.post("/api/sources/{source_id}/segment")
     def segment(source_id: str, body: SegmentRequest) -> dict:
-        """One object from the prompts: a GeoJSON FeatureCollection of its polygons (in `crs`),
-        largest first, with the predicted IoU and the chips decoded."""
+        """One object from the prompts, without a session: a GeoJSON FeatureCollection of its
+        polygons (in `crs`), largest first, with the predicted IoU and the chips decoded."""
         item = sources.get(source_id)
         crs = norm_crs(body.crs) if body.crs else item.source.crs
         prompts = PromptSet(crs)
@@ -174,24 +149,170 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
             prompts = prompts.add_point(p.x, p.y, p.label)
         if body.box is not None:
             prompts = prompts.with_box(body.box)
-        vector = VectorOptions(mode=body.vectorize, max_polygon_only=body.max_polygon_only)
-        with item.lock:
-            result = Segmenter(item.source, vector).segment(prompts)
-        polygons = reproject(list(result.polygons), result.crs, crs)
-        return {"type": "FeatureCollection", "crs": crs_label(crs), "score": result.score,
-                "chips": list(result.chip_ids),
-                "features": [{"type": "Feature", "geometry": mapping(p),
-                              "properties": {"area": p.area}} for p in polygons]}
+        with item.lock, _encoding(item):
+            result = Segmenter(item.source, body.options()).segment(prompts)
+        return result_json(result, crs)
 
+    @app.post("/api/sessions", status_code=201)
+    def start_session(body: SessionRequest) -> dict:
+        """A session on an open source: prompts for one object at a time, saved to `output`."""
+        session_id = sessions.create(body.source, body.output, body.crs, body.options())
+        return session_json(session_id, sessions.get(session_id)[1])
+
+    @app.get("/api/sessions/{session_id}")
+    def session_state(session_id: str) -> dict:
+        return session_json(session_id, sessions.get(session_id)[1])
+
+    @app.delete("/api/sessions/{session_id}", status_code=204)
+    def end_session(session_id: str) -> None:
+        sessions.close(session_id)
+
+    @app.put("/api/sessions/{session_id}/output")
+    def set_output(session_id: str, body: OutputRequest) -> dict:
+        """Save to this layer from now on: a new file, or an existing samscape layer."""
+        session = sessions.get(session_id)[1]
+        session.set_layer(layers.get(body.path, session.crs))
+        return session_json(session_id, session)
+
+    @app.put("/api/sessions/{session_id}/options")
+    def set_options(session_id: str, body: Vectorise) -> dict:
+        session = sessions.get(session_id)[1]
+        session.set_vector(body.options())
+        return session_json(session_id, session)
+
+    @app.post("/api/sessions/{session_id}/points")
+    def add_point(session_id: str, body: PointIn) -> dict:
+        item, session = sessions.get(session_id)
+        if len(session.prompts.points) >= MAX_POINTS:
+            raise PromptError(f"an object takes at most {MAX_POINTS} points; save or clear first")
+        with _encoding(item):
+            session.add_point(body.x, body.y, body.label)
+        return session_json(session_id, session)
+
+    @app.post("/api/sessions/{session_id}/box")
+    def set_box(session_id: str, body: BoxIn) -> dict:
+        item, session = sessions.get(session_id)
+        with _encoding(item):
+            session.set_box(*body.box)
+        return session_json(session_id, session)
+
+    @app.post("/api/sessions/{session_id}/undo")
+    def undo(session_id: str) -> dict:
+        session = sessions.get(session_id)[1]
+        session.undo()
+        return session_json(session_id, session)
+
+    @app.post("/api/sessions/{session_id}/clear")
+    def clear(session_id: str) -> dict:
+        session = sessions.get(session_id)[1]
+        session.clear()
+        return session_json(session_id, session)
+
+    @app.post("/api/sessions/{session_id}/preview")
+    def preview(session_id: str, body: PreviewRequest) -> dict | None:
+        """The result with a temporary point and/or box; nothing is kept. Null when there is
+        nothing to segment."""
+        item, session = sessions.get(session_id)
+        with _encoding(item):
+            result = session.preview(body.x, body.y, body.label, body.box)
+        return None if result is None else result_json(result, session.crs)
+
+    @app.post("/api/sessions/{session_id}/save")
+    def save(session_id: str) -> dict:
+        """Write the current object to the output layer as one group; the prompts are cleared."""
+        session = sessions.get(session_id)[1]
+        group = session.save()
+        return {"group_id": group.group_id, "polygons": len(group.rows),
+                "session": session_json(session_id, session)}
+
+    @app.post("/api/sessions/{session_id}/undo-save")
+    def undo_save(session_id: str) -> dict:
+        """Remove the last group this session saved from the output layer."""
+        session = sessions.get(session_id)[1]
+        group_id = session.undo_save()
+        return {"group_id": group_id, "session": session_json(session_id, session)}
+
+    @app.get("/api/sessions/{session_id}/saved")
+    def saved(session_id: str) -> dict:
+        """Every polygon in the output layer, as GeoJSON in the session's CRS."""
+        session = sessions.get(session_id)[1]
+        layer = sessions.layer_of(session_id)
+        rows = layer.read()
+        polygons = reproject([r.geometry for r in rows], layer.crs, session.crs)
+        return {"type": "FeatureCollection", "crs": crs_label(session.crs), "features": [
+            {"type": "Feature", "geometry": mapping(p), "properties": r.properties()}
+            for p, r in zip(polygons, rows, strict=True)]}
+
+    @app.get("/api/sessions/{session_id}/download", response_class=Response,
+             responses={200: {"content": {"application/octet-stream": {}}}})
+    def download(session_id: str) -> Response:
+        """The output layer's file (a Shapefile as a zip of its parts)."""
+        layer = sessions.layer_of(session_id)
+        files = layer.contents()
+        if not files:
+            raise OutputLayerError("nothing is saved in the output layer yet: save an object first")
+        name, data = next(iter(files.items()))
+        media = "application/octet-stream"
+        if len(files) > 1:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for part, content in files.items():
+                    archive.writestr(part, content)
+            name, data, media = f"{layer.path.stem}.zip", buffer.getvalue(), "application/zip"
+        return Response(data, media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    if STATIC.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="app")
     return app
+
+
+def _encoded(source, chip_id: int) -> bool:
+    if isinstance(source, EncodedSource):
+        return source.has_chip(chip_id)
+    return chip_id in source.state.records
+
+
+@contextmanager
+def _encoding(item: Opened) -> Iterator[None]:
+    """Marks a live source's encoding progress finished when the request ends."""
+    try:
+        yield
+    finally:
+        item.progress.finish()
+
+
+def result_json(result: SegmentResult, crs) -> dict:
+    """A result as a GeoJSON FeatureCollection in `crs`, with its score and chips."""
+    polygons = reproject(list(result.polygons), result.crs, crs)
+    return {"type": "FeatureCollection", "crs": crs_label(crs), "score": result.score,
+            "chips": list(result.chip_ids),
+            "features": [{"type": "Feature", "geometry": mapping(p),
+                          "properties": {"area": p.area}} for p in polygons]}
+
+
+def session_json(session_id: str, session: Session) -> dict:
+    prompts, result, layer = session.prompts, session.result, session.layer
+    return {
+        "id": session_id, "crs": crs_label(session.crs),
+        "points": [{"x": p.x, "y": p.y, "label": p.label} for p in prompts.points],
+        "box": None if prompts.box is None else list(prompts.box),
+        "result": None if result is None else result_json(result, session.crs),
+        "output": None if layer is None else str(layer.path),
+        "output_crs": None if layer is None else crs_label(layer.crs),
+        "saved_groups": session.saved_groups,
+    }
 
 
 def describe(source_id: str, item: Opened) -> dict:
     source = item.source
     encoded = isinstance(source, EncodedSource)
     return {
-        "id": source_id, "path": item.path, "name": source.name, "model": source.model_id,
+        "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
         "mode": "pre-encoded" if encoded else "live", "crs": crs_label(source.crs),
-        "crs_wkt": source.crs.to_wkt(), "extent": list(source.grid.bounds),
-        "chips": len(source.chips), "encoded": len(source.folder.records) if encoded else None,
+        "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
+        "extent": list(source.grid.bounds), "chips": len(source.chips),
+        "encoded": len(source.folder.records) if encoded else len(source.state.records),
+        "raster": None if item.raster is None else str(item.raster),
+        "tiles": None if item.tiles is None else item.tiles.grid.to_json(),
     }

@@ -99,6 +99,21 @@ class OutputLayer:
         elif not self.path.parent.is_dir():
             raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist")
 
+    @staticmethod
+    def crs_of(path: str | os.PathLike) -> CRS | None:
+        """The CRS of the existing layer at `path`; None if there is no file or it has no CRS."""
+        path = Path(path)
+        if not path.exists():
+            return None
+        try:
+            crs_text = _describe(path, driver_for(path))[1]
+        except OutputLayerError:
+            raise
+        except Exception as exc:
+            raise OutputLayerError(f"'{path}' cannot be read as a layer ({exc}); choose a new "
+                                   "file name") from None
+        return CRS.from_user_input(crs_text) if crs_text else None
+
     def _check_existing(self) -> None:
         try:
             fields, crs_text, geometry_type, count = _describe(self.path, self.driver)
@@ -141,6 +156,18 @@ class OutputLayer:
             if len(kept) != len(rows):
                 self._write(kept)
             return len(rows) - len(kept)
+
+    def contents(self) -> dict[str, bytes]:
+        """The layer's files by name, read together ({} before the first save; a Shapefile has
+        several)."""
+        with self._lock:
+            if not self.path.exists():
+                return {}
+            parts = [self.path] + sorted(p for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.*")
+                                         if p != self.path)
+            if self.driver != "ESRI Shapefile":
+                parts = parts[:1]
+            return {p.name: p.read_bytes() for p in parts}
 
     def _read(self) -> list[SavedPolygon]:
         if not self.path.exists():

@@ -13,34 +13,8 @@ from rasterio.warp import transform as warp_points
 from shapely.geometry import shape
 
 import samscape
-from samscape.demo import generate_scene
 from samscape.demo.evaluate import point_prompt
 from samscape.serve import Roots, create_app
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A root folder with a 768² demo scene, its ground truth, and its feature folder."""
-    root = tmp_path_factory.mktemp("root")
-    scene = generate_scene(4, 768, 768)
-    raster, _ = scene.write(root)
-    samscape.encode(str(raster), root / "features", model="demo", progress=False)
-    (root / "notes").mkdir()
-    return root
-
-
-@pytest.fixture(scope="module")
-def scene():
-    return generate_scene(4, 768, 768)
-
-
-@pytest.fixture
-def client(root: Path) -> TestClient:
-    return TestClient(create_app(Roots.of(root)))
-
-
-def _largest(scene, cls: str):
-    return max((o for o in scene.objects if o.cls == cls), key=lambda o: o.geometry.area)
 
 
 def _opened(client: TestClient, path: str = "features", **body) -> dict:
@@ -68,12 +42,12 @@ def test_browse_tells_feature_folders_rasters_and_layers_apart(client: TestClien
     assert any(e["name"] == "manifest.parquet" for e in inner["entries"])
 
 
-def test_a_point_on_a_building_gives_that_building(client: TestClient, scene) -> None:
+def test_a_point_on_a_building_gives_that_building(client: TestClient, scene, largest) -> None:
     info = _opened(client)
     assert (info["mode"], info["model"], info["crs"]) == ("pre-encoded", "demo", "EPSG:32633")
     assert info["chips"] == info["encoded"] == 25
     assert client.get(f"/api/sources/{info['id']}").json() == info
-    building = _largest(scene, "building")
+    building = largest("building")
     (point,) = point_prompt(scene, building.object_id).points
     answer = client.post(f"/api/sources/{info['id']}/segment",
                          json={"points": [{"x": point.x, "y": point.y}]})
@@ -96,9 +70,9 @@ def test_a_point_on_a_building_gives_that_building(client: TestClient, scene) ->
     assert math.isclose(ys[1], polygon.bounds[3], abs_tol=0.05)
 
 
-def test_a_box_and_background_points(client: TestClient, scene) -> None:
+def test_a_box_and_background_points(client: TestClient, scene, largest) -> None:
     source_id = _opened(client)["id"]
-    water = _largest(scene, "water")
+    water = largest("water")
     box = water.geometry.bounds
     body = client.post(f"/api/sources/{source_id}/segment", json={"box": list(box)}).json()
     polygon = shape(body["features"][0]["geometry"])
@@ -154,15 +128,22 @@ def test_paths_stay_under_the_roots(client: TestClient, root: Path, tmp_path: Pa
     assert client.get("/api/sources/99").status_code == 404
 
 
-def test_live_mode_encodes_on_demand(client: TestClient, scene) -> None:
+def test_live_mode_encodes_on_demand(client: TestClient, scene, largest) -> None:
     info = _opened(client, "scene.tif", model="demo")
-    assert info["mode"] == "live" and info["encoded"] is None
-    building = _largest(scene, "building")
+    assert info["mode"] == "live" and info["encoded"] == 0
+    assert info["raster"] == str(Path(info["path"]))
+    building = largest("building")
     (point,) = point_prompt(scene, building.object_id).points
     body = client.post(f"/api/sources/{info['id']}/segment",
                        json={"points": [{"x": point.x, "y": point.y}]}).json()
     polygon = shape(body["features"][0]["geometry"])
     assert polygon.intersection(building.geometry).area / polygon.union(building.geometry).area >= 0.7
+    after = client.get(f"/api/sources/{info['id']}").json()
+    assert after["encoded"] == len(set(body["chips"])) >= 1
+    assert client.get(f"/api/sources/{info['id']}/progress").json() == {
+        "encoding": False, "done": 0, "total": 0}
+    chips = client.get(f"/api/sources/{info['id']}/chips").json()["features"]
+    assert {c["properties"]["id"] for c in chips if c["properties"]["encoded"]} == set(body["chips"])
     assert client.delete(f"/api/sources/{info['id']}").status_code == 204
     assert client.get(f"/api/sources/{info['id']}").status_code == 404
 

@@ -1,0 +1,190 @@
+"""What a server holds: open sources, segmentation sessions, and the output layers they write."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+from rasterio.crs import CRS
+
+from ..errors import OutputLayerError, PathNotFoundError, RasterReadError, SamscapeError
+from ..geo import norm_crs
+from ..raster import RasterSource
+from ..raster.scaling import ValueRange
+from ..segment import FeatureSource, Segmenter, Session, open_source
+from ..vector import OutputLayer, VectorOptions
+from .roots import Roots
+from .tiles import TileGrid, TileRenderer
+
+
+class Progress:
+    """Chips encoded so far by the running live encoding of a source (0 of 0 when idle)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def finish(self) -> None:
+        self.done = self.total = 0
+
+    def to_json(self) -> dict:
+        return {"encoding": self.done < self.total, "done": self.done, "total": self.total}
+
+
+class Opened:
+    """An open source, the lock that orders segmentations on it (chip cache, live encoding), its
+    live-encoding progress, and its tiles (None when its raster is not found under the roots)."""
+
+    def __init__(self, source: FeatureSource, path: Path, progress: Progress,
+                 raster: Path | None) -> None:
+        self.source = source
+        self.path = path
+        self.lock = threading.RLock()
+        self.progress = progress
+        self.raster = raster
+        self.tiles = None
+        if raster is not None:
+            pre = source.metadata.preprocessing
+            self.tiles = TileRenderer(raster, pre.bands, ValueRange(*pre.value_range), source.crs,
+                                      TileGrid.for_grid(source.grid))
+
+
+def find_raster(source: FeatureSource, folder: Path, roots: Roots, given: str | None) -> Path | None:
+    """The raster a feature folder was encoded from: `given`, else a file of the recorded name
+    beside the folder or in it; it must lie under the roots and have the recorded fingerprint."""
+    pre = source.metadata.preprocessing
+    if given is None:
+        candidates = [folder.parent / pre.source_name, folder / pre.source_name]
+    else:
+        candidates = [roots.resolve(given)]
+        if not candidates[0].is_file():
+            raise PathNotFoundError(f"raster '{given}' does not exist; give the raster the "
+                                    "features were encoded from, or none")
+    for candidate in candidates:
+        try:
+            path = roots.resolve(candidate)
+            with RasterSource(path) as raster:
+                if raster.fingerprint() == pre.source_fingerprint:
+                    return path
+        except SamscapeError:
+            continue
+    if given is not None:
+        raise RasterReadError(f"'{given}' is not the raster '{folder.name}' was encoded from "
+                              f"({pre.source_name}, fingerprint {pre.source_fingerprint}); "
+                              "give that raster, or none")
+    return None
+
+
+class Sources:
+    """The sources a server has open, by id ('1', '2', ...); thread-safe."""
+
+    def __init__(self, roots: Roots) -> None:
+        self.roots = roots
+        self._open: dict[str, Opened] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def open(self, path: str, model: str | None = None, raster: str | None = None) -> str:
+        """Open a feature folder (pre-encoded; `raster`: where to find its raster for the map)
+        or a raster (live, with `model`) under the roots."""
+        resolved = self.roots.resolve(path)
+        if not resolved.exists():
+            raise PathNotFoundError(f"'{path}' does not exist; give an existing feature folder or raster")
+        progress = Progress()
+        if resolved.is_dir():
+            source = open_source(resolved, model)
+        else:
+            source = open_source(resolved, model, progress=progress)
+        try:
+            shown = find_raster(source, resolved, self.roots, raster) if resolved.is_dir() else resolved
+            opened = Opened(source, resolved, progress, shown)
+        except BaseException:
+            source.close()
+            raise
+        with self._lock:
+            source_id = str(next(self._ids))
+            self._open[source_id] = opened
+        return source_id
+
+    def get(self, source_id: str) -> Opened:
+        with self._lock:
+            if source_id not in self._open:
+                raise PathNotFoundError(f"no open source {source_id!r}: open one with POST /api/sources")
+            return self._open[source_id]
+
+    def close(self, source_id: str) -> None:
+        item = self.get(source_id)
+        with self._lock:
+            self._open.pop(source_id, None)
+        with item.lock:
+            item.source.close()
+
+    def close_all(self) -> None:
+        for source_id in list(self._open):
+            self.close(source_id)
+
+
+class Layers:
+    """One OutputLayer per file, shared by every session that writes it, so saves from several
+    tabs are ordered by the layer's own lock."""
+
+    def __init__(self, roots: Roots) -> None:
+        self.roots = roots
+        self._layers: dict[Path, OutputLayer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str, crs: CRS) -> OutputLayer:
+        """The layer at `path` under the roots: an existing file keeps its CRS, a new one gets
+        `crs` when first saved to."""
+        resolved = self.roots.resolve(path)
+        with self._lock:
+            layer = self._layers.get(resolved)
+            if layer is None or not resolved.exists():
+                layer = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
+                self._layers[resolved] = layer
+            return layer
+
+
+class Sessions:
+    """Segmentation sessions by id ('1', '2', ...): one per browser tab, on an open source."""
+
+    def __init__(self, sources: Sources, layers: Layers) -> None:
+        self.sources = sources
+        self.layers = layers
+        self._sessions: dict[str, tuple[str, Session]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def create(self, source_id: str, output: str | None = None, crs: str | None = None,
+               vector: VectorOptions | None = None) -> str:
+        item = self.sources.get(source_id)
+        session = Session(Segmenter(item.source, vector), None,
+                          norm_crs(crs) if crs else item.source.crs, lock=item.lock)
+        if output is not None:
+            session.set_layer(self.layers.get(output, session.crs))
+        with self._lock:
+            session_id = str(next(self._ids))
+            self._sessions[session_id] = (source_id, session)
+        return session_id
+
+    def get(self, session_id: str) -> tuple[Opened, Session]:
+        with self._lock:
+            if session_id not in self._sessions:
+                raise PathNotFoundError(f"no session {session_id!r}: start one with POST /api/sessions")
+            source_id, session = self._sessions[session_id]
+        return self.sources.get(source_id), session
+
+    def close(self, session_id: str) -> None:
+        self.get(session_id)
+        with self._lock:
+            self._sessions.pop(session_id, None)
+
+    def layer_of(self, session_id: str) -> OutputLayer:
+        layer = self.get(session_id)[1].layer
+        if layer is None:
+            raise OutputLayerError("this session has no output layer yet: choose one")
+        return layer
