@@ -18,15 +18,7 @@ def models_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def list_command(as_json: bool) -> None:
     """Every catalogue and imported model, and whether it is on this machine."""
-    rows = []
-    for model_id in [*store.CATALOGUE, *store.imported_ids()]:
-        spec = store.get_spec(model_id)
-        rows.append({
-            "id": spec.id, "family": spec.family, "input_size": spec.input_size,
-            "repository": spec.repository, "revision": spec.revision,
-            "status": store.status(model_id), "test_only": bool(spec.tiny),
-            "description": spec.description,
-        })
+    rows = [store.describe(model_id) for model_id in store.known_ids()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -27,10 +27,14 @@ def _is_loopback(host: str) -> bool:
               help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
                    "else the current folder].")
 @click.option("--model", help="Model for a raster SOURCE (live); a feature folder brings its own.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the app in the default web browser.")
 def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ...],
-                  model: str | None) -> None:
-    """Serve the samscape API for SOURCE (a feature folder or a raster) and the files under the
-    allowed roots. The API is documented at /docs."""
+                  model: str | None, open_browser: bool) -> None:
+    """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
+    files under the allowed roots. The API is documented at /docs."""
+    import threading
+    import webbrowser
+
     import uvicorn
 
     from ..serve import Roots, Sources, create_app
@@ -44,9 +48,13 @@ def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ..
         sources.open(str(Path(source).resolve()), model)
     token = None if _is_loopback(host) else secrets.token_urlsafe(24)
     app = create_app(allowed, token, sources)
-    click.echo(f"samscape: serving {', '.join(str(p) for p in allowed.paths)} at http://{host}:{port}/docs")
+    url = f"http://{host}:{port}/" + (f"?token={token}" if token else "")
+    click.echo(f"samscape: serving {', '.join(str(p) for p in allowed.paths)}")
+    click.echo(f"samscape: app at {url}  (API documented at http://{host}:{port}/docs)")
     if token:
         click.echo(f"samscape: token (send 'Authorization: Bearer TOKEN' or ?token=): {token}")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, (url,)).start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

@@ -4,10 +4,12 @@ from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
 from .catalogue import CATALOGUE, DEFAULT_MODEL, ModelSpec
 from .preprocess import Preprocessing
 from .store import (
+    describe,
     download,
     get_spec,
     import_folder,
     imported_ids,
+    known_ids,
     load_backend,
     model_path,
     remove,
@@ -23,10 +25,12 @@ __all__ = [
     "Preprocessing",
     "SamBackend",
     "autocast_dtype",
+    "describe",
     "download",
     "get_spec",
     "import_folder",
     "imported_ids",
+    "known_ids",
     "load_backend",
     "model_path",
     "pick_device",

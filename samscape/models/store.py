@@ -71,6 +71,21 @@ def status(model_id: str) -> str:
     return json.loads(provenance.read_text()).get("origin", "downloaded")
 
 
+def describe(model_id: str) -> dict:
+    """A model's catalogue facts and `status`, as JSON-ready values."""
+    spec = get_spec(model_id)
+    return {
+        "id": spec.id, "family": spec.family, "input_size": spec.input_size,
+        "repository": spec.repository, "revision": spec.revision, "status": status(model_id),
+        "test_only": bool(spec.tiny), "description": spec.description,
+    }
+
+
+def known_ids() -> list[str]:
+    """The catalogue's ids, then the imported models'."""
+    return [*CATALOGUE, *imported_ids()]
+
+
 def download(model_id: str, progress: bool = True) -> Path:
     """Fetch a catalogue model's pinned weights from the hub into the store."""
     spec = get_spec(model_id)

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from shapely.geometry import mapping
 
-from .. import __version__
+from .. import __version__, models
 from ..errors import (
     OutputLayerError,
     PathNotAllowedError,
@@ -90,6 +90,12 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
     def list_roots() -> dict:
         return {"roots": [str(p) for p in roots.paths]}
 
+    @app.get("/api/models")
+    def list_models() -> dict:
+        """Every catalogue and imported model and its status on this machine (live mode can use
+        any that is built in, downloaded or imported; others are downloaded on first use)."""
+        return {"models": [models.describe(model_id) for model_id in models.known_ids()]}
+
     @app.get("/api/browse")
     def browse(path: Annotated[str | None, Query(max_length=4096)] = None) -> dict:
         """A folder's entries; kind is folder, features (a feature folder), raster, layer or file."""
@@ -103,6 +109,11 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
         """Open a feature folder (pre-encoded) or a raster (live, with `model`)."""
         source_id = sources.open(body.path, body.model, body.raster)
         return describe(source_id, sources.get(source_id))
+
+    @app.get("/api/sources")
+    def open_sources() -> dict:
+        """The sources open on this server, oldest first."""
+        return {"sources": [describe(sid, item) for sid, item in sources.items()]}
 
     @app.get("/api/sources/{source_id}")
     def source_info(source_id: str) -> dict:
@@ -313,6 +324,8 @@ def describe(source_id: str, item: Opened) -> dict:
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
         "extent": list(source.grid.bounds), "chips": len(source.chips),
         "encoded": len(source.folder.records) if encoded else len(source.state.records),
+        "bands": list(source.metadata.preprocessing.bands),
+        "value_range": list(source.metadata.preprocessing.value_range),
         "raster": None if item.raster is None else str(item.raster),
         "tiles": None if item.tiles is None else item.tiles.grid.to_json(),
     }

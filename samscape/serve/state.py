@@ -19,20 +19,25 @@ from .tiles import TileGrid, TileRenderer
 
 
 class Progress:
-    """Chips encoded so far by the running live encoding of a source (0 of 0 when idle)."""
+    """Chips encoded so far by the request running on a live source, summed over the encodings
+    it starts (one per group of chips it reaches); `encoding` until the request ends."""
 
     def __init__(self) -> None:
-        self.done = 0
-        self.total = 0
+        self.finish()
 
     def __call__(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
+        if done == 0:  # a new encoding within the request
+            self._before = (self.done, self.total)
+        self.done, self.total = self._before[0] + done, self._before[1] + total
+        self.active = True
 
     def finish(self) -> None:
         self.done = self.total = 0
+        self._before = (0, 0)
+        self.active = False
 
     def to_json(self) -> dict:
-        return {"encoding": self.done < self.total, "done": self.done, "total": self.total}
+        return {"encoding": self.active, "done": self.done, "total": self.total}
 
 
 class Opened:
@@ -115,6 +120,10 @@ class Sources:
             if source_id not in self._open:
                 raise PathNotFoundError(f"no open source {source_id!r}: open one with POST /api/sources")
             return self._open[source_id]
+
+    def items(self) -> list[tuple[str, Opened]]:
+        with self._lock:
+            return list(self._open.items())
 
     def close(self, source_id: str) -> None:
         item = self.get(source_id)

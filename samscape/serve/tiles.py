@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from rasterio.crs import CRS
-from rio_tiler.errors import RioTilerError
+from rasterio.errors import NotGeoreferencedWarning
+from rio_tiler.errors import NoOverviewWarning, RioTilerError
 from rio_tiler.io import Reader
 from rio_tiler.utils import render
 
 from ..errors import PathNotFoundError, RasterReadError
 from ..geo import PixelGrid
 from ..raster.scaling import ValueRange
+
+# rio-tiler suggests overviews on every read, and a PNG tile has no georeferencing; both are
+# expected here (set once: warnings.catch_warnings is not thread-safe).
+warnings.filterwarnings("ignore", category=NoOverviewWarning)
+warnings.filterwarnings("ignore", category=NotGeoreferencedWarning, module="rasterio.io")
 
 TILE_SIZE = 256
 MAX_ZOOM_IN = 4

@@ -59,9 +59,12 @@ def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
     process, port = _serve("--host", "0.0.0.0", "--root", str(tmp_path))
     try:
         assert _wait(port, process).status_code == 401
-        line = next(line for line in process.stdout if "token" in line)
+        app_line = next(line for line in process.stdout if "app at" in line)
+        line = next(line for line in process.stdout if "token (send" in line)
         token = line.rsplit(" ", 1)[-1].strip()
+        assert f"?token={token}" in app_line
         assert _wait(port, process, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the page holds no data
     finally:
         process.terminate()
         process.wait(10)

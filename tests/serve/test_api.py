@@ -28,6 +28,11 @@ def test_health_roots_and_openapi(client: TestClient, root: Path) -> None:
     assert client.get("/api/roots").json() == {"roots": [str(root.resolve())]}
     schema = client.get("/openapi.json").json()
     assert "/api/sources/{source_id}/segment" in schema["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "app.js" in page.text
+    assert client.get("/vendor/ol.js").status_code == 200
+    models = {m["id"]: m["status"] for m in client.get("/api/models").json()["models"]}
+    assert models["demo"] == "built-in" and "sam-vit-base" in models
 
 
 def test_browse_tells_feature_folders_rasters_and_layers_apart(client: TestClient, root: Path) -> None:
