@@ -148,14 +148,12 @@ class Layers:
 
     def get(self, path: str, crs: CRS) -> OutputLayer:
         """The layer at `path` under the roots: an existing file keeps its CRS, a new one gets
-        `crs` when first saved to."""
+        `crs` (that of the first session to choose it)."""
         resolved = self.roots.resolve(path)
         with self._lock:
-            layer = self._layers.get(resolved)
-            if layer is None or not resolved.exists():
-                layer = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
-                self._layers[resolved] = layer
-            return layer
+            if resolved not in self._layers:
+                self._layers[resolved] = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
+            return self._layers[resolved]
 
 
 class Sessions:

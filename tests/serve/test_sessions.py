@@ -132,16 +132,20 @@ def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
 
 
 def test_two_tabs_saving_to_one_layer_lose_nothing(client: TestClient, source_id: str, scene) -> None:
-    objects = [o for o in scene.objects if o.cls == "building"][:8]
-    tabs = [_session(client, source_id, output="shared.fgb")["id"] for _ in range(2)]
+    objects = [o for o in scene.objects if o.cls == "building"][:12]
+    other = client.post("/api/sources", json={"path": "features"}).json()["id"]  # its own lock
+    tabs = [_session(client, sid, output="shared.fgb")["id"] for sid in (source_id, other)]
 
-    def work(i: int) -> str:
-        sid = tabs[i % 2]
-        assert client.post(f"/api/sessions/{sid}/points", json=_point(scene, objects[i])).status_code == 200
-        return client.post(f"/api/sessions/{sid}/save").json()["group_id"]
+    def tab(i: int) -> list[str]:
+        """One tab saves every other object, one after the other."""
+        saved = []
+        for obj in objects[i::2]:
+            assert client.post(f"/api/sessions/{tabs[i]}/points", json=_point(scene, obj)).status_code == 200
+            saved.append(client.post(f"/api/sessions/{tabs[i]}/save").json()["group_id"])
+        return saved
 
     with ThreadPoolExecutor(2) as pool:
-        groups = set(pool.map(work, range(len(objects))))
+        groups = {group for saved in pool.map(tab, range(2)) for group in saved}
     assert len(groups) == len(objects)
     listed = client.get(f"/api/sessions/{tabs[0]}/saved").json()["features"]
     assert {f["properties"]["group_id"] for f in listed} == groups
