@@ -7,7 +7,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,6 +38,8 @@ from .models.backend import MIXED_PRECISION_FAMILIES
 from .raster import RasterSource, ReadSpec, ValueRange
 
 MANIFEST_FLUSH_SECONDS = 30.0
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,12 @@ class EncodeResult:
 
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
-           overwrite: bool = False, progress: bool = True, **kwargs) -> EncodeResult:
+           overwrite: bool = False, progress: bool | Progress = True, **kwargs) -> EncodeResult:
     """Encode `raster` into the feature folder `out_dir` (see `EncodeSettings` for kwargs).
 
     Re-running with the same settings resumes: chips already written are kept. A folder that holds
-    a different encoding is refused unless `overwrite`.
+    a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
+    callable(done, total) called after each batch.
     """
     settings = replace(settings or EncodeSettings(), **kwargs)
     out = Path(out_dir)
@@ -122,20 +125,24 @@ class EncodePlan:
 def plan_encoding(source: RasterSource, settings: EncodeSettings,
                   backend: SamBackend | None = None) -> EncodePlan:
     """Plan the encoding of the open `source` (loads the model unless `backend` is given)."""
+    backend = backend or load_backend(settings.model, settings.device)
+    read_spec, chips = plan_chips(source, settings, backend.spec.input_size)
+    metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
+    mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
+    return EncodePlan(read_spec, chips, backend, metadata, mixed)
+
+
+def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tuple[ReadSpec, ChipGrid]:
+    """How the open `source` is read (bands, value range, grid) and cut into `size`² chips."""
     extent = parse_extent(settings.extent) if settings.extent is not None else None
     grid = source.plan_grid(settings.crs, settings.resolution, extent)
     bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
     value_range = ValueRange(*settings.value_range) if settings.value_range else None
     read_spec = source.spec(bands, grid, value_range, settings.percentiles)
-    backend = backend or load_backend(settings.model, settings.device)
-    size = backend.spec.input_size
     stride = settings.stride or size // 2
     if not 0 < stride <= size:
         raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
-    chips = ChipGrid(grid, size, stride)
-    metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
-    mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
-    return EncodePlan(read_spec, chips, backend, metadata, mixed)
+    return read_spec, ChipGrid(grid, size, stride)
 
 
 @dataclass
@@ -273,13 +280,14 @@ def _verify_existing(state: FolderState) -> None:
 
 
 def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,
-         progress: bool) -> EncodeResult:
+         progress: bool | Progress) -> EncodeResult:
     chips, backend = plan.chips, plan.backend
     done = set(state.records) | state.skipped
     todo = [chip for chip in chips if chip.chip_id not in done]
     result = EncodeResult(state.folder, len(chips), already_done=len(done))
     started = last_flush = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="chip", desc="encoding", disable=not progress,
+    report = progress if callable(progress) else None
+    bar = tqdm(total=len(todo), unit="chip", desc="encoding", disable=report is not None or not progress,
                dynamic_ncols=True)
     try:
         for batch, nodata in _prefetch(_batches(source, plan.read_spec, todo, settings.batch_size)):
@@ -292,6 +300,8 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
                     state.write(chip, pixels.shape[:2], feats)
                 result.encoded += len(batch)
             bar.update(len(batch) + len(nodata))
+            if report is not None:
+                report(result.encoded + result.nodata, len(todo))
             if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
                 state.flush()
                 last_flush = time.perf_counter()

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .encoder import EncodeSettings, check_target, plan_encoding, prepare_folder
+from .encoder import EncodeSettings, Progress, check_target, plan_encoding, prepare_folder
 from .errors import SettingsError
 from .features import FolderMetadata, read_chip
 from .features.manifest import chip_relpath
@@ -28,8 +28,6 @@ from .raster import RasterSource
 from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource
 
 DEFAULT_DISK_MB = 4096.0
-
-Progress = Callable[[int, int], None]
 
 
 def default_cache_dir(raster: str, digest: str) -> Path:

@@ -45,8 +45,9 @@ from .bodies import (
     SessionRequest,
     Vectorise,
 )
+from .copilot import copilot_routes
 from .roots import Roots
-from .state import Layers, Opened, Sessions, Sources
+from .state import Jobs, Layers, Opened, Sessions, Sources
 
 STATIC = Path(__file__).parent / "static"
 STATUS = {PathNotAllowedError: 403, PathNotFoundError: 404, UnknownModelError: 404}
@@ -58,6 +59,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
     sources = sources or Sources(roots)
     layers = Layers(roots)
     sessions = Sessions(sources, layers)
+    jobs = Jobs()
 
     def authorised(authorization: Annotated[str | None, Header()] = None,
                    token_query: Annotated[str | None, Query(alias="token")] = None) -> None:
@@ -273,6 +275,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
         return Response(data, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    app.include_router(copilot_routes(roots, jobs))
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="app")
     return app

@@ -65,3 +65,26 @@ class PreviewRequest(Body):
 
 class OutputRequest(Body):
     path: str = PATH
+
+
+class EncodeRequest(Body):
+    """The Encoder Copilot's choices for one raster; they become `EncodeSettings`."""
+
+    raster: str = PATH
+    model: str = Field(min_length=1, max_length=200)
+    bands: list[int] | None = Field(None, min_length=1, max_length=3, description="1-based")
+    value_range: tuple[float, float] | None = Field(None, description="[default: percentiles]")
+    percentiles: tuple[float, float] = (2.0, 98.0)
+    resolution_scale: float = Field(1.0, gt=0, le=1000, description="pixel size × this")
+    overlap: float = Field(50.0, ge=0, le=90, description="% of a chip shared with the next")
+    extent: Box | None = Field(None, description="xmin, ymin, xmax, ymax in the raster's CRS "
+                               "[default: the whole raster]")
+    batch_size: int = Field(4, ge=1, le=64)
+
+
+class PlanRequest(EncodeRequest):
+    measure: bool = Field(False, description="encode a few chips to estimate time and disk size")
+
+
+class JobRequest(EncodeRequest):
+    out: str = PATH

@@ -1,0 +1,92 @@
+"""The Encoder Copilot over HTTP: chip grids, measured estimates, settings files, encode jobs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from samscape.features import FeatureFolder
+
+
+def _plan(client: TestClient, **body) -> dict:
+    answer = client.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo", **body})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_the_grid_follows_overlap_scale_and_extent(client: TestClient, root: Path) -> None:
+    plan = _plan(client)
+    assert (plan["chips"], plan["chip_size"], plan["stride"]) == (25, 256, 128)
+    assert len(plan["grid"]["features"]) == 25 and plan["crs"] == "EPSG:32633"
+    assert plan["estimate"] is None and plan["bands"] == [1, 2, 3]
+    assert plan["settings"] == {"model": "demo", "percentiles": [2.0, 98.0], "stride": 128,
+                                "batch-size": 4, "dtype": "float16"}
+    assert _plan(client, overlap=0)["chips"] == 9
+    coarse = _plan(client, resolution_scale=2)
+    assert coarse["chips"] == 4 and coarse["settings"]["resolution"] == 1.0
+    xmin, ymin, xmax, ymax = plan["extent"]
+    part = _plan(client, extent=[xmin, ymin, xmin + 192, ymin + 192], value_range=[10, 200],
+                 bands=[3, 2, 1])
+    assert part["chips"] == 4 and part["extent"] == [xmin, ymin, xmin + 192, ymin + 192]
+    assert part["value_range"] == [10, 200] and part["bands"] == [3, 2, 1]
+    assert part["settings"]["extent"].endswith("@EPSG:32633")
+
+
+def test_a_measured_estimate_matches_the_real_chip_files(client: TestClient, root: Path) -> None:
+    plan = _plan(client, measure=True)
+    estimate = plan["estimate"]
+    assert estimate["seconds_per_chip"] > 0 and estimate["measured_chips"] == 4
+    assert estimate["seconds"] == estimate["seconds_per_chip"] * 25
+    real = sorted(p.stat().st_size for p in (root / "features" / "features").glob("*.pt"))
+    assert real[0] <= estimate["bytes_per_chip"] <= real[-1]
+    assert estimate["disk_bytes"] == 25 * estimate["bytes_per_chip"]
+    assert _plan(client, overlap=0)["estimate"]["seconds_per_chip"] == estimate["seconds_per_chip"]
+
+
+def test_the_settings_file_encodes_with_samscape_encode(client: TestClient, root: Path) -> None:
+    plan = _plan(client, overlap=25, bands=[2, 2, 1], value_range=[5, 250])
+    settings = root / "copilot.json"
+    settings.write_text(json.dumps(plan["settings"]))
+    out = root / "from-settings"
+    run = subprocess.run([sys.executable, "-m", "samscape.cli.main", "encode", str(root / "scene.tif"),
+                          str(out), "--settings", str(settings)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    pre = FeatureFolder.open(out).metadata.preprocessing
+    assert (pre.stride, pre.bands, pre.value_range) == (plan["stride"], (2, 2, 1), (5.0, 250.0))
+    assert len(FeatureFolder.open(out).records) == plan["chips"]
+
+
+def test_encode_now_runs_in_the_background_and_can_be_loaded(client: TestClient, root: Path) -> None:
+    started = client.post("/api/jobs/encode", json={"raster": "scene.tif", "model": "demo",
+                                                     "overlap": 0, "out": "job-features"})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    for _ in range(600):
+        job = client.get(f"/api/jobs/{job['id']}").json()
+        if job["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["state"] == "done" and job["encoded"] == 9 and job["done"] == job["total"] == 9
+    info = client.post("/api/sources", json={"path": "job-features"}).json()
+    assert info["chips"] == info["encoded"] == 9 and info["raster"] == str(root / "scene.tif")
+
+
+def test_bad_copilot_requests_get_4xx(client: TestClient, root: Path) -> None:
+    base = {"raster": "scene.tif", "model": "demo"}
+    assert client.post("/api/copilot/plan", json={**base, "overlap": 95}).status_code == 422
+    assert client.post("/api/copilot/plan", json={**base, "resolution_scale": 0}).status_code == 422
+    assert client.post("/api/copilot/plan", json={**base, "bands": [9]}).status_code == 400
+    assert client.post("/api/copilot/plan", json={**base, "model": "nope"}).status_code == 404
+    assert client.post("/api/copilot/plan", json={**base, "raster": "none.tif"}).status_code == 404
+    assert client.post("/api/copilot/plan", json={**base, "raster": "../x.tif"}).status_code == 403
+    (root / "notes" / "keep.txt").write_text("mine")
+    not_empty = client.post("/api/jobs/encode", json={**base, "out": "notes"})
+    assert not_empty.status_code == 400 and "not empty" in not_empty.json()["detail"]
+    assert (root / "notes" / "keep.txt").read_text() == "mine"
+    assert client.post("/api/jobs/encode", json={**base, "out": "a/b/c"}).status_code == 404
+    assert client.get("/api/jobs/99").status_code == 404
