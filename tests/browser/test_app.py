@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from io import BytesIO
 
 import geopandas as gpd
@@ -13,6 +16,7 @@ from playwright.sync_api import Page, expect
 from shapely.geometry import shape
 
 from samscape.demo.evaluate import point_prompt
+from samscape.features import FeatureFolder
 
 from .conftest import Served
 from .driving import open_app, shot, to_screen
@@ -236,3 +240,40 @@ def test_a_polar_stereographic_raster_is_shown_in_its_own_crs(page: Page, served
     pixels = page.screenshot(clip={"x": left + 2, "y": top + 2, "width": 4, "height": 4})
     rgb = np.asarray(Image.open(BytesIO(pixels)).convert("RGB")).reshape(-1, 3)
     assert np.abs(rgb.astype(int) - expected).max() <= 3
+
+
+def test_the_copilot_draws_the_grid_exports_settings_and_encodes(page: Page, served: Served,
+                                                                 tmp_path) -> None:
+    open_app(page, served.url)
+    page.check("input[name=mode][value=live]", force=True)
+    page.select_option("#model", "demo")
+    _load(page, "scene.tif")
+    page.click("#copilot-details summary")
+    expect(page.locator("#cp-summary")).to_contain_text("25 chips of 256 px, stride 128 px")
+    expect(page.locator("#cp-summary")).to_contain_text("on this machine")  # measured
+    assert page.evaluate("() => layers.copilot.getSource().getFeatures().length") == 25
+    page.fill("#cp-overlap", "0")
+    page.dispatch_event("#cp-overlap", "change")
+    expect(page.locator("#cp-summary")).to_contain_text("9 chips of 256 px, stride 256 px")
+    assert page.evaluate("() => layers.copilot.getSource().getFeatures().length") == 9
+    page.click("#cp-stats")
+    expect(page.locator("#cp-min")).not_to_have_value("")
+    shot(page, "copilot-grid")
+
+    with page.expect_download() as download:
+        page.click("#cp-export")
+    settings = tmp_path / "encode-settings.json"
+    download.value.save_as(settings)
+    assert json.loads(settings.read_text())["stride"] == 256
+    run = subprocess.run([sys.executable, "-m", "samscape.cli.main", "encode", str(served.root / "scene.tif"),
+                          str(tmp_path / "exported"), "--settings", str(settings)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(FeatureFolder.open(tmp_path / "exported").records) == 9
+
+    page.fill("#cp-out", "copilot-features")
+    page.click("#cp-encode")
+    expect(page.locator("#source-status")).to_contain_text("Loaded scene.tif: 9 chips", timeout=60_000)
+    expect(page.locator("input[name=mode][value=pre-encoded]")).to_be_checked()
+    assert (served.root / "copilot-features" / "manifest.parquet").is_file()
+    shot(page, "copilot-encoded")

@@ -113,6 +113,7 @@ function buildMap(info) {
   mapLayers.push(
     vectorLayer("extent", () => new ol.style.Style({ stroke: new ol.style.Stroke({ color: "#3b4452", width: 1.5, lineDash: [8, 6] }) }), 1),
     vectorLayer("chips", () => polygonStyle(s().boundary, 0, [4, 4]), 2),
+    vectorLayer("copilot", () => polygonStyle("#0b7285", 0.04), 2),
     vectorLayer("saved", () => polygonStyle(s().saved, 0.25), 3),
     vectorLayer("preview", () => polygonStyle(s().preview, 0.3), 4),
     vectorLayer("result", () => polygonStyle(s().result, 0.35), 5),
@@ -131,7 +132,17 @@ function buildMap(info) {
   dragBox.on("boxdrag", () => { if (settings.options.preview) requestPreview({ box: boxOf(dragBox.getGeometry()) }); });
   dragBox.on("boxend", () => setBox(boxOf(dragBox.getGeometry())));
   map.addInteraction(dragBox);
+  extentBox = new ol.interaction.DragBox({ condition: ol.events.condition.always });
+  extentBox.setActive(false);
+  extentBox.on("boxend", () => {
+    copilot.extent = extentBox.getGeometry().getExtent();
+    extentBox.setActive(false);
+    updateInteractions();
+    replan();
+  });
+  map.addInteraction(extentBox);
   updateInteractions();
+  if ($("copilot-details").open) replan();
 }
 
 function zoomTo() {
@@ -155,7 +166,7 @@ function replaceFeatures(name, features) {
 // ---- State -----------------------------------------------------------------------------------
 
 const state = { source: null, session: null, tool: "fg", enabled: true, busy: false, loading: false };
-let dragBox = null;
+let dragBox = null, extentBox = null;
 
 function drawSession(session) {
   state.session = session;
@@ -176,7 +187,7 @@ function drawSession(session) {
 
 function updateInteractions() {
   const prompting = state.enabled && state.session !== null;
-  if (dragBox) dragBox.setActive(prompting && state.tool === "box");
+  if (dragBox) dragBox.setActive(prompting && state.tool === "box" && !(extentBox && extentBox.getActive()));
   if (map) map.getInteractions().forEach((i) => { if (i instanceof ol.interaction.DoubleClickZoom) i.setActive(!prompting); });
   $("map").classList.toggle("prompting", prompting);
   document.querySelector(".tools").classList.toggle("disabled", !state.enabled);
@@ -362,6 +373,7 @@ async function showSource(info) {
   const previous = state.session;
   state.source = info;
   state.session = null;
+  copilot.extent = copilot.plan = null;
   clearPreview();
   if (previous) api(`/api/sessions/${previous.id}`, { method: "DELETE" }).catch(() => {});
   document.querySelector(`input[name=mode][value=${info.mode}]`).checked = true;
@@ -483,13 +495,121 @@ function picked(purpose, path) {
   }
 }
 
+// ---- Encoder Copilot -------------------------------------------------------------------------
+
+const copilot = { extent: null, plan: null, seq: 0, measured: new Set() };
+
+function numbersIn(text) {
+  return text.split(/[\s,]+/).filter(Boolean).map(Number);
+}
+
+function copilotBody(measure = false) {
+  const low = $("cp-min").value, high = $("cp-max").value;
+  return {
+    raster: state.source.raster, model: $("cp-model").value, bands: numbersIn($("cp-bands").value),
+    value_range: low !== "" && high !== "" ? [Number(low), Number(high)] : null,
+    resolution_scale: Number($("cp-scale").value) || 1, overlap: Number($("cp-overlap").value) || 0,
+    extent: copilot.extent, measure,
+  };
+}
+
+function humanBytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+  return `${n.toFixed(n < 10 && i ? 1 : 0)} ${units[i]}`;
+}
+
+function humanSeconds(s) {
+  if (s < 90) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 5400) return `${(s / 60).toFixed(0)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+// The grid and the estimates for the current choices; a plan is measured once per model.
+async function replan() {
+  if (!state.source || !state.source.raster || !layers.copilot) {
+    say("cp-summary", "load a raster in Live Encoding to plan its encoding");
+    return;
+  }
+  const seq = ++copilot.seq;
+  const measure = !copilot.measured.has($("cp-model").value);
+  // the old text stays while planning, so nothing below it moves under the pointer
+  if (measure || !copilot.plan) say("cp-summary", measure ? "planning and measuring this model on a few chips…" : "planning…");
+  $("cp-summary").classList.add("pending");
+  try {
+    const plan = await api("/api/copilot/plan", { method: "POST", body: copilotBody(measure) });
+    if (seq !== copilot.seq) return;
+    copilot.plan = plan;
+    copilot.measured.add($("cp-model").value);
+    replaceFeatures("copilot", readFeatures(plan.grid));
+    const e = plan.estimate;
+    say("cp-summary", `${plan.chips} chips of ${plan.chip_size} px, stride ${plan.stride} px, range ` +
+        `${plan.value_range.map((v) => +v.toFixed(3)).join("–")}` +
+        (e ? ` · about ${humanBytes(e.disk_bytes)} and ${humanSeconds(e.seconds)} on this machine` : "") +
+        (plan.grid ? "" : " (too many chips to draw)"), "ok");
+    const json = JSON.stringify(plan.settings, null, 2);
+    $("cp-export").href = URL.createObjectURL(new Blob([json], { type: "application/json" }));
+    document.body.dataset.copilotChips = plan.chips;
+  } catch (e) {
+    if (seq === copilot.seq) say("cp-summary", e.message, "error");
+  } finally {
+    if (seq === copilot.seq) $("cp-summary").classList.remove("pending");
+  }
+}
+
+async function fromStatistics() {
+  $("cp-min").value = $("cp-max").value = "";
+  await replan();
+  if (copilot.plan) [$("cp-min").value, $("cp-max").value] = copilot.plan.value_range.map((v) => +v.toFixed(6));
+}
+
+async function encodeNow() {
+  if (!copilot.plan) { say("cp-status", "plan first: load a raster in Live Encoding", "error"); return; }
+  const folder = state.source.raster.replace(/[\\/][^\\/]*$/, "");
+  const name = $("cp-out").value.trim();
+  const out = name.includes("/") ? name : `${folder}/${name}`;
+  let job;
+  try { job = await api("/api/jobs/encode", { method: "POST", body: { ...copilotBody(), measure: undefined, out } }); }
+  catch (e) { say("cp-status", e.message, "error"); return; }
+  $("cp-encode").disabled = true;
+  $("cp-progress").hidden = false;
+  say("cp-status", "encoding…");
+  while (job.state === "running") {
+    await new Promise((r) => setTimeout(r, 300));
+    job = await api(`/api/jobs/${job.id}`);
+    $("cp-bar").value = job.total ? job.done / job.total : 0;
+    $("cp-text").textContent = `${job.done}/${job.total} chips`;
+  }
+  $("cp-encode").disabled = false;
+  $("cp-progress").hidden = true;
+  if (job.state !== "done") { say("cp-status", job.error, "error"); return; }
+  say("cp-status", `encoded ${job.encoded} chips in ${humanSeconds(job.seconds)}; loading them`, "ok");
+  await useSource(() => api("/api/sources", { method: "POST", body: { path: job.out } }));
+}
+
+function wireCopilot() {
+  for (const id of ["cp-model", "cp-bands", "cp-overlap", "cp-min", "cp-max", "cp-scale"]) $(id).addEventListener("change", replan);
+  $("copilot-details").addEventListener("toggle", () => { if ($("copilot-details").open) replan(); });
+  $("cp-stats").onclick = fromStatistics;
+  $("cp-draw").onclick = () => { if (extentBox) { extentBox.setActive(true); updateInteractions(); say("cp-summary", "drag the extent on the map"); } };
+  $("cp-whole").onclick = () => { copilot.extent = null; replan(); };
+  $("cp-copy").onclick = async () => {
+    if (!copilot.plan) return;
+    try { await navigator.clipboard.writeText(JSON.stringify(copilot.plan.settings, null, 2)); say("cp-status", "settings copied", "ok"); }
+    catch (e) { say("cp-status", "the browser refused the clipboard: use Export", "error"); }
+  };
+  $("cp-encode").onclick = encodeNow;
+}
+
 // ---- Controls and shortcuts ------------------------------------------------------------------
 
 async function loadModels() {
   const { models } = await api("/api/models");
-  $("model").innerHTML = models.filter((m) => !m.test_only || m.id === "demo")
+  const options = models.filter((m) => !m.test_only || m.id === "demo")
     .map((m) => `<option value="${m.id}">${m.id} (${m.status})</option>`).join("");
-  $("model").value = "demo";
+  $("model").innerHTML = $("cp-model").innerHTML = options;
+  $("model").value = $("cp-model").value = "demo";
 }
 
 function modeChanged() {
@@ -552,6 +672,7 @@ function wire() {
   $("save").onclick = save;
   $("undo-save").onclick = undoSave;
   document.addEventListener("keydown", onKey);
+  wireCopilot();
   updateInteractions();
 }
 
