@@ -35,10 +35,10 @@ def _idle(page: Page, points: int) -> None:
     page.wait_for_function(f"() => !state.busy && state.session.points.length === {points}")
 
 
-def _result(page: Page):
-    """The current result's polygons drawn on the map, as one shapely geometry."""
-    features = page.evaluate("""() => layers.result.getSource().getFeatures().map(
-        (f) => new ol.format.GeoJSON().writeGeometryObject(f.getGeometry()))""")
+def _result(page: Page, layer: str = "result"):
+    """The polygons drawn on a map layer (the result, or the preview), as one shapely geometry."""
+    features = page.evaluate("""(name) => layers[name].getSource().getFeatures().map(
+        (f) => new ol.format.GeoJSON().writeGeometryObject(f.getGeometry()))""", layer)
     return shape({"type": "GeometryCollection", "geometries": features}).buffer(0)
 
 
@@ -140,12 +140,22 @@ def test_preview_follows_the_mouse(page: Page, served: Served, scene) -> None:
         page.wait_for_function("""() => {
             const f = layers.preview.getSource().getFeatures();
             return f.length > 0 && !previewBusy && previewPending === null; }""")
-        preview = page.evaluate("""() => layers.preview.getSource().getFeatures().map(
-            (f) => new ol.format.GeoJSON().writeGeometryObject(f.getGeometry()))""")
-        drawn = shape({"type": "GeometryCollection", "geometries": preview}).buffer(0)
-        assert _iou(drawn, obj.geometry) >= 0.7, obj.cls
+        assert _iou(_result(page, "preview"), obj.geometry) >= 0.7, obj.cls
         shot(page, f"preview-{obj.cls}")
     assert page.evaluate("() => state.session.points.length") == 0  # hovering keeps nothing
+
+    water = _largest(scene, "water")  # dragging a box previews before the mouse is released
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    x0, y0, x1, y1 = water.geometry.buffer(2).bounds
+    page.mouse.move(*to_screen(page, x0, y1))
+    page.mouse.down()
+    page.mouse.move(*to_screen(page, x1, y0), steps=8)
+    page.wait_for_function("() => !previewBusy && previewPending === null && state.session.box === null")
+    assert _iou(_result(page, "preview"), water.geometry) >= 0.85
+    shot(page, "preview-box-drag")
+    page.mouse.up()
+    page.wait_for_function("() => !state.busy && state.session.box !== null")
 
     page.keyboard.press("P")
     expect(page.locator("#opt-preview")).not_to_be_checked()
