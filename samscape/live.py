@@ -91,6 +91,9 @@ class LiveSource(FeatureSource):
     def has_chip(self, chip_id: int) -> bool:
         return 0 <= chip_id < len(self.chips) and chip_id not in self.state.skipped
 
+    def encoded_ids(self) -> set[int]:
+        return set(self.state.records)
+
     def missing(self, chip_ids: list[int]) -> list[int]:
         """Those of `chip_ids` that still need encoding."""
         done = self.state.records.keys() | self.state.skipped

@@ -97,6 +97,10 @@ class FeatureSource:
         """Whether the chip has (or can get) features; False for chips missing or all nodata."""
         raise NotImplementedError
 
+    def encoded_ids(self) -> set[int]:
+        """The chips whose features exist now (a live source encodes more on demand)."""
+        raise NotImplementedError
+
     def prepare(self, chip_ids: list[int]) -> None:
         """Make the features of these chips ready (live sources encode them here)."""
 
@@ -161,6 +165,9 @@ class EncodedSource(FeatureSource):
 
     def has_chip(self, chip_id: int) -> bool:
         return chip_id in self.folder.records
+
+    def encoded_ids(self) -> set[int]:
+        return set(self.folder.records)
 
     def _load(self, chip_id: int) -> Features | None:
         if chip_id not in self.folder.records:

@@ -135,9 +135,10 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
         """The chip grid as GeoJSON polygons in the source's CRS; `encoded` tells which chips
         have features now."""
         source = sources.get(source_id).source
+        encoded = source.encoded_ids()
         return {"type": "FeatureCollection", "crs": crs_label(source.crs), "features": [
             {"type": "Feature", "geometry": mapping(chip.footprint),
-             "properties": {"id": chip.chip_id, "encoded": _encoded(source, chip.chip_id)}}
+             "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
             for chip in source.chips]}
 
     @app.get("/api/sources/{source_id}/tiles/{z}/{x}/{y}.png",
@@ -281,12 +282,6 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
     return app
 
 
-def _encoded(source, chip_id: int) -> bool:
-    if isinstance(source, EncodedSource):
-        return source.has_chip(chip_id)
-    return chip_id in source.state.records
-
-
 @contextmanager
 def _encoding(item: Opened) -> Iterator[None]:
     """Marks a live source's encoding progress finished when the request ends."""
@@ -320,13 +315,12 @@ def session_json(session_id: str, session: Session) -> dict:
 
 def describe(source_id: str, item: Opened) -> dict:
     source = item.source
-    encoded = isinstance(source, EncodedSource)
     return {
         "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
-        "mode": "pre-encoded" if encoded else "live", "crs": crs_label(source.crs),
+        "mode": "pre-encoded" if isinstance(source, EncodedSource) else "live", "crs": crs_label(source.crs),
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
         "extent": list(source.grid.bounds), "chips": len(source.chips),
-        "encoded": len(source.folder.records) if encoded else len(source.state.records),
+        "encoded": len(source.encoded_ids()),
         "bands": list(source.metadata.preprocessing.bands),
         "value_range": list(source.metadata.preprocessing.value_range),
         "raster": None if item.raster is None else str(item.raster),
