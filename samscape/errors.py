@@ -48,6 +48,10 @@ class ModelImportError(SamscapeError, ValueError):
     """A local folder cannot be imported as a model."""
 
 
+class ModelStoreError(SamscapeError, OSError):
+    """A model in the local store is damaged: its provenance record or weights cannot be read."""
+
+
 class FolderConflictError(SamscapeError, FileExistsError):
     """An output folder already holds something else; nothing is overwritten without --overwrite."""
 
