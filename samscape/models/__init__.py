@@ -1,6 +1,7 @@
 """SAM-family models: the catalogue, the weight store, preprocessing, and the backend."""
 
 from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
+from .cache import forget_backends
 from .catalogue import CATALOGUE, DEFAULT_MODEL, ModelSpec
 from .preprocess import Preprocessing
 from .store import (
@@ -27,6 +28,7 @@ __all__ = [
     "autocast_dtype",
     "describe",
     "download",
+    "forget_backends",
     "get_spec",
     "import_folder",
     "imported_ids",

@@ -16,13 +16,15 @@ from urllib.parse import urlparse
 import torch
 from platformdirs import user_cache_dir
 
-from ..errors import ModelImportError, ModelNotAvailableError, UnknownModelError
+from ..errors import ModelImportError, ModelNotAvailableError, ModelStoreError, UnknownModelError
 from .backend import ModelInfo, SamBackend, pick_device
+from .cache import BUILD_LOCK, key_lock, shared
 from .catalogue import CATALOGUE, ModelSpec
 
 PROVENANCE = "samscape-model.json"
 WEIGHT_FILES = ("config.json", "*.safetensors", "preprocessor_config.json")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def samscape_home() -> Path:
@@ -44,41 +46,98 @@ def imported_ids() -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir()
-                  if (p / PROVENANCE).is_file() and p.name not in CATALOGUE)
+                  if _ID.match(p.name) and (p / PROVENANCE).is_file() and p.name not in CATALOGUE)
+
+
+def provenance(model_id: str) -> dict | None:
+    """The store's record of a model (samscape-model.json), None when the model is not in the
+    store; ModelStoreError, with the fix, when the record is unreadable or incomplete."""
+    file = model_path(model_id) / PROVENANCE
+    if not file.is_file():
+        return None
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"is not readable JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    else:
+        problem = _record_problem(record)
+    if problem is None:
+        return record
+    raise ModelStoreError(f"model {model_id!r} in the store is damaged: '{file}' {problem}; "
+                          f"{_refetch_hint(model_id)}")
+
+
+def _record_problem(record: object) -> str | None:
+    """What is wrong with a provenance record, or None."""
+    if not isinstance(record, dict):
+        return f"holds a {type(record).__name__}, not a JSON object"
+    if record.get("family") not in ("sam", "sam2"):
+        return f"has family {record.get('family')!r}, not 'sam' or 'sam2'"
+    size = record.get("input_size")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 16384:
+        return f"has input_size {size!r}, not a positive whole number"
+    if not isinstance(record.get("weights_sha256"), str) or not _SHA256.match(record["weights_sha256"]):
+        return "has no valid weights_sha256"
+    return None
+
+
+def _refetch_hint(model_id: str) -> str:
+    spec = CATALOGUE.get(model_id)
+    again = (f"'samscape models download {model_id}'" if spec is not None and spec.repository
+             else f"'samscape models import FOLDER --id {model_id}'")
+    return f"run 'samscape models remove {model_id}', then {again}"
 
 
 def get_spec(model_id: str) -> ModelSpec:
     """The catalogue entry, or the recorded spec of an imported model."""
     if model_id in CATALOGUE:
         return CATALOGUE[model_id]
-    provenance = model_path(model_id) / PROVENANCE
-    if _ID.match(model_id) and provenance.is_file():
-        record = json.loads(provenance.read_text())
+    record = provenance(model_id) if _ID.match(model_id) else None
+    if record is not None:
+        description = record.get("description")
         return ModelSpec(model_id, record["family"], record["input_size"],
-                         record.get("description", "imported model"))
+                         description if isinstance(description, str) else "imported model")
     known = ", ".join([*CATALOGUE, *imported_ids()])
     raise UnknownModelError(f"unknown model id {model_id!r}; known ids: {known}")
 
 
 def status(model_id: str) -> str:
-    """'built-in', 'downloaded', 'imported' or 'not downloaded'."""
-    spec = get_spec(model_id)
-    if spec.builtin:
-        return "built-in"
-    provenance = model_path(model_id) / PROVENANCE
-    if not provenance.is_file():
+    """'built-in', 'downloaded', 'imported', 'not downloaded', or 'broken' (a damaged record)."""
+    try:
+        spec = get_spec(model_id)
+        if spec.builtin:
+            return "built-in"
+        record = provenance(model_id)
+    except ModelStoreError:
+        return "broken"
+    if record is None:
         return "not downloaded"
-    return json.loads(provenance.read_text()).get("origin", "downloaded")
+    origin = record.get("origin")
+    return origin if origin in ("downloaded", "imported") else "downloaded"
 
 
 def describe(model_id: str) -> dict:
-    """A model's catalogue facts and `status`, as JSON-ready values."""
-    spec = get_spec(model_id)
+    """A model's catalogue facts and `status`, as JSON-ready values; a damaged model in the store
+    is described too, with status 'broken' and `problem` saying how to fix it."""
+    try:
+        spec = get_spec(model_id)
+        problem = None if spec.builtin else _problem(model_id)
+    except ModelStoreError as exc:  # an imported model whose record is damaged
+        spec, problem = ModelSpec(model_id, "sam", 0, "damaged import"), str(exc)
     return {
-        "id": spec.id, "family": spec.family, "input_size": spec.input_size,
-        "repository": spec.repository, "revision": spec.revision, "status": status(model_id),
-        "test_only": bool(spec.tiny), "description": spec.description,
+        "id": spec.id, "family": None if spec.input_size == 0 else spec.family,
+        "input_size": spec.input_size or None, "repository": spec.repository,
+        "revision": spec.revision, "status": "broken" if problem else status(model_id),
+        "test_only": bool(spec.tiny), "description": spec.description, "problem": problem,
     }
+
+
+def _problem(model_id: str) -> str | None:
+    try:
+        provenance(model_id)
+    except ModelStoreError as exc:
+        return str(exc)
+    return None
 
 
 def known_ids() -> list[str]:
@@ -179,10 +238,13 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
 
 
 def remove(model_id: str) -> None:
-    spec = get_spec(model_id)
-    if spec.builtin:
+    """Delete a model's folder from the store; works on a damaged one too."""
+    spec = CATALOGUE.get(model_id)
+    if spec is not None and spec.builtin:
         raise ModelImportError(f"model {model_id!r} is built in; there is nothing to remove")
     target = model_path(model_id)
+    if spec is None and not (_ID.match(model_id) and (target / PROVENANCE).is_file()):
+        get_spec(model_id)  # raises UnknownModelError naming the known ids
     if not target.exists():
         raise ModelNotAvailableError(f"model {model_id!r} is not downloaded; nothing to remove")
     shutil.rmtree(target)
@@ -190,28 +252,51 @@ def remove(model_id: str) -> None:
 
 def load_backend(model_id: str, device: str = "auto", download_missing: bool = True
                  ) -> SamBackend:
-    """The model ready to run: built (tiny), or loaded from the store (downloading if allowed)."""
+    """The model ready to run on `device`: built (tiny), or loaded from the store (downloading if
+    allowed). Safe from any number of threads: one model is built once per process and device and
+    shared by every caller (see `cache`); the backend is read-only, so sharing it is safe."""
     spec = get_spec(model_id)
     dev = pick_device(device)
-    if spec.bundled:
-        path = bundled_path(spec)
-        model = _model_class(spec.family).from_pretrained(path)
-        info = ModelInfo(spec.id, spec.family, "samscape", _version(), _weights_sha256(path),
-                         spec.input_size)
-        return SamBackend(spec, model, info, dev)
     if spec.builtin:
-        model, sha = _build_tiny(spec)
-        info = ModelInfo(spec.id, spec.family, None, None, sha, spec.input_size)
-        return SamBackend(spec, model, info, dev)
+        return shared((spec.id, str(dev)), lambda: _load_builtin(spec, dev))
     path = model_path(model_id)
     if not (path / PROVENANCE).is_file():
         if not download_missing:
             raise ModelNotAvailableError(
                 f"model {model_id!r} is not downloaded; run 'samscape models download {model_id}'"
             )
-        path = download(model_id)
-    record = json.loads((path / PROVENANCE).read_text())
-    model = _model_class(spec.family).from_pretrained(path)
+        with key_lock(("download", str(path))):
+            path = download(model_id)
+    record = provenance(model_id)
+    if record is None:  # removed while we looked
+        raise ModelNotAvailableError(
+            f"model {model_id!r} is not downloaded; run 'samscape models download {model_id}'")
+    key = (spec.id, str(dev), str(path), record["weights_sha256"])
+    return shared(key, lambda: _load_stored(spec, path, record, dev))
+
+
+def _load_builtin(spec: ModelSpec, dev: torch.device) -> SamBackend:
+    if spec.bundled:
+        path = bundled_path(spec)
+        with BUILD_LOCK:
+            model = _model_class(spec.family).from_pretrained(path)
+        info = ModelInfo(spec.id, spec.family, "samscape", _version(), _weights_sha256(path),
+                         spec.input_size)
+        return SamBackend(spec, model, info, dev)
+    with BUILD_LOCK:
+        model, sha = _build_tiny(spec)
+    info = ModelInfo(spec.id, spec.family, None, None, sha, spec.input_size)
+    return SamBackend(spec, model, info, dev)
+
+
+def _load_stored(spec: ModelSpec, path: Path, record: dict, dev: torch.device) -> SamBackend:
+    try:
+        with BUILD_LOCK:
+            model = _model_class(spec.family).from_pretrained(path)
+    except Exception as exc:  # safetensors, JSON and transformers raise many kinds for bad files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelStoreError(f"model {spec.id!r} in the store cannot be loaded from '{path}' "
+                              f"({reason}); {_refetch_hint(spec.id)}") from None
     spec = replace(spec, input_size=_input_size(model.config.to_dict()))
     info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
                      record["weights_sha256"], spec.input_size)

@@ -11,7 +11,7 @@ import torch
 
 import samscape.models
 from samscape.errors import ModelNotAvailableError, UnknownModelError
-from samscape.models import CATALOGUE, DEFAULT_MODEL, get_spec, load_backend, status
+from samscape.models import CATALOGUE, DEFAULT_MODEL, forget_backends, get_spec, load_backend, status
 from samscape.models.store import models_dir
 
 HUB_IDS = [
@@ -97,7 +97,9 @@ def test_tiny_model_is_reproducible(model_id: str) -> None:
     torch.manual_seed(123)  # the global seed must not matter
     first = load_backend(model_id, device="cpu")
     torch.manual_seed(456)
+    forget_backends()  # build it again rather than share the loaded one
     second = load_backend(model_id, device="cpu")
+    assert second is not first
     assert re.fullmatch(r"[0-9a-f]{64}", first.info.weights_sha256)
     assert first.info.weights_sha256 == second.info.weights_sha256
     assert first.info.id == model_id and first.info.input_size == 256
