@@ -82,3 +82,15 @@ class PathNotAllowedError(SamscapeError, PermissionError):
 
 class PathNotFoundError(SamscapeError, FileNotFoundError):
     """A path given to the server does not exist, or is not the kind of thing asked for."""
+
+
+class HostNotAllowedError(SamscapeError, PermissionError):
+    """A request names a Host the server does not serve (DNS rebinding)."""
+
+
+class OriginNotAllowedError(SamscapeError, PermissionError):
+    """A state-changing request comes from a web page of another origin."""
+
+
+class BodyTooLargeError(SamscapeError, ValueError):
+    """A request body is over the server's limit."""

@@ -7,9 +7,10 @@ Every route lives under /api. A user mistake (a SamscapeError) is a 4xx with a o
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,9 @@ from shapely.geometry import mapping
 
 from .. import __version__, models
 from ..errors import (
+    BodyTooLargeError,
+    HostNotAllowedError,
+    OriginNotAllowedError,
     OutputLayerError,
     PathNotAllowedError,
     PathNotFoundError,
@@ -46,16 +50,46 @@ from .bodies import (
     Vectorise,
 )
 from .copilot import copilot_routes
+from .guards import LOOPBACK_HOSTS, Guard
 from .roots import Roots
 from .state import Jobs, Layers, Opened, Sessions, Sources
 
 STATIC = Path(__file__).parent / "static"
-STATUS = {PathNotAllowedError: 403, PathNotFoundError: 404, UnknownModelError: 404}
+# The one table from error to HTTP status; any other SamscapeError is a 400.
+STATUS = {PathNotAllowedError: 403, PathNotFoundError: 404, UnknownModelError: 404,
+          HostNotAllowedError: 400, OriginNotAllowedError: 403, BodyTooLargeError: 413}
+# Messages are shared with the CLI, which names its flags; the page names its fields. Phrases
+# first, then any flag the page has a field for.
+PAGE_PHRASES = (
+    (re.compile(r"drop --model or pass --model (\S+)"), r"choose Model \1 (or none)"),
+    (re.compile(r"give --range MIN,MAX with MIN < MAX"), "give a Range min below Range max"),
+    (re.compile(r"pass --overwrite to replace it, or choose another folder"), "choose another Output folder"),
+    (re.compile(r"; pass --overwrite to start over"), "; choose another Output folder"),
+    (re.compile(r", or pass --out-crs \S+"), ""),
+)
+PAGE_FIELDS = {"model": "Model", "range": "Range min and max", "bands": "Bands",
+               "resolution": "Resolution ×", "stride": "Overlap %", "extent": "the extent",
+               "out": "Output folder"}
+FLAG = re.compile(r"(?<![\w/.-])--([a-z][a-z-]*)")
 
 
-def create_app(roots: Roots, token: str | None = None, sources: Sources | None = None) -> FastAPI:
+def status_of(exc: SamscapeError) -> int:
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
+def page_message(exc: SamscapeError) -> str:
+    """`exc`'s message on one line, in the page's words: its fields, not the CLI's flags."""
+    text = " ".join(str(exc).splitlines())
+    for pattern, words in PAGE_PHRASES:
+        text = pattern.sub(words, text)
+    return FLAG.sub(lambda m: PAGE_FIELDS.get(m[1], m[0]), text)
+
+
+def create_app(roots: Roots, token: str | None = None, sources: Sources | None = None,
+               hosts: Iterable[str] | None = LOOPBACK_HOSTS) -> FastAPI:
     """The API over `roots` and `sources` (default: none open yet). With a `token`, every /api
-    call must send `Authorization: Bearer <token>` (or `?token=`)."""
+    call must send `Authorization: Bearer <token>` (or `?token=`). `hosts`: the names a request's
+    Host header may give (None: any, for a wildcard bind guarded by the token)."""
     sources = sources or Sources(roots)
     layers = Layers(roots)
     sessions = Sessions(sources, layers)
@@ -69,7 +103,9 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong token: use the one 'samscape serve' printed")
 
-    app = FastAPI(title="samscape", version=__version__, dependencies=[Depends(authorised)])
+    app = FastAPI(title="samscape", version=__version__, dependencies=[Depends(authorised)],
+                  docs_url=None, redoc_url=None)  # Swagger UI and ReDoc need a CDN: /openapi.json
+    app.add_middleware(Guard, hosts=hosts, status=status_of)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,8 +117,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
 
     @app.exception_handler(SamscapeError)
     async def user_error(request: Request, exc: SamscapeError) -> JSONResponse:
-        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": page_message(exc)}, status_code=status_of(exc))
 
     @app.get("/api/health")
     def health() -> dict:

@@ -1,8 +1,8 @@
-"""Request bodies of the HTTP API: finite numbers, bounded sizes, no unknown fields."""
+"""Request bodies of the HTTP API: finite, bounded numbers, bounded sizes, no unknown fields."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,12 @@ from ..vector import VectorOptions
 MAX_POINTS = 200
 PATH = Field(min_length=1, max_length=4096)
 CRS_TEXT = Field(None, max_length=10_000, description="'EPSG:n', WKT or PROJ; default: the source's")
-Box = tuple[float, float, float, float]
+MAX_COORD = 1e12  # map units; the Earth is 4e7 m round, so no CRS's coordinates come near
+MAX_VALUE = 3.4e38  # a raster value: float32's range (a wider one overflows when scaled)
+Coord = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD)]
+Value = Annotated[float, Field(ge=-MAX_VALUE, le=MAX_VALUE)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Box = tuple[Coord, Coord, Coord, Coord]
 
 
 class Body(BaseModel):
@@ -34,8 +39,8 @@ class Vectorise(Body):
 
 
 class PointIn(Body):
-    x: float
-    y: float
+    x: Coord
+    y: Coord
     label: Literal[0, 1] = 1
 
 
@@ -57,8 +62,8 @@ class BoxIn(Body):
 
 
 class PreviewRequest(Body):
-    x: float | None = None
-    y: float | None = None
+    x: Coord | None = None
+    y: Coord | None = None
     label: Literal[0, 1] = 1
     box: Box | None = None
 
@@ -73,8 +78,8 @@ class EncodeRequest(Body):
     raster: str = PATH
     model: str = Field(min_length=1, max_length=200)
     bands: list[int] | None = Field(None, min_length=1, max_length=3, description="1-based")
-    value_range: tuple[float, float] | None = Field(None, description="[default: percentiles]")
-    percentiles: tuple[float, float] = (2.0, 98.0)
+    value_range: tuple[Value, Value] | None = Field(None, description="[default: percentiles]")
+    percentiles: tuple[Percent, Percent] = (2.0, 98.0)
     resolution_scale: float = Field(1.0, gt=0, le=1000, description="pixel size × this")
     overlap: float = Field(50.0, ge=0, le=90, description="% of a chip shared with the next")
     extent: Box | None = Field(None, description="xmin, ymin, xmax, ymax in the raster's CRS "

@@ -60,7 +60,7 @@ def copilot_routes(roots: Roots, jobs: Jobs) -> APIRouter:
     def open_raster(path: str) -> RasterSource:
         resolved = roots.resolve(path)
         if not resolved.is_file():
-            raise PathNotFoundError(f"raster '{path}' does not exist; choose a raster to encode")
+            raise PathNotFoundError(f"no such file '{path}'; choose a raster to encode")
         return RasterSource(resolved)
 
     @router.post("/copilot/plan")
@@ -101,7 +101,7 @@ def copilot_routes(roots: Roots, jobs: Jobs) -> APIRouter:
             path = raster.path
         out = roots.resolve(body.out)
         if not out.parent.is_dir():
-            raise PathNotFoundError(f"folder '{out.parent}' does not exist; choose an existing folder")
+            raise PathNotFoundError(f"no such folder '{out.parent}'; choose an existing folder")
         check_target(out)
         return jobs.start(path, out, settings).to_json()
 

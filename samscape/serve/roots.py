@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PathNotAllowedError, PathNotFoundError
+from ..errors import PathNotAllowedError, PathNotFoundError, SettingsError
 from ..segment.sources import is_feature_folder
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".parquet")
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+PATH_MAX = 4096  # bytes in a whole path (Linux)
 
 
 @dataclass(frozen=True)
@@ -41,22 +44,47 @@ class Roots:
 
     def resolve(self, path: str | os.PathLike) -> Path:
         """`path` (absolute, or relative to the first root) with symlinks resolved, if it lies
-        under a root; PathNotAllowedError otherwise, '..' anywhere included."""
-        given = Path(path).expanduser()
+        under a root; PathNotAllowedError otherwise, '..' anywhere included. A path no file
+        system could hold (a NUL byte, a name over 255 bytes, the whole over PATH_MAX) or an unknown
+        `~user` is a SettingsError: every route takes its paths here, so none of them sees one."""
+        text = os.fsdecode(path)
+        if "\0" in text:
+            raise SettingsError(f"path '{_short(text)}' contains a NUL byte; give a path without one")
+        if any(len(os.fsencode(name)) > NAME_MAX for name in Path(text).parts):
+            raise SettingsError(f"a name in path '{_short(text)}' is longer than {NAME_MAX} bytes, "
+                                "which no file system holds; give a shorter name")
+        try:
+            given = Path(text).expanduser()
+        except RuntimeError:  # ~user of an unknown user
+            raise PathNotFoundError(f"no such user in '{_short(text)}'; give a path inside "
+                                    f"{self.describe()}") from None
         if ".." in given.parts:
-            raise PathNotAllowedError(f"'{path}' contains '..'; give a path inside {self.describe()}")
-        resolved = (given if given.is_absolute() else self.paths[0] / given).resolve()
+            raise PathNotAllowedError(f"'{_short(text)}' contains '..'; give a path inside "
+                                      f"{self.describe()}")
+        joined = given if given.is_absolute() else self.paths[0] / given
+        try:
+            if len(os.fsencode(joined)) >= PATH_MAX:
+                raise OSError(errno.ENAMETOOLONG, "too long")
+            resolved = joined.resolve()
+        except OSError:  # too long, or a symlink loop
+            raise SettingsError(f"path '{_short(text)}' cannot be resolved: it is longer than "
+                                f"{PATH_MAX} bytes or holds a symlink loop; give another path") from None
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.paths):
-            raise PathNotAllowedError(f"'{path}' is outside the allowed roots {self.describe()}; "
+            raise PathNotAllowedError(f"'{_short(text)}' is outside the allowed roots {self.describe()}; "
                                       "start the server with --root for that folder")
+        if len(os.fsencode(resolved)) >= PATH_MAX:
+            raise SettingsError(f"path '{_short(text)}' resolves to more than {PATH_MAX} bytes; "
+                                "give a shorter path")
         return resolved
 
     def listing(self, path: str | os.PathLike | None = None) -> tuple[Path, list[Entry]]:
         """A folder under a root and its entries: folders first, then files, by name; hidden
         files and entries that resolve outside the roots are left out."""
         folder = self.resolve(path) if path is not None else self.paths[0]
+        if not folder.exists():
+            raise PathNotFoundError(f"no such folder '{_short(str(path))}'; give a folder to list")
         if not folder.is_dir():
-            raise PathNotFoundError(f"'{path}' is not a folder; give a folder to list")
+            raise PathNotFoundError(f"'{_short(str(path))}' is a file, not a folder; give a folder to list")
         entries = []
         for child in sorted(folder.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower())):
             if child.name.startswith("."):
@@ -77,3 +105,9 @@ def _kind(path: Path) -> str:
         return "features" if is_feature_folder(path) else "folder"
     suffix = path.suffix.lower()
     return "raster" if suffix in RASTER_SUFFIXES else "layer" if suffix in LAYER_SUFFIXES else "file"
+
+
+def _short(text: str, keep: int = 100) -> str:
+    """`text` for a one-line message: control characters escaped, cut after `keep` characters."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:keep])
+    return shown if len(text) <= keep else f"{shown}… ({len(text)} characters)"

@@ -99,7 +99,7 @@ class Sources:
         or a raster (live, with `model`) under the roots."""
         resolved = self.roots.resolve(path)
         if not resolved.exists():
-            raise PathNotFoundError(f"'{path}' does not exist; give an existing feature folder or raster")
+            raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
         progress = Progress()
         if resolved.is_dir():
             source = open_source(resolved, model)

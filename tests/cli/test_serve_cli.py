@@ -50,6 +50,14 @@ def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None
         # The default root is the source's folder: its parent is outside.
         outside = httpx.get(f"http://127.0.0.1:{port}/api/browse", params={"path": str(tmp_path.parent)})
         assert outside.status_code == 403
+        # A web page under another name (DNS rebinding) or of another origin gets nothing.
+        base = f"http://127.0.0.1:{port}"
+        rebound = httpx.get(f"{base}/api/sources/1", headers={"Host": f"evil.example:{port}"})
+        assert rebound.status_code == 400 and "Host" in rebound.json()["detail"]
+        cross = httpx.delete(f"{base}/api/sources/1", headers={"Origin": "http://evil.example"})
+        assert cross.status_code == 403 and "Origin" in cross.json()["detail"]
+        assert httpx.get(f"{base}/api/sources/1").status_code == 200
+        assert httpx.get(f"http://localhost:{port}/api/health").status_code == 200
     finally:
         process.terminate()
         process.wait(10)
@@ -62,8 +70,12 @@ def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
         app_line = next(line for line in process.stdout if "app at" in line)
         line = next(line for line in process.stdout if "token (send" in line)
         token = line.rsplit(" ", 1)[-1].strip()
-        assert f"?token={token}" in app_line
+        assert f"?token={token}" in app_line and f"{port}/openapi.json" in app_line
         assert _wait(port, process, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        # Bound to every address, any Host may be this machine's: the token guards instead.
+        named = httpx.get(f"http://127.0.0.1:{port}/api/health", headers={
+            "Authorization": f"Bearer {token}", "Host": f"samscape.lan:{port}"})
+        assert named.status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200  # the page holds no data
     finally:
         process.terminate()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 import samscape
@@ -30,7 +36,42 @@ def scene():
 
 @pytest.fixture
 def client(root: Path) -> TestClient:
-    return TestClient(create_app(Roots.of(root)))
+    return TestClient(create_app(Roots.of(root)), base_url="http://127.0.0.1")
+
+
+class Served:
+    """`app` served by uvicorn in a thread on a free loopback port; `http` is a client for it."""
+
+    def __init__(self, app) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.http.close()
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def served(root: Path) -> Iterator[Served]:
+    """A real server over `root` on loopback, as `samscape serve` runs it."""
+    with Served(create_app(Roots.of(root))) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

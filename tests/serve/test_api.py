@@ -169,7 +169,7 @@ def test_concurrent_clicks_get_their_own_answers(client: TestClient, scene) -> N
 
 
 def test_a_token_guards_every_call(root: Path) -> None:
-    client = TestClient(create_app(Roots.of(root), token="s3cret"))
+    client = TestClient(create_app(Roots.of(root), token="s3cret"), base_url="http://127.0.0.1")
     refused = client.get("/api/health")
     assert refused.status_code == 401 and "token" in refused.json()["detail"]
     assert client.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401

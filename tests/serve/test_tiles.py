@@ -60,7 +60,7 @@ def test_a_tile_at_pixel_level_equals_the_encoders_chip(make_raster) -> None:
 def test_tiles_over_http_for_a_feature_folder_found_beside_its_raster(tmp_path: Path, make_raster) -> None:
     raster = make_raster("scene.tif", crs=POLAR, transform=Affine(10.0, 0, -200000.0, 0, -10.0, 150000.0))
     samscape.encode(str(raster), tmp_path / "features", model="demo", progress=False)
-    client = TestClient(create_app(Roots.of(tmp_path)))
+    client = TestClient(create_app(Roots.of(tmp_path)), base_url="http://127.0.0.1")
     info = client.post("/api/sources", json={"path": "features"}).json()
     assert info["raster"] == str(raster.resolve()) and info["crs"] == POLAR
     assert "+proj=stere" in info["proj4"]
@@ -78,7 +78,7 @@ def test_a_feature_folder_without_its_raster_has_no_tiles(tmp_path: Path, make_r
     samscape.encode(str(raster), tmp_path / "features", model="demo", progress=False)
     other = make_raster("other.tif", width=300)
     raster.unlink()
-    client = TestClient(create_app(Roots.of(tmp_path)))
+    client = TestClient(create_app(Roots.of(tmp_path)), base_url="http://127.0.0.1")
     info = client.post("/api/sources", json={"path": "features"}).json()
     assert info["raster"] is None and info["tiles"] is None
     assert client.get(f"/api/sources/{info['id']}/tiles/0/0/0.png").status_code == 404

@@ -1,0 +1,97 @@
+"""Malformed paths, huge coordinates and the page's wording, against a real server on loopback:
+every answer is a 4xx with a one-line `detail`, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Served
+
+BAD_PATHS = {
+    "nul byte": "scene\x00.tif",
+    "name over 255": "x" * 300 + ".gpkg",
+    "unknown user": "~nosuchuser/x.gpkg",
+    "over PATH_MAX": "a/" * 2040 + "x.tif",
+    "long folder name": "notes/" + "y" * 256 + "/x.tif",
+}
+
+
+def _path_requests(served: Served, path: str) -> dict:
+    """Every route that takes a path, asked with `path`."""
+    http = served.http
+    source = http.post("/api/sources", json={"path": "features"}).json()["id"]
+    session = http.post("/api/sessions", json={"source": source}).json()["id"]
+    encode = {"model": "demo"}
+    return {
+        "browse": lambda: http.get("/api/browse", params={"path": path}),
+        "open source": lambda: http.post("/api/sources", json={"path": path}),
+        "open with raster": lambda: http.post("/api/sources", json={"path": "features", "raster": path}),
+        "session output": lambda: http.post("/api/sessions", json={"source": source, "output": path}),
+        "set output": lambda: http.put(f"/api/sessions/{session}/output", json={"path": path}),
+        "plan": lambda: http.post("/api/copilot/plan", json={**encode, "raster": path}),
+        "job raster": lambda: http.post("/api/jobs/encode", json={**encode, "raster": path, "out": "j"}),
+        "job out": lambda: http.post("/api/jobs/encode",
+                                     json={**encode, "raster": "scene.tif", "out": path}),
+        "download": lambda: http.get(f"/api/sessions/{session}/download"),
+    }
+
+
+def _one_line_4xx(response) -> str:
+    assert 400 <= response.status_code < 500, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail and "\n" not in detail, detail
+    return detail
+
+
+@pytest.mark.parametrize("kind", BAD_PATHS)
+def test_a_bad_path_is_a_4xx_on_every_route(served: Served, kind: str) -> None:
+    for route, ask in _path_requests(served, BAD_PATHS[kind]).items():
+        response = ask()
+        assert response.status_code < 500, (kind, route, response.text)
+        _one_line_4xx(response)
+    assert served.http.get("/api/health").status_code == 200
+
+
+def test_a_bad_path_says_what_is_wrong(served: Served) -> None:
+    http = served.http
+    assert "NUL" in _one_line_4xx(http.get("/api/browse", params={"path": "a\x00b"}))
+    assert "255" in _one_line_4xx(http.post("/api/sources", json={"path": "x" * 300}))
+    assert "nosuchuser" in _one_line_4xx(http.post("/api/sources", json={"path": "~nosuchuser/f"}))
+
+
+@pytest.mark.parametrize("huge", [1e308, -1e308, 1e300])
+def test_huge_coordinates_are_a_4xx(served: Served, huge: float) -> None:
+    http = served.http
+    source = http.post("/api/sources", json={"path": "features"}).json()["id"]
+    session = http.post("/api/sessions", json={"source": source}).json()["id"]
+    box = [-abs(huge), -abs(huge), abs(huge), abs(huge)]
+    point = {"x": huge, "y": -huge}
+    for response in (
+        http.post(f"/api/sources/{source}/segment", json={"box": box}),
+        http.post(f"/api/sources/{source}/segment", json={"points": [point]}),
+        http.post(f"/api/sources/{source}/segment", json={"box": box, "crs": "EPSG:4326"}),
+        http.post(f"/api/sessions/{session}/box", json={"box": box}),
+        http.post(f"/api/sessions/{session}/points", json=point),
+        http.post(f"/api/sessions/{session}/preview", json={"box": box}),
+        http.post(f"/api/sessions/{session}/preview", json=point),
+        http.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo", "extent": box}),
+        http.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo",
+                                             "value_range": [-abs(huge), abs(huge)]}),
+    ):
+        _one_line_4xx(response)
+
+
+def test_messages_name_the_pages_fields_not_the_clis_flags(served: Served) -> None:
+    http = served.http
+    no_model = _one_line_4xx(http.post("/api/sources", json={"path": "scene.tif"}))
+    assert "Model" in no_model and "--" not in no_model, no_model
+    other_model = _one_line_4xx(http.post("/api/sources", json={"path": "features",
+                                                               "model": "tiny-random-sam"}))
+    assert "Model" in other_model and "--" not in other_model, other_model
+    missing = _one_line_4xx(http.post("/api/sources", json={"path": "nothing.tif"}))
+    assert missing.startswith("no such file") and "a raster:" not in missing, missing
+    flat = _one_line_4xx(http.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo",
+                                                             "value_range": [5, 5]}))
+    assert "Range min" in flat and "--" not in flat, flat
+    assert _one_line_4xx(http.post("/api/copilot/plan", json={
+        "raster": "nothing.tif", "model": "demo"})).startswith("no such file")
