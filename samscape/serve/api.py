@@ -7,7 +7,6 @@ Every route lives under /api. A user mistake (a SamscapeError) is a 4xx with a o
 from __future__ import annotations
 
 import io
-import re
 import secrets
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -53,36 +52,16 @@ from .copilot import copilot_routes
 from .guards import LOOPBACK_HOSTS, Guard
 from .roots import Roots
 from .state import Jobs, Layers, Opened, Sessions, Sources
+from .wording import page_words
 
 STATIC = Path(__file__).parent / "static"
 # The one table from error to HTTP status; any other SamscapeError is a 400.
 STATUS = {PathNotAllowedError: 403, PathNotFoundError: 404, UnknownModelError: 404,
           HostNotAllowedError: 400, OriginNotAllowedError: 403, BodyTooLargeError: 413}
-# Messages are shared with the CLI, which names its flags; the page names its fields. Phrases
-# first, then any flag the page has a field for.
-PAGE_PHRASES = (
-    (re.compile(r"drop --model or pass --model (\S+)"), r"choose Model \1 (or none)"),
-    (re.compile(r"give --range MIN,MAX with MIN < MAX"), "give a Range min below Range max"),
-    (re.compile(r"pass --overwrite to replace it, or choose another folder"), "choose another Output folder"),
-    (re.compile(r"; pass --overwrite to start over"), "; choose another Output folder"),
-    (re.compile(r", or pass --out-crs \S+"), ""),
-)
-PAGE_FIELDS = {"model": "Model", "range": "Range min and max", "bands": "Bands",
-               "resolution": "Resolution ×", "stride": "Overlap %", "extent": "the extent",
-               "out": "Output folder"}
-FLAG = re.compile(r"(?<![\w/.-])--([a-z][a-z-]*)")
 
 
 def status_of(exc: SamscapeError) -> int:
     return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-
-
-def page_message(exc: SamscapeError) -> str:
-    """`exc`'s message on one line, in the page's words: its fields, not the CLI's flags."""
-    text = " ".join(str(exc).splitlines())
-    for pattern, words in PAGE_PHRASES:
-        text = pattern.sub(words, text)
-    return FLAG.sub(lambda m: PAGE_FIELDS.get(m[1], m[0]), text)
 
 
 def create_app(roots: Roots, token: str | None = None, sources: Sources | None = None,
@@ -117,7 +96,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
 
     @app.exception_handler(SamscapeError)
     async def user_error(request: Request, exc: SamscapeError) -> JSONResponse:
-        return JSONResponse({"detail": page_message(exc)}, status_code=status_of(exc))
+        return JSONResponse({"detail": page_words(str(exc))}, status_code=status_of(exc))
 
     @app.get("/api/health")
     def health() -> dict:

@@ -17,6 +17,7 @@ from ..raster import RasterSource
 from .bodies import EncodeRequest, JobRequest, PlanRequest
 from .roots import Roots
 from .state import Jobs
+from .wording import page_words
 
 MAX_GRID_FEATURES = 5000
 
@@ -107,6 +108,10 @@ def copilot_routes(roots: Roots, jobs: Jobs) -> APIRouter:
 
     @router.get("/jobs/{job_id}")
     def job(job_id: str) -> dict:
-        return jobs.get(job_id).to_json()
+        """A job's progress; `error` (in the page's words) once it failed."""
+        state = jobs.get(job_id).to_json()
+        if state["error"]:
+            state["error"] = page_words(state["error"])
+        return state
 
     return router

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PathNotAllowedError, PathNotFoundError, SettingsError
+from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
 from ..segment.sources import is_feature_folder
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
@@ -66,7 +66,7 @@ class Roots:
             if len(os.fsencode(joined)) >= PATH_MAX:
                 raise OSError(errno.ENAMETOOLONG, "too long")
             resolved = joined.resolve()
-        except OSError:  # too long, or a symlink loop
+        except (OSError, RuntimeError):  # too long, or a symlink loop (RuntimeError before 3.13)
             raise SettingsError(f"path '{_short(text)}' cannot be resolved: it is longer than "
                                 f"{PATH_MAX} bytes or holds a symlink loop; give another path") from None
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.paths):
@@ -91,7 +91,7 @@ class Roots:
                 continue
             try:
                 target = self.resolve(child)
-            except PathNotAllowedError:
+            except SamscapeError:  # outside the roots, or a symlink loop
                 continue
             entries.append(Entry(child.name, str(target), _kind(target)))
         return folder, entries

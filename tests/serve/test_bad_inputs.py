@@ -3,7 +3,11 @@ every answer is a 4xx with a one-line `detail`, never a 500."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+
+from samscape.serve import Roots, create_app
 
 from .conftest import Served
 
@@ -95,3 +99,28 @@ def test_messages_name_the_pages_fields_not_the_clis_flags(served: Served) -> No
     assert "Range min" in flat and "--" not in flat, flat
     assert _one_line_4xx(http.post("/api/copilot/plan", json={
         "raster": "nothing.tif", "model": "demo"})).startswith("no such file")
+    # A background encoding into a folder holding another encoding fails; its error too.
+    job = http.post("/api/jobs/encode", json={"raster": "scene.tif", "model": "demo", "out": "features",
+                                              "bands": [1]})
+    assert job.status_code == 202, job.text
+    state = job.json()
+    for _ in range(300):
+        if state["state"] != "running":
+            break
+        time.sleep(0.05)
+        state = http.get(f"/api/jobs/{state['id']}").json()
+    assert state["state"] == "failed" and "Output folder" in state["error"], state
+    assert "--" not in state["error"], state["error"]
+
+
+def test_a_symlink_loop_is_left_out_of_listings_and_refused(tmp_path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "kept").mkdir()
+    with Served(create_app(Roots.of(tmp_path))) as served:
+        listing = served.http.get("/api/browse")
+        assert listing.status_code == 200, listing.text
+        assert [e["name"] for e in listing.json()["entries"]] == ["kept"]
+        for response in (served.http.get("/api/browse", params={"path": "loop"}),
+                         served.http.post("/api/sources", json={"path": "loop/x.tif"}),
+                         served.http.post("/api/copilot/plan", json={"raster": "loop", "model": "demo"})):
+            assert "loop" in _one_line_4xx(response)
