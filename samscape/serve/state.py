@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from pathlib import Path
 
 from rasterio.crs import CRS
@@ -68,8 +69,8 @@ def find_raster(source: FeatureSource, folder: Path, roots: Roots, given: str | 
     else:
         candidates = [roots.resolve(given)]
         if not candidates[0].is_file():
-            raise PathNotFoundError(f"raster '{given}' does not exist; give the raster the "
-                                    "features were encoded from, or none")
+            raise PathNotFoundError(f"no such file '{given}' (raster); give the raster the "
+                                    f"features were encoded from ({pre.source_name}), or no raster")
     for candidate in candidates:
         try:
             path = roots.resolve(candidate)
@@ -81,7 +82,7 @@ def find_raster(source: FeatureSource, folder: Path, roots: Roots, given: str | 
     if given is not None:
         raise RasterReadError(f"'{given}' is not the raster '{folder.name}' was encoded from "
                               f"({pre.source_name}, fingerprint {pre.source_fingerprint}); "
-                              "give that raster, or none")
+                              f"pick {pre.source_name} as it was when encoded")
     return None
 
 
@@ -140,21 +141,24 @@ class Sources:
 
 class Layers:
     """One OutputLayer per file, shared by every session that writes it, so saves from several
-    tabs are ordered by the layer's own lock."""
+    tabs are ordered by the layer's own lock. A layer no session holds any more is forgotten, so
+    a file never written does not keep the CRS of a session that is gone."""
 
     def __init__(self, roots: Roots) -> None:
         self.roots = roots
-        self._layers: dict[Path, OutputLayer] = {}
+        self._layers: weakref.WeakValueDictionary[Path, OutputLayer] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def get(self, path: str, crs: CRS) -> OutputLayer:
         """The layer at `path` under the roots: an existing file keeps its CRS, a new one gets
-        `crs` (that of the first session to choose it)."""
+        `crs` (that of the first session to choose it among those holding it now)."""
         resolved = self.roots.resolve(path)
         with self._lock:
-            if resolved not in self._layers:
-                self._layers[resolved] = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
-            return self._layers[resolved]
+            layer = self._layers.get(resolved)
+            if layer is None:
+                layer = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
+                self._layers[resolved] = layer
+            return layer
 
 
 class Sessions:

@@ -82,7 +82,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh 1280×800 page; the test fails on any uncaught script error."""
+    """A fresh 1280×800 page; the test fails on any uncaught script error, or on any error the
+    console logs but those containing a text the test put in `page.expected_errors`."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -92,6 +93,8 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     page.shots = folder
+    page.expected_errors = []
     yield page
     context.close()
+    errors = [e for e in errors if not any(text in e for text in page.expected_errors)]
     assert not errors, f"script errors in the page: {errors}"

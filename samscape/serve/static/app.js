@@ -10,10 +10,12 @@ if (TOKEN) sessionStorage.setItem("samscape.token", TOKEN);
 
 class ApiError extends Error {}
 
-async function api(path, { method = "GET", body } = {}) {
+// `signal`: an AbortSignal that cancels the request (a newer load supersedes an older one).
+async function api(path, { method = "GET", body, signal } = {}) {
   const headers = { "Content-Type": "application/json" };
   if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(path, { method, headers, signal,
+                                       body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({ detail: response.statusText }));
   if (!response.ok) throw new ApiError(data.detail || `${response.status} ${response.statusText}`);
@@ -102,6 +104,7 @@ function buildMap(info) {
                              constrainOnlyCenter: true });
   const s = () => settings.style;
   const mapLayers = [];
+  delete layers.raster;
   if (info.tiles) {
     const grid = new ol.tilegrid.TileGrid({ origin: info.tiles.origin, resolutions: info.tiles.resolutions,
                                             extent: info.tiles.extent, tileSize: info.tiles.size });
@@ -250,7 +253,7 @@ function needsEncoding(body) {
 // `started`: when the user acted (performance.now()); the time until the result is drawn is
 // left in body[data-prompt-ms] for the benchmark.
 async function prompt(path, body, started = performance.now()) {
-  if (!state.session || state.busy) return;
+  if (!state.session || state.busy || state.loading) return;
   state.busy = true;
   previewSeq += 1;  // answers to earlier previews are stale now
   replaceFeatures("preview", []);
@@ -330,7 +333,9 @@ async function save() {
   try {
     const saved = await api(`/api/sessions/${state.session.id}/save`, { method: "POST" });
     drawSession(saved.session);
-    say("output-status", `saved ${saved.polygons} polygon${saved.polygons === 1 ? "" : "s"} to ${baseName(saved.session.output)}`, "ok");
+    const into = saved.session.output_crs === saved.session.crs ? "" : `, reprojected into ${saved.session.output_crs}`;
+    say("output-status", `saved ${saved.polygons} polygon${saved.polygons === 1 ? "" : "s"} to ` +
+        `${baseName(saved.session.output)}${into}`, "ok");
     await refreshSaved();
   } catch (e) { say("output-status", e.message, "error"); }
 }
@@ -356,42 +361,93 @@ async function loadSource() {
   if (!path) { say("source-status", `give a ${mode() === "live" ? "raster" : "feature folder"} first (Browse…)`, "error"); return; }
   const body = { path };
   if (mode() === "live") body.model = $("model").value;
-  say("source-status", "loading…");
-  try {
-    await useSource(() => api("/api/sources", { method: "POST", body }));
-  } catch (e) { say("source-status", e.message, "error"); }
+  await useSource(() => api("/api/sources", { method: "POST", body }), true);
 }
 
-// `opening`: a function that returns the source's description. No prompt is taken while loading.
-async function useSource(opening) {
-  if (state.loading) return;
+// Loading is one state machine: each load has a number, and only the latest one may change the
+// page. A newer load cancels the requests of an older one still running (and closes the source
+// that older one opened, once it answers); a failed load leaves the shown scene as it is, puts
+// the form back as that scene has it, and shows the error.
+const loading = { seq: 0, controller: null };
+
+// `opening`: a function that returns the source's description; `opens`: whether it opens a new
+// source on the server (closed again if the load is superseded). No prompt is taken while loading.
+async function useSource(opening, opens = false) {
+  if (loading.controller) loading.controller.abort();
+  const controller = new AbortController();
+  const seq = ++loading.seq;
+  const latest = () => seq === loading.seq;
+  loading.controller = controller;
   state.loading = true;
-  try { await showSource(await opening()); } finally { state.loading = false; }
+  say("source-status", "loading…");
+  let info = null, session = null;
+  try {
+    info = await opening();
+    if (!latest()) throw new DOMException("superseded", "AbortError");
+    const signal = controller.signal;
+    const [chips, created] = await Promise.all([
+      api(`/api/sources/${info.id}/chips`, { signal }),
+      api("/api/sessions", { method: "POST", body: { source: info.id, ...vectorOptions() }, signal })]);
+    session = created;
+    if (!latest()) throw new DOMException("superseded", "AbortError");
+    const previous = showSource(info, chips, session);
+    // the old session goes first, so a layer only it held no longer keeps its CRS
+    if (previous) await api(`/api/sessions/${previous.id}`, { method: "DELETE" }).catch(() => {});
+    await outputForSource(info);
+  } catch (e) {
+    if (info && state.source !== info) {  // never shown: forget what this load made
+      if (session) api(`/api/sessions/${session.id}`, { method: "DELETE" }).catch(() => {});
+      if (opens) api(`/api/sources/${info.id}`, { method: "DELETE" }).catch(() => {});
+    }
+    if (latest()) {
+      if (state.source) showForm(state.source);
+      say("source-status", e.message, "error");
+    }
+  } finally {
+    if (latest()) { state.loading = false; loading.controller = null; }
+  }
 }
 
-async function showSource(info) {
-  const previous = state.session;
-  state.source = info;
-  state.session = null;
-  copilot.extent = copilot.plan = null;
-  clearPreview();
-  if (previous) api(`/api/sessions/${previous.id}`, { method: "DELETE" }).catch(() => {});
+// The form as the shown source has it: mode, path and model.
+function showForm(info) {
   document.querySelector(`input[name=mode][value=${info.mode}]`).checked = true;
   modeChanged();
   $("source-path").value = info.path;
   if (info.mode === "pre-encoded") {
     $("model").innerHTML = `<option>${info.model}</option>`;
   } else {
+    if (![...$("model").options].some((o) => o.value === info.model)) {
+      $("model").insertAdjacentHTML("beforeend", `<option value="${info.model}">${info.model}</option>`);
+    }
     $("model").value = info.model;
   }
-  sourceStatus(info);
+}
+
+// Shows a loaded source: nothing here waits on the server, so a load changes the page at once or
+// not at all. Returns the session it replaces, for the caller to end.
+function showSource(info, chips, session) {
+  const previous = state.session;
+  state.source = info;
+  state.session = null;
+  copilot.extent = copilot.plan = null;
+  clearPreview();
+  showForm(info);
   buildMap(info);
-  await refreshChips();
-  const session = await api("/api/sessions", { method: "POST", body: { source: info.id, ...vectorOptions() } });
+  replaceFeatures("chips", readFeatures(chips));
+  info.encoded = chips.features.filter((f) => f.properties.encoded).length;
+  sourceStatus(info);
+  replaceFeatures("saved", []);
+  $("saved").hidden = true;
   drawSession(session);
   updateInteractions();
-  const path = outputPath();
-  if (path) await setOutput(path, true);
+  return previous;
+}
+
+// A closed tab ends its session, so the server forgets it (and a layer only it held).
+function endSession() {
+  if (!state.session) return;
+  const headers = TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+  fetch(`/api/sessions/${state.session.id}`, { method: "DELETE", headers, keepalive: true }).catch(() => {});
 }
 
 function vectorOptions() {
@@ -401,8 +457,14 @@ function vectorOptions() {
 function sourceStatus(info) {
   const what = info.mode === "live" ? `live, ${info.encoded} of ${info.chips} chips encoded`
                                     : `${info.encoded} chips`;
-  say("source-status", `Loaded ${info.name}: ${what}, model ${info.model}, ${info.crs}` +
-      (info.raster ? "" : " (raster not found: no image)"), "ok");
+  const loaded = `Loaded ${info.name}: ${what}, model ${info.model}, ${info.crs}`;
+  const missing = info.mode === "pre-encoded" && !info.raster;
+  $("find-raster").hidden = !missing;
+  $("map-note").hidden = !missing;
+  if (!missing) { say("source-status", loaded, "ok"); return; }
+  $("map-note").textContent = `No image: ${info.name} was not found`;
+  say("source-status", `${loaded}. Its raster ${info.name} was not found beside the feature folder ` +
+      "(or it changed since encoding), so the map shows no image: use Find raster… to pick it.", "warn");
 }
 
 async function refreshChips() {
@@ -413,15 +475,46 @@ async function refreshChips() {
   sourceStatus(state.source);
 }
 
-async function setOutput(path, quiet = false) {
+// Save to the layer at `path`, chosen by the user: kept whatever its CRS, with a clear word when
+// polygons are reprojected into it.
+async function setOutput(path) {
   try {
-    const session = await api(`/api/sessions/${state.session.id}/output`, { method: "PUT", body: { path } });
-    drawSession(session);
-    say("output-status", `saving to ${baseName(session.output)} (${session.output_crs})`, "ok");
-    await refreshSaved();
-  } catch (e) {
-    if (!quiet) say("output-status", e.message, "error");
-    else say("output-status", "choose an output layer (New file or Existing…)");
+    showOutput(await putOutput(path));
+  } catch (e) { say("output-status", e.message, "error"); }
+}
+
+async function putOutput(path) {
+  const session = await api(`/api/sessions/${state.session.id}/output`, { method: "PUT", body: { path } });
+  drawSession(session);
+  await refreshSaved();
+  return session;
+}
+
+function showOutput(session, note = "") {
+  const where = `saving to ${baseName(session.output)} (${session.output_crs})`;
+  if (session.output_crs === session.crs) say("output-status", note + where, note ? "warn" : "ok");
+  else say("output-status", `${note}${where}; polygons are reprojected from ${session.crs} ` +
+           "(area_m2 stays in square metres)", "warn");
+}
+
+// The output layer for a newly loaded source: the one the form names, unless that layer holds
+// another CRS; then `<name>_<epsg>` beside it, and the user is told. A layer of another CRS is only
+// kept when the user chooses it (setOutput), never silently on a change of source.
+async function outputForSource(info) {
+  const path = outputPath();
+  if (!path) { say("output-status", "choose an output layer (New file or Existing…)"); return; }
+  let session;
+  try { session = await putOutput(path); } catch (e) {
+    say("output-status", `${e.message}; choose another output layer (New file or Existing…)`, "error");
+    return;
+  }
+  if (session.output_crs === info.crs) { showOutput(session); return; }
+  const epsg = /^EPSG:(\d+)$/.exec(info.crs);
+  const suffix = epsg ? epsg[1] : info.name.replace(/\.[^.]*$/, "").replace(/\W+/g, "_");
+  const own = path.replace(/(\.[^./\\]+)$/, `_${suffix}$1`);
+  const note = `${baseName(path)} is in ${session.output_crs} and this source in ${info.crs}: `;
+  try { showOutput(await putOutput(own), note); } catch (e) {
+    say("output-status", `${note}${baseName(own)} cannot be used either (${e.message}); choose an output layer`, "error");
   }
 }
 
@@ -429,7 +522,7 @@ function outputPath() {
   const name = $("output-path").value.trim();
   const format = $("output-format").value;
   if (!name) return null;
-  const folder = state.source ? state.source.path.replace(/[\\/][^\\/]*$/, "") : "";
+  const folder = state.source ? parentOf(state.source.path) : "";
   const file = name.toLowerCase().endsWith(format) ? name : name.replace(/\.(gpkg|shp|geojson|fgb)$/i, "") + format;
   return file.includes("/") ? file : `${folder}/${file}`;
 }
@@ -437,13 +530,14 @@ function outputPath() {
 async function refreshSaved() {
   if (!state.session || !state.session.output) return;
   let collection;
-  try { collection = await api(`/api/sessions/${state.session.id}/saved`); } catch (e) { return; }
+  try { collection = await api(`/api/sessions/${state.session.id}/saved`); }
+  catch (e) { collection = { type: "FeatureCollection", features: [] }; }
   replaceFeatures("saved", readFeatures(collection));
   const groups = new Map();
   for (const f of collection.features) {
     const g = groups.get(f.properties.group_id) || { polygons: 0, area: 0 };
     g.polygons += 1;
-    g.area += f.properties.area;
+    g.area += f.properties.area_m2 ?? f.properties.area;
     groups.set(f.properties.group_id, g);
   }
   const rows = [...groups].reverse().map(([id, g]) =>
@@ -456,15 +550,36 @@ async function refreshSaved() {
 
 // ---- Folder picker ---------------------------------------------------------------------------
 
-const SELECTABLE = { source: { "pre-encoded": ["features"], live: ["raster"] }, output: ["layer"] };
+const SELECTABLE = { source: { "pre-encoded": ["features"], live: ["raster"] }, output: ["layer"], raster: ["raster"] };
+const STATUS_OF = { output: "output-status", source: "source-status", raster: "source-status" };
+
+// Icons of the picker's entries, drawn inline (an emoji may have no glyph in the system's fonts).
+const ICONS = {
+  folder: '<path d="M1.5 4V13h13V5.5H7.5L6 4z" fill="currentColor" fill-opacity=".25"/>',
+  features: '<path d="M1.5 4V13h13V5.5H7.5L6 4z"/><path d="M5 7.5h6v4H5zM8 7.5v4M5 9.5h6"/>',
+  raster: '<rect x="1.5" y="2.5" width="13" height="11" rx="1"/><path d="M1.5 11.5l4-4 3 3 2-2 4 4"/>' +
+          '<circle cx="11" cy="5.5" r="1.2"/>',
+  layer: '<path d="M8 2l6.5 3.5L8 9 1.5 5.5z" fill="currentColor" fill-opacity=".25"/><path d="M1.5 8.5L8 12l6.5-3.5"/>',
+  file: '<path d="M3.5 1.5h6l3 3v10h-9z"/><path d="M9.5 1.5v3h3"/>',
+};
+
+function icon(kind) {
+  return '<svg class="icon" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" fill="none" ' +
+         `stroke="currentColor" stroke-width="1.2" stroke-linejoin="round">${ICONS[kind] || ICONS.file}</svg>`;
+}
+
+function pickerTitle(purpose) {
+  if (purpose === "output") return "Choose an output layer";
+  if (purpose === "raster") return `Find ${state.source.name}, the raster of ${baseName(state.source.path)}`;
+  return mode() === "live" ? "Choose a raster" : "Choose a feature folder";
+}
 
 async function openPicker(purpose, path) {
-  const kinds = purpose === "output" ? SELECTABLE.output : SELECTABLE.source[mode()];
-  $("picker-title").textContent = purpose === "output" ? "Choose an output layer"
-    : mode() === "live" ? "Choose a raster" : "Choose a feature folder";
+  const kinds = purpose === "source" ? SELECTABLE.source[mode()] : SELECTABLE[purpose];
+  $("picker-title").textContent = pickerTitle(purpose);
   let listing;
   try { listing = await api(`/api/browse${path ? `?path=${encodeURIComponent(path)}` : ""}`); }
-  catch (e) { say(purpose === "output" ? "output-status" : "source-status", e.message, "error"); return; }
+  catch (e) { say(STATUS_OF[purpose], e.message, "error"); return; }
   $("picker-path").textContent = listing.path;
   const list = $("picker-entries");
   list.innerHTML = "";
@@ -472,8 +587,9 @@ async function openPicker(purpose, path) {
   for (const entry of entries) {
     const li = document.createElement("li");
     const selectable = kinds.includes(entry.kind);
-    li.innerHTML = `<span></span><span class="kind">${entry.kind === "features" ? "feature folder" : entry.kind}</span>`;
-    li.firstChild.textContent = entry.kind === "folder" ? `📁 ${entry.name}` : entry.name;
+    li.innerHTML = `<span class="name">${icon(entry.kind)}<span></span></span>` +
+                   `<span class="kind">${entry.kind === "features" ? "feature folder" : entry.kind}</span>`;
+    li.querySelector(".name span").textContent = entry.name;
     li.dataset.kind = entry.kind;
     if (entry.kind === "folder") li.onclick = () => openPicker(purpose, entry.path);
     else if (selectable) li.onclick = () => { $("picker").close(); picked(purpose, entry.path); };
@@ -489,11 +605,22 @@ function picked(purpose, path) {
     $("output-path").value = path.replace(/\.[^.]*$/, "");
     if ([...$("output-format").options].some((o) => o.value === suffix)) $("output-format").value = suffix;
     setOutput(path);
+  } else if (purpose === "raster") {
+    findRaster(path);
   } else {
     $("source-path").value = path;
     loadSource();
   }
 }
+
+// The shown feature folder opened again with the raster the user picked (the server checks its
+// fingerprint); a wrong one leaves the scene as it is and says why.
+function findRaster(raster) {
+  const folder = state.source.path;
+  useSource(() => api("/api/sources", { method: "POST", body: { path: folder, raster } }), true);
+}
+
+function parentOf(path) { return path.replace(/[\\/][^\\/]*$/, ""); }
 
 // ---- Encoder Copilot -------------------------------------------------------------------------
 
@@ -566,7 +693,7 @@ async function fromStatistics() {
 
 async function encodeNow() {
   if (!copilot.plan) { say("cp-status", "plan first: load a raster in Live Encoding", "error"); return; }
-  const folder = state.source.raster.replace(/[\\/][^\\/]*$/, "");
+  const folder = parentOf(state.source.raster);
   const name = $("cp-out").value.trim();
   const out = name.includes("/") ? name : `${folder}/${name}`;
   let job;
@@ -585,7 +712,7 @@ async function encodeNow() {
   $("cp-progress").hidden = true;
   if (job.state !== "done") { say("cp-status", job.error, "error"); return; }
   say("cp-status", `encoded ${job.encoded} chips in ${humanSeconds(job.seconds)}; loading them`, "ok");
-  await useSource(() => api("/api/sources", { method: "POST", body: { path: job.out } }));
+  await useSource(() => api("/api/sources", { method: "POST", body: { path: job.out } }), true);
 }
 
 function wireCopilot() {
@@ -604,11 +731,13 @@ function wireCopilot() {
 
 // ---- Controls and shortcuts ------------------------------------------------------------------
 
+let modelOptions = "";  // the models this server can use, as <option>s (fetched once at start)
+
 async function loadModels() {
   const { models } = await api("/api/models");
-  const options = models.filter((m) => !m.test_only || m.id === "demo")
+  modelOptions = models.filter((m) => !m.test_only || m.id === "demo")
     .map((m) => `<option value="${m.id}">${m.id} (${m.status})</option>`).join("");
-  $("model").innerHTML = $("cp-model").innerHTML = options;
+  $("model").innerHTML = $("cp-model").innerHTML = modelOptions;
   $("model").value = $("cp-model").value = "demo";
 }
 
@@ -617,7 +746,10 @@ function modeChanged() {
   $("path-label").textContent = live ? "Raster" : "Feature folder";
   $("source-path").placeholder = live ? "scene.tif" : "features/";
   $("model").disabled = !live;
-  if (live && $("model").options.length <= 1) loadModels();
+  if (live && $("model").options.length <= 1 && modelOptions) {
+    $("model").innerHTML = modelOptions;
+    $("model").value = "demo";
+  }
 }
 
 const TOOLS = ["fg", "bg", "box"];
@@ -665,13 +797,15 @@ function wire() {
   $("source-path").addEventListener("keydown", (e) => { if (e.key === "Enter") loadSource(); });
   $("zoom-to").onclick = zoomTo;
   $("browse-source").onclick = () => openPicker("source");
-  $("browse-output").onclick = () => openPicker("output", state.source && state.source.path.replace(/[\\/][^\\/]*$/, ""));
+  $("browse-output").onclick = () => openPicker("output", state.source && parentOf(state.source.path));
+  $("find-raster").onclick = () => { if (state.source) openPicker("raster", parentOf(state.source.path)); };
   $("use-output").onclick = () => { const path = outputPath(); if (path) setOutput(path); };
   $("undo").onclick = () => prompt("undo");
   $("clear").onclick = () => prompt("clear");
   $("save").onclick = save;
   $("undo-save").onclick = undoSave;
   document.addEventListener("keydown", onKey);
+  addEventListener("pagehide", endSession);
   wireCopilot();
   updateInteractions();
 }

@@ -1,0 +1,222 @@
+"""Changing sources in a real browser: loads that race or fail, a feature folder whose raster is
+elsewhere, an output layer in another CRS, and the picker's icons."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import rasterio
+from affine import Affine
+from playwright.sync_api import Page, expect
+from shapely.geometry import shape
+
+from samscape.demo import generate_scene
+
+from .conftest import Served
+from .driving import open_app, shot, to_screen
+from .test_app import _centre, _idle, _largest, _load, _result
+
+
+def _live(page: Page) -> None:
+    page.check("input[name=mode][value=live]", force=True)
+    page.select_option("#model", "demo")
+
+
+def _drag_box(page: Page, bounds) -> None:
+    x0, y0, x1, y1 = bounds
+    page.mouse.move(*to_screen(page, x0, y1))
+    page.mouse.down()
+    page.mouse.move(*to_screen(page, x1, y0), steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => !state.busy && state.session.box !== null")
+
+
+def _groups(path) -> gpd.GeoDataFrame:
+    return gpd.read_file(path) if path.exists() else gpd.GeoDataFrame({"group_id": []})
+
+
+def _picker_entry(page: Page, name: str):
+    return page.locator("#picker-entries li", has_text=name)
+
+
+def test_a_second_load_wins_over_one_in_flight(page: Page, served: Served) -> None:
+    open_app(page, served.url)
+    page.evaluate("""() => {
+        $('source-path').value = 'features';
+        $('load').click();
+        document.querySelector('input[name=mode][value=live]').checked = true;
+        modeChanged();
+        $('model').value = 'demo';
+        $('source-path').value = 'scene.tif';
+        $('load').click(); }""")
+    page.wait_for_function("() => !state.loading && state.session && state.source.mode === 'live'",
+                           timeout=30_000)
+    page.wait_for_timeout(500)  # the first answer, had it been kept, would have landed by now
+    assert page.evaluate("() => state.source.path").endswith("scene.tif")
+    expect(page.locator("#source-status")).to_contain_text("Loaded scene.tif: live")
+    expect(page.locator("#source-path")).to_have_value(str(served.root / "scene.tif"))
+    expect(page.locator("input[name=mode][value=live]")).to_be_checked()
+    shot(page, "second-load")
+
+
+def test_a_failed_load_keeps_the_scene_and_restores_the_form(page: Page, served: Served) -> None:
+    open_app(page, served.url)
+    _load(page, "features")
+    page.wait_for_load_state("networkidle")
+    shown = page.evaluate("() => state.source.id")
+    page.expected_errors.append("the server responded with a status of 404")
+    _live(page)
+    page.fill("#source-path", "no/such/scene.tif")
+    page.click("#load")
+    expect(page.locator("#source-status")).to_have_class("message error")
+    expect(page.locator("#source-status")).to_contain_text("no/such/scene.tif")
+    assert page.evaluate("() => !state.loading && state.source.id") == shown
+    expect(page.locator("#source-path")).to_have_value(str(served.root / "features"))
+    expect(page.locator("input[name=mode][value=pre-encoded]")).to_be_checked()
+    expect(page.locator("#model")).to_be_disabled()
+    assert page.evaluate("() => map.getLayers().getArray().includes(layers.raster)")
+    shot(page, "failed-load")
+
+
+def test_a_moved_feature_folder_asks_for_its_raster(page: Page, served: Served) -> None:
+    shutil.copytree(served.root / "features", served.root / "moved" / "features")
+    with rasterio.open(served.root / "moved" / "other.tif", "w", driver="GTiff", width=64, height=64,
+                       count=3, dtype="uint8", crs="EPSG:32633",
+                       transform=Affine(0.5, 0, 500_000.0, 0, -0.5, 4_000_000.0)) as ds:
+        ds.write(np.full((3, 64, 64), 90, "uint8"))
+    open_app(page, served.url)
+    _load(page, "moved/features")
+    status = page.locator("#source-status")
+    expect(status).to_contain_text("scene.tif")
+    expect(status).to_contain_text("not found")
+    expect(status).not_to_have_class("message ok")
+    expect(page.locator("#find-raster")).to_be_visible()
+    assert page.evaluate("() => !map.getLayers().getArray().includes(layers.raster)")
+    shot(page, "raster-missing")
+
+    page.click("#find-raster")
+    expect(page.locator("#picker-title")).to_contain_text("scene.tif")
+    page.expected_errors.append("the server responded with a status of 400")
+    _picker_entry(page, "other.tif").click()
+    expect(status).to_have_class("message error")
+    expect(status).to_contain_text("other.tif")
+    expect(status).to_contain_text("is not the raster")
+    assert page.evaluate("() => state.source.raster") is None
+    expect(page.locator("#find-raster")).to_be_visible()
+    shot(page, "wrong-raster")
+
+    page.click("#find-raster")
+    _picker_entry(page, "..").click()
+    with page.expect_response(lambda r: "/tiles/" in r.url and r.status == 200):
+        _picker_entry(page, "scene.tif").click()
+    page.wait_for_function("() => !state.loading && state.source.raster !== null")
+    assert page.evaluate("() => state.source.path").endswith("moved/features")
+    expect(status).to_have_class("message ok")
+    expect(page.locator("#find-raster")).to_be_hidden()
+    assert page.evaluate("() => map.getLayers().getArray().includes(layers.raster)")
+    page.wait_for_load_state("networkidle")
+    shot(page, "raster-found")
+
+
+def test_the_picker_draws_icons_not_emoji(page: Page, served: Served) -> None:
+    (served.root / "notes.txt").write_text("not a layer")
+    (served.root / "empty").mkdir(exist_ok=True)
+    open_app(page, served.url)
+    page.click("#browse-source")
+    entries = page.locator("#picker-entries li")
+    expect(entries.first).to_be_visible()
+    kinds = set(entries.evaluate_all("(items) => items.map((li) => li.dataset.kind)"))
+    assert {"folder", "features", "raster", "layer", "file"} <= kinds
+    for kind in kinds:
+        icon = page.locator(f"#picker-entries li[data-kind={kind}] svg.icon").first
+        expect(icon).to_be_visible()
+        box = icon.bounding_box()
+        assert box["width"] >= 12 and box["height"] >= 12, kind
+    text = page.locator("#picker-entries").inner_text()
+    assert all(ord(ch) < 0x2000 for ch in text), text  # no emoji left for a font to miss
+    shot(page, "picker-icons")
+
+
+def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Page, served: Served,
+                                                                      scene) -> None:
+    """A UTM source after a polar one saves to a layer of its own CRS, and says so; the polar layer,
+    chosen on purpose, gets the polygons reprojected, at the right place with the right area."""
+    polar = generate_scene(7, 256, 256)
+    origin = (10_000.0, -2_000_000.0)  # NSIDC north polar stereographic, about 72° N
+    with rasterio.open(served.root / "polar.tif", "w", driver="GTiff", width=256, height=256, count=3,
+                       dtype="uint8", crs="EPSG:3413",
+                       transform=Affine(0.5, 0, origin[0], 0, -0.5, origin[1])) as ds:
+        ds.write(polar.image.transpose(2, 0, 1))
+    polar_layer = served.root / "crs_test.gpkg"
+    utm_layer = served.root / "crs_test_32633.gpkg"
+
+    open_app(page, served.url)
+    page.fill("#output-path", "crs_test")
+    _live(page)
+    _load(page, "scene.tif")  # nothing saved: the layer is not fixed to this CRS yet
+    expect(page.locator("#output-status")).to_contain_text("crs_test.gpkg (EPSG:32633)")
+    _load(page, "polar.tif")
+    expect(page.locator("#output-status")).to_have_text("saving to crs_test.gpkg (EPSG:3413)")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # box
+    _drag_box(page, (origin[0] + 20, origin[1] - 108, origin[0] + 108, origin[1] - 20))
+    page.keyboard.press("S")
+    expect(page.locator("#saved-rows tr")).to_have_count(1)
+    assert _groups(polar_layer).crs.to_epsg() == 3413
+
+    _load(page, "scene.tif")
+    output = page.locator("#output-status")
+    expect(output).to_contain_text("crs_test_32633.gpkg (EPSG:32633)")
+    expect(output).to_contain_text("crs_test.gpkg is in EPSG:3413")
+    expect(page.locator("#saved")).to_be_hidden()  # the new layer has nothing yet
+    page.keyboard.press("Tab")  # points
+    building = _largest(scene, "building")
+    page.mouse.click(*to_screen(page, *_centre(scene, building)))
+    _idle(page, 1)
+    drawn = _result(page)
+    page.keyboard.press("S")
+    expect(page.locator("#saved-rows tr")).to_have_count(1)
+    shot(page, "own-crs-layer")
+    saved = _groups(utm_layer)
+    assert saved.crs.to_epsg() == 32633
+    assert saved.union_all().symmetric_difference(drawn).area < 1e-6 * drawn.area
+    assert abs(saved["area_m2"].sum() - drawn.area) < 0.01 * drawn.area
+
+    # the polar layer chosen on purpose: kept, with a clear word that polygons are reprojected
+    page.click("#browse-output")
+    _picker_entry(page, "crs_test.gpkg").click()
+    expect(output).to_contain_text("crs_test.gpkg (EPSG:3413)")
+    expect(output).to_contain_text("reprojected from EPSG:32633")
+    before = set(_groups(polar_layer)["group_id"])
+    water = _largest(scene, "water")
+    page.mouse.click(*to_screen(page, *_centre(scene, water)))
+    _idle(page, 1)
+    drawn = _result(page)
+    page.keyboard.press("S")
+    expect(page.locator("#saved-rows tr")).to_have_count(2)
+    expect(output).to_contain_text("to crs_test.gpkg, reprojected into EPSG:3413")
+    shot(page, "reprojected-layer")
+    layer = _groups(polar_layer)
+    assert layer.crs.to_epsg() == 3413
+    new = layer[~layer["group_id"].isin(before)]
+    back = shape(new.to_crs(32633).union_all().__geo_interface__)
+    assert back.symmetric_difference(drawn).area < 0.002 * drawn.area
+    assert abs(new["area_m2"].sum() - drawn.area) < 0.01 * drawn.area
+    assert abs(new.geometry.area.sum() - drawn.area) > 0.1 * drawn.area  # 3413 units are not m² here
+
+
+def test_a_closed_tab_ends_its_session(page: Page, served: Served) -> None:
+    open_app(page, served.url)
+    _load(page, "features")
+    session = page.evaluate("() => state.session.id")
+    url = f"{served.url}api/sessions/{session}"
+    assert httpx.get(url).status_code == 200
+    page.close(run_before_unload=True)
+    deadline = time.monotonic() + 10
+    while httpx.get(url).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(url).status_code == 404
