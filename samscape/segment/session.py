@@ -13,7 +13,7 @@ from rasterio.crs import CRS
 
 from ..errors import NothingToSaveError
 from ..geo import Bounds, norm_crs
-from ..vector import OutputLayer, SavedPolygon, VectorOptions, reproject
+from ..vector import OutputLayer, SavedPolygon, VectorOptions, area_m2, reproject
 from .prompts import FOREGROUND, PromptSet, make_box
 from .segmenter import Segmenter, SegmentResult
 
@@ -37,14 +37,15 @@ class SavedGroup:
 
 def group_rows(result: SegmentResult, layer_crs: CRS, model: str, source: str,
                group_id: str | None = None) -> SavedGroup:
-    """The layer rows of one object: one per polygon, areas in the layer's CRS units."""
+    """The layer rows of one object: one per polygon, reprojected from the result's CRS into the
+    layer's, each with its area in m² (geodesic: the same whatever the layer's CRS)."""
     group_id = group_id or new_ulid()
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     polygons = reproject(list(result.polygons), result.crs, layer_crs)
     prompts = result.prompts
     rows = tuple(
         SavedPolygon(
-            geometry=p, group_id=group_id, group_size=len(polygons), area=float(p.area),
+            geometry=p, group_id=group_id, group_size=len(polygons), area_m2=area_m2(p, layer_crs),
             fg_points=prompts.fg_count, bg_points=prompts.bg_count,
             box_used=int(prompts.box is not None), score=round(result.score, 6), model=model,
             source=source, created=created,

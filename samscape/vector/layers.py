@@ -1,7 +1,10 @@
 """Output layers: saved polygons in GeoPackage, Shapefile, GeoJSON, FlatGeobuf or GeoParquet.
 
-Every change rewrites the layer to a temporary file beside it and renames it into place, so a
-failed write leaves the previous layer as it was, and undoing a save works in every format.
+A GeoPackage layer ('file.gpkg' or 'file.gpkg:layer') is changed in place, so the file's other
+layers, styles and metadata stay as they were. Every other format is rewritten to a temporary file
+beside it and renamed into place (a Shapefile's parts through a journal), so a failed or killed
+write leaves the previous layer whole. Every read-modify-write holds a lock on the folder shared
+by all processes, so saves from several programs all land.
 """
 
 from __future__ import annotations
@@ -9,8 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-import threading
-import uuid
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,9 @@ from shapely.geometry import Polygon
 
 from ..errors import OutputLayerError
 from ..geo import crs_label
+from . import gpkg
 from .geoparquet import geo_metadata
+from .layerfiles import FolderLock, check_name, check_writable, recover, swap_in, temp_path, write_errors
 
 DRIVERS = {
     ".gpkg": "GPKG",
@@ -43,7 +47,7 @@ DRIVERS = {
 FIELDS: dict[str, str] = {
     "group_id": "object",     # one ULID per save
     "group_size": "int32",    # polygons in the save
-    "area": "float64",        # in the layer's CRS units
+    "area_m2": "float64",     # m², on the ellipsoid, whatever the layer's CRS
     "fg_points": "int32",
     "bg_points": "int32",
     "box_used": "int32",      # 1 if a box prompt was used, else 0
@@ -61,7 +65,7 @@ class SavedPolygon:
     geometry: Polygon
     group_id: str
     group_size: int
-    area: float
+    area_m2: float
     fg_points: int
     bg_points: int
     box_used: int
@@ -74,9 +78,26 @@ class SavedPolygon:
         return {name: getattr(self, name) for name in FIELDS}
 
 
+_NAMED = re.compile(r"^(?P<file>.+(?P<ext>\.[A-Za-z0-9]+)):(?P<layer>[^/\\:]+)$", re.DOTALL)
+
+
+def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """(file, layer name) of 'file.gpkg:layer'; (path, None) without a layer name. A Windows drive
+    letter ('C:\\x.gpkg') is part of the file; a layer name is only for a GeoPackage."""
+    text = os.fspath(path)
+    match = _NAMED.match(text)
+    if not match or match["ext"].lower() not in DRIVERS:
+        return Path(text), None
+    if DRIVERS[match["ext"].lower()] != "GPKG":
+        raise OutputLayerError(f"'{text}' names a layer, but only a GeoPackage holds named layers; "
+                               f"use '{match['file']}' or a .gpkg file")
+    return Path(match["file"]), match["layer"]
+
+
 def driver_for(path: str | os.PathLike) -> str:
-    """The format of `path`, from its extension; OutputLayerError for an unknown one."""
-    suffix = Path(path).suffix.lower()
+    """The format of `path` ('file.gpkg:layer' allowed), from its extension; OutputLayerError for
+    an unknown one."""
+    suffix = split_layer(path)[0].suffix.lower()
     if suffix not in DRIVERS:
         raise OutputLayerError(
             f"unknown output extension {suffix or '(none)'!r} in '{path}'; "
@@ -87,70 +108,111 @@ def driver_for(path: str | os.PathLike) -> str:
 
 class OutputLayer:
     """A polygon layer on disk, created on first save in `crs`; an existing one must have samscape's
-    fields and the same CRS, or it is refused and left untouched. Thread-safe."""
+    fields and the same CRS, or it is refused and left untouched. `path` may name a layer of a
+    GeoPackage, 'file.gpkg:layer' (default: the file's stem). Safe across threads and processes."""
 
     def __init__(self, path: str | os.PathLike, crs: CRS) -> None:
-        self.path = Path(path)
+        self.path, layer = split_layer(path)
         self.driver = driver_for(self.path)
         self.crs = crs
-        self._lock = threading.Lock()
-        if self.path.exists():
-            self._check_existing()
-        elif not self.path.parent.is_dir():
+        check_name(str(self.path.absolute()))
+        if layer is not None:
+            check_name(layer, "layer name")
+            gpkg.check_layer_name(layer, self.path)
+        self.layer_name = layer or gpkg.default_layer(self.path)
+        self.label = f"{self.path}:{self.layer_name}" if self.driver == "GPKG" else str(self.path)
+        if not self.path.parent.is_dir():
             raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist")
+        check_writable(self.path.parent)
+        self._gdal_path = self.path.absolute()
+        self._lock = FolderLock(self.path.parent)
+        with self._lock.held():
+            recover(self.path)
+            self._check_existing()
 
     @staticmethod
     def crs_of(path: str | os.PathLike) -> CRS | None:
-        """The CRS of the existing layer at `path`; None if there is no file or it has no CRS."""
-        path = Path(path)
-        if not path.exists():
+        """The CRS of the existing layer at `path`; None if there is no such layer or it has no CRS."""
+        file, layer = split_layer(path)
+        driver = driver_for(file)
+        if not file.exists():
             return None
         try:
-            crs_text = _describe(path, driver_for(path))[1]
-        except OutputLayerError:
-            raise
+            if driver == "GPKG" and (layer or gpkg.default_layer(file)) not in gpkg.layer_names(file):
+                return None
+            crs_text = _describe(file.absolute(), driver, layer or gpkg.default_layer(file))[1]
         except Exception as exc:
             raise OutputLayerError(f"'{path}' cannot be read as a layer ({exc}); choose a new "
                                    "file name") from None
         return CRS.from_user_input(crs_text) if crs_text else None
 
+    def _exists(self) -> bool:
+        if not self.path.exists():
+            return False
+        return self.driver != "GPKG" or self.layer_name in gpkg.layer_names(self._gdal_path)
+
     def _check_existing(self) -> None:
+        """Refuse (untouched) an existing layer of another kind; call with the lock held."""
         try:
-            fields, crs_text, geometry_type, count = _describe(self.path, self.driver)
+            if not self._exists():
+                return
+            fields, crs_text, geometry_type, count = _describe(self._gdal_path, self.driver,
+                                                               self.layer_name)
         except Exception as exc:
             raise OutputLayerError(
-                f"'{self.path}' exists but cannot be read as a {self.driver} layer ({exc}); "
+                f"'{self.label}' exists but cannot be read as a {self.driver} layer ({exc}); "
                 "choose a new file name"
             ) from None
         if set(fields) != set(FIELDS) and not (count == 0 and not fields):
             missing = sorted(set(FIELDS) - set(fields))
             extra = sorted(set(fields) - set(FIELDS))
             raise OutputLayerError(
-                f"'{self.path}' has another schema (missing: {', '.join(missing) or 'none'}; "
+                f"'{self.label}' has another schema (missing: {', '.join(missing) or 'none'}; "
                 f"extra: {', '.join(extra) or 'none'}); it is left untouched: choose a new file"
+                + (" or layer ('file.gpkg:layer')" if self.driver == "GPKG" else "")
             )
         if geometry_type not in ("Polygon", "MultiPolygon", "Unknown"):
-            raise OutputLayerError(f"'{self.path}' holds {geometry_type} geometries, not polygons; "
+            raise OutputLayerError(f"'{self.label}' holds {geometry_type} geometries, not polygons; "
                                    "choose a new file")
         if not crs_text or CRS.from_user_input(crs_text) != self.crs:
             theirs = crs_label(CRS.from_user_input(crs_text)) if crs_text else "none"
             raise OutputLayerError(
-                f"'{self.path}' is in CRS {theirs}, not {crs_label(self.crs)}; it is left "
+                f"'{self.label}' is in CRS {theirs}, not {crs_label(self.crs)}; it is left "
                 f"untouched: choose a new file, or pass --out-crs {theirs}"
             )
 
     def read(self) -> list[SavedPolygon]:
-        """Every row of the layer, in file order ([] if the file does not exist yet)."""
-        with self._lock:
+        """Every row of the layer, in file order ([] if it does not exist yet)."""
+        with self._lock.held():
+            recover(self.path)
             return self._read()
 
     def append(self, rows: Sequence[SavedPolygon]) -> None:
-        with self._lock:
-            self._write(self._read() + list(rows))
+        with self._lock.held():
+            recover(self.path)
+            self._check_existing()
+            if self.driver == "GPKG" and self.path.exists():
+                kept = gpkg.metadata(self._gdal_path, self.layer_name) if self._exists() else None
+                try:
+                    with write_errors(self.path):
+                        _write_ogr(self._gdal_path, list(rows), self.crs, self.driver, self.layer_name,
+                                   append=True)
+                except OutputLayerError:
+                    if kept is not None:
+                        gpkg.restore_metadata(self._gdal_path, self.layer_name, kept)
+                    raise
+            else:
+                self._write(self._read() + list(rows))
 
     def remove_group(self, group_id: str) -> int:
         """Delete the rows of one save; returns how many were removed."""
-        with self._lock:
+        with self._lock.held():
+            recover(self.path)
+            if not self._exists():
+                return 0
+            if self.driver == "GPKG":
+                with write_errors(self.path):
+                    return gpkg.delete_group(self._gdal_path, self.layer_name, group_id)
             rows = self._read()
             kept = [r for r in rows if r.group_id != group_id]
             if len(kept) != len(rows):
@@ -159,9 +221,10 @@ class OutputLayer:
 
     def contents(self) -> dict[str, bytes]:
         """The layer's files by name, read together ({} before the first save; a Shapefile has
-        several)."""
-        with self._lock:
-            if not self.path.exists():
+        several; a GeoPackage is the whole file, its other layers included)."""
+        with self._lock.held():
+            recover(self.path)
+            if not self._exists():
                 return {}
             parts = [self.path] + sorted(p for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.*")
                                          if p != self.path)
@@ -170,16 +233,17 @@ class OutputLayer:
             return {p.name: p.read_bytes() for p in parts}
 
     def _read(self) -> list[SavedPolygon]:
-        if not self.path.exists():
+        if not self._exists():
             return []
         if self.driver == "GeoParquet":
-            table = pq.read_table(self.path)
+            table = pq.read_table(self._gdal_path)
             geometries = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
             columns = {name: table.column(name).to_pylist() for name in FIELDS}
         else:
             # GeoJSON would otherwise turn the ISO times into naive datetimes
             options = {"DATE_AS_STRING": "YES"} if self.driver == "GeoJSON" else {}
-            meta, _, wkb, values = pyogrio.raw.read(self.path, **options)
+            layer = {"layer": self.layer_name} if self.driver == "GPKG" else {}
+            meta, _, wkb, values = pyogrio.raw.read(self._gdal_path, **layer, **options)
             geometries = shapely.from_wkb(wkb)
             columns = {name: v.tolist() for name, v in zip(meta["fields"], values, strict=True)}
         return [
@@ -188,21 +252,21 @@ class OutputLayer:
         ]
 
     def _write(self, rows: list[SavedPolygon]) -> None:
-        token = uuid.uuid4().hex[:8]
-        tmp = self.path.with_name(f".{self.path.stem}-{token}{self.path.suffix}")
+        """The whole layer as `rows`, through a temporary file renamed into place (a new GeoPackage
+        too, so that a killed first save leaves no half-made file)."""
+        tmp = temp_path(self._gdal_path)
         try:
-            if self.driver == "GeoParquet":
-                _write_geoparquet(tmp, rows, self.crs)
-            else:
-                _write_ogr(tmp, rows, self.crs, self.driver, layer=self.path.stem)
-            for part in sorted(tmp.parent.glob(f"{glob.escape(tmp.stem)}.*")):
-                os.replace(part, self.path.with_suffix(part.suffix))
+            with write_errors(self.path):
+                if self.driver == "GeoParquet":
+                    _write_geoparquet(tmp, rows, self.crs)
+                else:
+                    _write_ogr(tmp, rows, self.crs, self.driver, layer=self.layer_name)
+                swap_in(tmp, self._gdal_path)
         finally:
-            for part in tmp.parent.glob(f"{glob.escape(tmp.stem)}.*"):
-                part.unlink(missing_ok=True)
+            recover(self._gdal_path)  # a swap under way is finished; other temporaries removed
 
 
-def _describe(path: Path, driver: str) -> tuple[list[str], str | None, str, int]:
+def _describe(path: Path, driver: str, layer: str) -> tuple[list[str], str | None, str, int]:
     """(field names, CRS as text, geometry type, feature count) of an existing layer."""
     if driver == "GeoParquet":
         schema = pq.read_schema(path)
@@ -213,7 +277,7 @@ def _describe(path: Path, driver: str) -> tuple[list[str], str | None, str, int]
         return ([n for n in schema.names if n != "geometry"],
                 ProjCRS.from_json_dict(crs).to_wkt() if crs else None, types[0],
                 pq.read_metadata(path).num_rows)
-    info = pyogrio.read_info(path)
+    info = pyogrio.read_info(path, layer=layer) if driver == "GPKG" else pyogrio.read_info(path)
     return list(info["fields"]), info["crs"], info["geometry_type"], info["features"]
 
 
@@ -222,11 +286,12 @@ def _columns(rows: list[SavedPolygon]) -> dict[str, np.ndarray]:
             for name, dtype in FIELDS.items()}
 
 
-def _write_ogr(path: Path, rows: list[SavedPolygon], crs: CRS, driver: str, layer: str) -> None:
+def _write_ogr(path: Path, rows: list[SavedPolygon], crs: CRS, driver: str, layer: str,
+               append: bool = False) -> None:
     columns = _columns(rows)
     wkb = shapely.to_wkb([r.geometry for r in rows]) if rows else np.array([], dtype=object)
     pyogrio.raw.write(path, wkb, list(columns.values()), list(columns), layer=layer,
-                      driver=driver, geometry_type="Polygon", crs=crs.to_wkt())
+                      driver=driver, geometry_type="Polygon", crs=crs.to_wkt(), append=append)
 
 
 def _write_geoparquet(path: Path, rows: list[SavedPolygon], crs: CRS) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import rasterio.features
 import shapely
 from affine import Affine
+from pyproj import CRS as ProjCRS
+from pyproj import Geod, Transformer
 from rasterio.crs import CRS
 from rasterio.warp import transform_geom
 from shapely.geometry import Polygon, mapping, shape
+from shapely.geometry.polygon import orient
 
 from ..errors import SettingsError
 
@@ -24,7 +28,8 @@ class VectorOptions:
     mode: 'pixel' (edges follow pixel edges) or 'simplified' (Douglas-Peucker, topology kept);
     tolerance: simplification tolerance in pixels; max_polygon_only: keep the largest polygon;
     min_area: drop polygons smaller than this (map units²); fill_holes: fill holes smaller than
-    this (map units²).
+    this (map units²); min_pixels: drop the specks, parts smaller than this many pixels, but never
+    the largest part (0 keeps every speck).
     """
 
     mode: str = "pixel"
@@ -32,11 +37,12 @@ class VectorOptions:
     max_polygon_only: bool = False
     min_area: float = 0.0
     fill_holes: float = 0.0
+    min_pixels: float = 4.0
 
     def __post_init__(self) -> None:
         if self.mode not in VECTORIZE_MODES:
             raise SettingsError(f"vectorize mode {self.mode!r} is not one of: pixel, simplified")
-        for name in ("tolerance", "min_area", "fill_holes"):
+        for name in ("tolerance", "min_area", "fill_holes", "min_pixels"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise SettingsError(f"{name.replace('_', ' ')} must be a number >= 0, got {value}")
@@ -61,6 +67,8 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
         polygons = [_fill_holes(p, options.fill_holes) for p in polygons]
     polygons = [p for p in polygons if p.area >= options.min_area]
     polygons.sort(key=lambda p: p.area, reverse=True)
+    speck = options.min_pixels * abs(transform.a * transform.e - transform.b * transform.d)
+    polygons = polygons[:1] + [p for p in polygons[1:] if p.area >= speck]
     if options.max_polygon_only:
         polygons = polygons[:1]
     if options.mode == "simplified":
@@ -84,3 +92,30 @@ def reproject(polygons: list[Polygon], src: CRS, dst: CRS) -> list[Polygon]:
     if src == dst:
         return list(polygons)
     return [shape(transform_geom(src, dst, mapping(p))) for p in polygons]
+
+
+def area_m2(polygon: Polygon, crs: CRS) -> float:
+    """The area of `polygon` (in `crs`) in square metres on the CRS's ellipsoid, whatever the CRS:
+    geodesic, so a polar stereographic or a degree layer reports the same m² as UTM. A CRS without
+    an ellipsoid (a local engineering CRS) gives the planar area times its unit's size in metres²."""
+    geod, to_lonlat, unit = _measure(crs.to_wkt())
+    if geod is None:
+        return float(polygon.area) * unit * unit
+    if to_lonlat is not None:
+        polygon = shapely.transform(
+            polygon, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+    area, _ = geod.geometry_area_perimeter(orient(polygon, 1.0))
+    return abs(float(area))
+
+
+@lru_cache(maxsize=32)
+def _measure(wkt: str) -> tuple[Geod | None, Transformer | None, float]:
+    """(ellipsoid, transformer to its lon/lat or None if already there, linear unit in metres)."""
+    crs = ProjCRS.from_wkt(wkt)
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    geod = crs.get_geod()
+    if geod is None:
+        return None, None, unit
+    if crs.is_geographic:
+        return geod, None, unit
+    return geod, Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True), unit

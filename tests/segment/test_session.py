@@ -138,7 +138,8 @@ def test_save_and_undo_save(segmenter, source, spots, tmp_path) -> None:
     for row, polygon in zip(first.rows, result.polygons, strict=True):
         assert row.group_id == first.group_id and row.group_size == len(first.rows)
         assert (row.fg_points, row.bg_points, row.box_used) == (1, 1, 0)
-        assert row.geometry.equals(polygon) and row.area == pytest.approx(polygon.area)
+        assert row.geometry.equals(polygon)
+        assert row.area_m2 == pytest.approx(polygon.area, rel=1e-3)  # UTM's scale is 0.9996 here
         assert row.model == "tiny-random-sam" and row.source == source.name
     df = pyogrio.read_dataframe(path)
     assert len(df) == len(first.rows) and set(df["group_id"]) == {first.group_id}
@@ -157,7 +158,7 @@ def test_save_and_undo_save(segmenter, source, spots, tmp_path) -> None:
     df = pyogrio.read_dataframe(path)
     assert list(df["group_id"]) == [first.group_id] * len(first.rows)
     assert [g.wkb for g in df.geometry] == [r.geometry.wkb for r in first.rows]
-    assert list(df["area"]) == pytest.approx([r.area for r in first.rows])
+    assert list(df["area_m2"]) == pytest.approx([r.area_m2 for r in first.rows])
     assert [r.group_id for r in layer.read()] == [first.group_id] * len(first.rows)
 
     assert session.undo_save() == first.group_id
@@ -183,6 +184,31 @@ def test_save_into_a_layer_in_another_crs(segmenter, source, spots, tmp_path) ->
     assert len(group.rows) == len(expected)
     for row, polygon in zip(group.rows, expected, strict=True):
         assert row.geometry.equals_exact(polygon, 1e-12)
-        assert row.area == pytest.approx(polygon.area)  # in the layer's units (degrees²)
+    for row, polygon in zip(group.rows, result.polygons, strict=True):
+        assert row.area_m2 == pytest.approx(polygon.area, rel=1e-3)  # m², not degrees²
     (lon0, lat0, lon1, lat1) = pyogrio.read_dataframe(layer.path).total_bounds
     assert 14 < lon0 < lon1 < 16 and 35 < lat0 < lat1 < 37
+
+
+def test_save_into_an_existing_polar_layer_reprojects_and_keeps_square_metres(segmenter, source, spots,
+                                                                               tmp_path) -> None:
+    """The server's case: the layer was made by an EPSG:3413 source, then a UTM source saves into
+    it (the layer keeps its CRS). Polygons land where they are; area_m2 is not the +49 % of
+    polar stereographic's planar area at 36 N."""
+    polar = CRS.from_epsg(3413)
+    path = tmp_path / "samscape_polygons.gpkg"
+    first = Session(segmenter, layer=OutputLayer(path, polar))
+    first.add_point(*spots[0])
+    first.save()
+    layer = OutputLayer(path, OutputLayer.crs_of(path) or source.crs)  # as serve's Layers does
+    assert layer.crs == polar
+    session = Session(segmenter, layer=layer)
+    result = session.add_point(*spots[3])
+    group = session.save()
+    saved = [r for r in OutputLayer(path, polar).read() if r.group_id == group.group_id]
+    assert len(saved) == len(result.polygons) >= 1
+    back = reproject([r.geometry for r in saved], polar, source.crs)
+    for row, polygon, returned in zip(saved, result.polygons, back, strict=True):
+        assert returned.symmetric_difference(polygon).area <= 1e-6 * polygon.area
+        assert row.area_m2 == pytest.approx(polygon.area, rel=1e-3)
+        assert row.geometry.area > 1.4 * polygon.area  # the planar area in EPSG:3413 is not m²

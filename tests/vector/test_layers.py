@@ -39,7 +39,7 @@ def make_rows(group_id: str, n: int, x0: float = 500000.0, fg: int = 1, bg: int 
         geometry = polygon_with_hole(x0 + 20 * i, 3999000.0 + 3 * i) if i % 2 == 0 else \
             box(x0 + 20 * i, 3999000.0, x0 + 20 * i + 7.5, 3999012.5)
         rows.append(SavedPolygon(
-            geometry=geometry, group_id=group_id, group_size=n, area=geometry.area,
+            geometry=geometry, group_id=group_id, group_size=n, area_m2=geometry.area,
             fg_points=fg, bg_points=bg, box_used=box_used, score=score,
             model="tiny-random-sam", source="ortho é.tif", created="2024-05-06T07:08:09+00:00",
         ))
@@ -106,7 +106,7 @@ def layer_files(path: Path) -> set[str]:
 
 
 def test_fields_fit_shapefiles_and_match_saved_polygon():
-    assert list(FIELDS) == ["group_id", "group_size", "area", "fg_points", "bg_points", "box_used",
+    assert list(FIELDS) == ["group_id", "group_size", "area_m2", "fg_points", "bg_points", "box_used",
                             "score", "model", "source", "created"]
     assert all(len(name) <= 10 for name in FIELDS)
     row = make_rows("G", 1)[0]
@@ -251,7 +251,7 @@ def test_layer_with_another_schema_is_refused_and_untouched(tmp_path, ext):
     else:
         frame.to_file(path)
     files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match=r"another schema \(missing: area, .*extra: name"):
+    with pytest.raises(OutputLayerError, match=r"another schema \(missing: area_m2, .*extra: name"):
         OutputLayer(path, UTM)
     assert snapshot(tmp_path) == files
 

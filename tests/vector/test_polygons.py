@@ -119,11 +119,51 @@ def test_object_in_bottom_right_corner_of_a_large_mask():
 def test_single_pixel_at_origin_and_at_far_corner():
     mask = np.zeros((7, 9), bool)
     mask[0, 0] = mask[6, 8] = True
-    polygons = mask_to_polygons(mask, UTM)
+    polygons = mask_to_polygons(mask, UTM, VectorOptions(min_pixels=0))
     assert sorted(p.bounds for p in polygons) == [
         (500000.0, 3999999.5, 500000.5, 4000000.0),
         (500004.0, 3999996.5, 500004.5, 3999997.0),
     ]
+
+
+def test_specks_are_dropped_by_default_but_never_the_largest_part():
+    mask = np.zeros((40, 40), bool)
+    mask[10:20, 10:20] = True              # the object
+    mask[30, 30] = True                    # 1 px
+    mask[2, 2:5] = True                    # 3 px
+    mask[35:37, 35:37] = True              # 4 px: kept
+    kept = mask_to_polygons(mask, UTM)
+    assert [p.area / 0.25 for p in kept] == [100, 4]
+    assert [p.area / 0.25 for p in mask_to_polygons(mask, UTM, VectorOptions(min_pixels=0))] == [100, 4, 3, 1]
+    assert len(mask_to_polygons(mask, UTM, VectorOptions(min_pixels=5))) == 1
+    alone = np.zeros((9, 9), bool)
+    alone[4, 4] = True                     # a one-pixel object is still an object
+    assert [p.area for p in mask_to_polygons(alone, UTM)] == [0.25]
+    assert VectorOptions().min_pixels == 4
+
+
+def test_area_m2_is_the_same_in_every_crs():
+    """One field of about 30 m x 40 m near 36 N: in UTM 33N, in degrees and in polar stereographic
+    (EPSG:3413, whose planar area there is ~49 % too large), the same square metres."""
+    from pyproj import Geod
+    from rasterio.crs import CRS
+
+    from samscape.vector import area_m2, reproject
+
+    utm = CRS.from_epsg(32633)
+    field = shapely.Polygon([(500000, 3999000), (500030, 3999000), (500030, 3999040), (500000, 3999040)],
+                            [[(500010, 3999010), (500010, 3999020), (500020, 3999020), (500020, 3999010)]])
+    (lonlat,) = reproject([field], utm, CRS.from_epsg(4326))
+    truth = abs(Geod(ellps="WGS84").geometry_area_perimeter(shapely.geometry.polygon.orient(lonlat))[0])
+    assert truth == pytest.approx(1100 / 0.9996**2, rel=2e-4)   # UTM's scale on its central meridian
+    for epsg in (32633, 4326, 3413, 3857, 2263):
+        (polygon,) = reproject([field], utm, CRS.from_epsg(epsg))
+        assert area_m2(polygon, CRS.from_epsg(epsg)) == pytest.approx(truth, rel=1e-5), epsg
+    (polar,) = reproject([field], utm, CRS.from_epsg(3413))
+    assert polar.area / truth > 1.4                              # what the old `area` field said
+    local = CRS.from_wkt('LOCAL_CS["site",LOCAL_DATUM["d",0],UNIT["foot",0.3048],AXIS["X",EAST],'
+                         'AXIS["Y",NORTH]]')
+    assert area_m2(shapely.box(0, 0, 10, 10), local) == pytest.approx(100 * 0.3048**2)
 
 
 def test_simplified_mode_has_fewer_vertices_and_keeps_the_shape():
@@ -250,6 +290,7 @@ def test_vector_options_defaults_and_modes():
         ({"min_area": float("inf")}, "min area"),
         ({"fill_holes": -2.0}, "fill holes must be a number >= 0"),
         ({"fill_holes": float("-inf")}, "fill holes"),
+        ({"min_pixels": -1}, "min pixels must be a number >= 0"),
     ],
 )
 def test_vector_options_rejects_bad_values(kwargs, needle):
