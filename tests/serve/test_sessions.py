@@ -131,6 +131,19 @@ def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
     assert (root / "scene_truth.gpkg").read_bytes() == before
 
 
+def test_a_layer_never_written_is_not_kept_in_the_crs_of_a_session_that_ended(
+        client: TestClient, source_id: str) -> None:
+    first = _session(client, source_id, output="unwritten.gpkg", crs="EPSG:4326")
+    assert first["output_crs"] == "EPSG:4326"
+    second = _session(client, source_id)  # in the source's EPSG:32633
+    shared = client.put(f"/api/sessions/{second['id']}/output", json={"path": "unwritten.gpkg"}).json()
+    assert shared["output_crs"] == "EPSG:4326"  # one layer object while the first session holds it
+    for sid in (first["id"], second["id"]):
+        assert client.delete(f"/api/sessions/{sid}").status_code == 204
+    third = _session(client, source_id, output="unwritten.gpkg")
+    assert third["output_crs"] == "EPSG:32633"
+
+
 def test_two_tabs_saving_to_one_layer_lose_nothing(client: TestClient, source_id: str, scene) -> None:
     objects = [o for o in scene.objects if o.cls == "building"][:12]
     other = client.post("/api/sources", json={"path": "features"}).json()["id"]  # its own lock
