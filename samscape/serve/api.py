@@ -7,12 +7,14 @@ Every route lives under /api. A user mistake (a SamscapeError) is a 4xx with a o
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -287,8 +289,7 @@ def create_app(roots: Roots, token: str | None = None, sources: Sources | None =
                 for part, content in files.items():
                     archive.writestr(part, content)
             name, data, media = f"{layer.path.stem}.zip", buffer.getvalue(), "application/zip"
-        return Response(data, media_type=media,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return Response(data, media_type=media, headers={"Content-Disposition": attachment(name)})
 
     app.include_router(copilot_routes(roots, jobs))
     if STATIC.is_dir():
@@ -303,6 +304,13 @@ def _encoding(item: Opened) -> Iterator[None]:
         yield
     finally:
         item.progress.finish()
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download named `name` (any characters: the header itself is
+    latin-1): an ASCII fallback for old clients, and the name itself as UTF-8 (RFC 6266)."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def result_json(result: SegmentResult, crs) -> dict:

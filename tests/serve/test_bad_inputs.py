@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from samscape.demo.evaluate import point_prompt
 from samscape.serve import Roots, create_app
 
 from .conftest import Served
@@ -124,3 +125,19 @@ def test_a_symlink_loop_is_left_out_of_listings_and_refused(tmp_path) -> None:
                          served.http.post("/api/sources", json={"path": "loop/x.tif"}),
                          served.http.post("/api/copilot/plan", json={"raster": "loop", "model": "demo"})):
             assert "loop" in _one_line_4xx(response)
+
+
+def test_a_layer_named_outside_ascii_downloads_under_its_name(served: Served, scene, largest, root) -> None:
+    http = served.http
+    source = http.post("/api/sources", json={"path": "features"}).json()["id"]
+    name = "relevé 道路.gpkg"  # not latin-1, which HTTP headers are
+    session = http.post("/api/sessions", json={"source": source, "output": name}).json()["id"]
+    (point,) = point_prompt(scene, largest("building").object_id).points
+    assert http.post(f"/api/sessions/{session}/points", json={"x": point.x, "y": point.y}).status_code == 200
+    assert http.post(f"/api/sessions/{session}/save").status_code == 200
+    download = http.get(f"/api/sessions/{session}/download")
+    assert download.status_code == 200, download.text
+    assert download.content == (root / name).read_bytes()
+    disposition = download.headers["content-disposition"]
+    assert "filename*=UTF-8''relev%C3%A9%20%E9%81%93%E8%B7%AF.gpkg" in disposition, disposition
+    assert 'filename="relev_.gpkg"' in disposition, disposition  # for old clients
