@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import queue
-import shutil
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,8 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
-from .errors import FeatureFolderError, FolderConflictError, SettingsError
+from . import __version__, validate
+from .errors import FeatureFolderError, FolderConflictError, FolderWriteError, SettingsError
 from .features import (
     FEATURES_DIR,
     MANIFEST,
@@ -32,12 +31,16 @@ from .features import (
     write_chip,
     write_manifest,
 )
-from .geo import Chip, ChipGrid, crs_label, parse_extent
+from .geo import Chip, ChipGrid, chip_count, crs_label, parse_extent
+from .geo.chips import MAX_CHIPS, MAX_SIDE
 from .models import DEFAULT_MODEL, SamBackend, get_spec, load_backend
 from .models.backend import MIXED_PRECISION_FAMILIES
-from .raster import RasterSource, ReadSpec, ValueRange
+from .raster import FINGERPRINT_VERSION, RasterSource, ReadSpec, ValueRange
 
 MANIFEST_FLUSH_SECONDS = 30.0
+MAX_GRID_CHIPS = MAX_CHIPS
+"""Most chips in one feature folder: about 65 000 km² of 0.5 m pixels in 1024 px chips, half-chip strides."""
+MAX_GRID_SIDE = MAX_SIDE
 
 Progress = Callable[[int, int], None]
 
@@ -66,17 +69,50 @@ class EncodeSettings:
     mixed_precision: bool = True
 
     def __post_init__(self) -> None:
-        if self.dtype not in ("float16", "float32"):
-            raise SettingsError(f"dtype {self.dtype!r} is not float16 or float32")
-        if self.batch_size < 1:
-            raise SettingsError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.resolution is not None and not (math.isfinite(self.resolution)
-                                                and self.resolution > 0):
-            raise SettingsError(f"resolution must be a positive number, got {self.resolution}")
+        """Check every value's type and range (the Python API has no flag parser in front)."""
+        for name, value in _checked(self).items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def keys(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+
+def _checked(s: EncodeSettings) -> dict[str, object]:
+    values: dict[str, object] = {
+        "model": validate.text("model", s.model),
+        "batch_size": validate.integer("batch_size", s.batch_size, 1),
+        "device": validate.text("device", s.device),
+        "dtype": validate.text("dtype", s.dtype, ("float16", "float32")),
+        "mixed_precision": validate.flag("mixed_precision", s.mixed_precision),
+        "percentiles": validate.numbers("percentiles", s.percentiles, 2, "(2, 98)"),
+    }
+    low, high = values["percentiles"]
+    if not 0 <= low < high <= 100:
+        raise SettingsError(f"percentiles {low},{high} must satisfy 0 <= LOW < HIGH <= 100")
+    if s.bands is not None:
+        values["bands"] = validate.bands("bands", s.bands)
+    if s.value_range is not None:
+        values["value_range"] = validate.numbers("value_range", s.value_range, 2, "(0, 255)")
+    if s.crs is not None:
+        values["crs"] = validate.text("crs", s.crs)
+    if s.resolution is not None:
+        values["resolution"] = validate.number("resolution", s.resolution, positive=True)
+    if s.extent is not None and not isinstance(s.extent, str):
+        values["extent"] = validate.numbers("extent", s.extent, 4, "(xmin, ymin, xmax, ymax)")
+    if s.stride is not None:
+        values["stride"] = validate.integer("stride", s.stride, 1)
+    return values
+
+
+def settings_with(settings: EncodeSettings | None, **kwargs) -> EncodeSettings:
+    """`settings` (default: the defaults) with `kwargs` replaced; SettingsError for an unknown key."""
+    unknown = sorted(set(kwargs) - set(EncodeSettings.keys()))
+    if unknown:
+        hint = " (the value range is value_range)" if "range" in unknown else ""
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}{hint}; "
+                            f"known: {', '.join(EncodeSettings.keys())}")
+    return replace(settings or EncodeSettings(), **kwargs)
 
 
 @dataclass
@@ -100,7 +136,7 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
     callable(done, total) called after each batch.
     """
-    settings = replace(settings or EncodeSettings(), **kwargs)
+    settings = settings_with(settings, **kwargs)
     out = Path(out_dir)
     get_spec(settings.model)
     check_target(out)
@@ -133,16 +169,34 @@ def plan_encoding(source: RasterSource, settings: EncodeSettings,
 
 
 def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tuple[ReadSpec, ChipGrid]:
-    """How the open `source` is read (bands, value range, grid) and cut into `size`² chips."""
+    """How the open `source` is read (bands, value range, grid) and cut into `size`² chips.
+
+    The chip count is computed from the grid's size alone and checked against `MAX_GRID_CHIPS`
+    before any pixel is read, so an absurd resolution or extent costs nothing.
+    """
     extent = parse_extent(settings.extent) if settings.extent is not None else None
     grid = source.plan_grid(settings.crs, settings.resolution, extent)
+    stride = size // 2 if settings.stride is None else settings.stride
+    if not 0 < stride <= size:
+        raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
+    check_grid_size(grid.width, grid.height, size, stride)
     bands = settings.bands or tuple(range(1, min(3, source.count) + 1))
     value_range = ValueRange(*settings.value_range) if settings.value_range else None
     read_spec = source.spec(bands, grid, value_range, settings.percentiles)
-    stride = settings.stride or size // 2
-    if not 0 < stride <= size:
-        raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
     return read_spec, ChipGrid(grid, size, stride)
+
+
+def check_grid_size(width: int, height: int, size: int, stride: int) -> int:
+    """The chip count of a `width` × `height` px grid; SettingsError past `MAX_GRID_CHIPS` chips
+    or `MAX_GRID_SIDE` px a side, saying how to make it smaller."""
+    count = chip_count(width, size, stride) * chip_count(height, size, stride)
+    if count > MAX_GRID_CHIPS or max(width, height) > MAX_GRID_SIDE:
+        raise SettingsError(
+            f"the grid of {width:,} x {height:,} px would hold {count:,} chips, more than the "
+            f"{MAX_GRID_CHIPS:,} samscape encodes in one folder; give a coarser --resolution, a "
+            "smaller --extent or a larger --stride"
+        )
+    return count
 
 
 @dataclass
@@ -156,13 +210,19 @@ class FolderState:
 
     def flush(self) -> None:
         metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
-        write_manifest(self.folder, metadata, list(self.records.values()))
+        try:
+            write_manifest(self.folder, metadata, list(self.records.values()))
+        except OSError as exc:
+            raise _write_error(self.folder, exc) from None
 
     def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
               ) -> None:
         """Store one chip's features (not yet in the manifest until `flush`)."""
-        write_chip(self.folder / chip_relpath(chip.chip_id), chip.chip_id, self.metadata.model.id,
-                   pixels_shape, features, self.metadata.dtype)
+        try:
+            write_chip(self.folder / chip_relpath(chip.chip_id), chip.chip_id, self.metadata.model.id,
+                       pixels_shape, features, self.metadata.dtype)
+        except OSError as exc:
+            raise _write_error(self.folder, exc) from None
         self.records[chip.chip_id] = ChipRecord.from_chip(chip)
 
 
@@ -228,20 +288,64 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> Fold
             metadata = metadata.model_copy(update={"created": existing.created})
             skipped = set(existing.skipped_chip_ids)
         elif not overwrite:
-            raise FolderConflictError(
-                f"'{out}' holds a different encoding ({_difference(existing, metadata)}); "
-                "pass --overwrite to replace it, or choose another folder"
-            )
+            raise _conflict(out, existing, metadata)
         else:
-            (out / MANIFEST).unlink()
-            shutil.rmtree(out / FEATURES_DIR, ignore_errors=True)
-    for leftover in out.glob(f".{MANIFEST}.*.tmp"):
-        leftover.unlink()
-    (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
-    state = FolderState(out, metadata, {}, skipped)
-    _verify_existing(state)
-    state.flush()
+            _remove_own_files(out)
+    try:
+        for leftover in out.glob(f".{MANIFEST}.*.tmp"):
+            leftover.unlink()
+        (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
+        state = FolderState(out, metadata, {}, skipped)
+        _verify_existing(state)
+        state.flush()
+    except OSError as exc:
+        raise _write_error(out, exc) from None
     return state
+
+
+def _write_error(out: Path, exc: OSError) -> FolderWriteError:
+    reason = exc.strerror or str(exc).splitlines()[0]
+    return FolderWriteError(f"cannot write the feature folder '{out}': {reason}; choose a folder you "
+                            "can write to, or free some space")
+
+
+def _remove_own_files(out: Path) -> None:
+    """Remove what samscape wrote in `out` (the manifest, chip files, temporaries of both); any
+    other file, in `features/` too, stays."""
+    try:
+        (out / MANIFEST).unlink(missing_ok=True)
+        for file in (out / FEATURES_DIR).glob("*"):
+            if _own_chip_file(file.name) is not None or CHIP_TEMPORARY.fullmatch(file.name):
+                file.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+
+
+CHIP_FILE = re.compile(r"chip_(\d{6,})\.pt")
+CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+\.tmp")
+
+
+def _own_chip_file(name: str) -> int | None:
+    """The chip id of a file named as samscape names chip files, else None."""
+    match = CHIP_FILE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def _conflict(out: Path, old: FolderMetadata, new: FolderMetadata) -> FolderConflictError:
+    before, now = old.preprocessing, new.preprocessing
+    if before.source_name == now.source_name and before.source_fingerprint != now.source_fingerprint:
+        if not before.source_fingerprint.startswith(f"{FINGERPRINT_VERSION}:"):
+            return FolderConflictError(
+                f"'{out}' was encoded by an older samscape, which cannot tell whether the raster "
+                f"'{now.source_name}' changed since; pass --overwrite to encode it again, or "
+                "choose another folder")
+        return FolderConflictError(
+            f"the raster '{now.source_name}' changed since '{out}' was encoded (its pixels, size or "
+            "georeferencing differ), so its chips are stale; pass --overwrite to encode it again, "
+            "or choose another folder")
+    return FolderConflictError(
+        f"'{out}' holds a different encoding ({_difference(old, new)}); "
+        "pass --overwrite to replace it, or choose another folder")
 
 
 def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
@@ -261,13 +365,16 @@ def _verify_existing(state: FolderState) -> None:
     have written some after its last manifest update); delete temporary and corrupt files."""
     features = state.folder / FEATURES_DIR
     for tmp in features.glob(".chip_*.tmp"):
-        tmp.unlink(missing_ok=True)
+        if CHIP_TEMPORARY.fullmatch(tmp.name):
+            tmp.unlink(missing_ok=True)
     meta = state.metadata
     pre = meta.preprocessing
     grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
     records = {}
     for file in sorted(features.glob("chip_*.pt")):
-        chip_id = int(file.stem.removeprefix("chip_")) if file.stem[5:].isdigit() else -1
+        chip_id = _own_chip_file(file.name)
+        if chip_id is None:
+            continue  # not a name samscape writes: the user's
         try:
             if not 0 <= chip_id < len(grid):
                 raise ValueError("not a chip of this grid")

@@ -13,13 +13,19 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from .encoder import EncodeSettings, Progress, check_target, plan_encoding, prepare_folder
+from .encoder import (
+    EncodeSettings,
+    Progress,
+    check_target,
+    plan_encoding,
+    prepare_folder,
+    settings_with,
+)
 from .errors import SettingsError
 from .features import FolderMetadata, read_chip
 from .features.manifest import chip_relpath
@@ -48,7 +54,7 @@ class LiveSource(FeatureSource):
                  cache_dir: str | os.PathLike | None = None, disk_mb: float = DEFAULT_DISK_MB,
                  memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | Progress = False,
                  **kwargs) -> None:
-        settings = replace(settings or EncodeSettings(), **kwargs)
+        settings = settings_with(settings, **kwargs)
         if not disk_mb > 0:
             raise SettingsError(f"live cache size must be > 0 MB, got {disk_mb}")
         self.settings = settings

@@ -1,6 +1,6 @@
 """Pure geometry: pixel grids, chip grids, CRS and bounds. Knows nothing of torch or files."""
 
-from .chips import Chip, ChipGrid, chip_offsets
+from .chips import Chip, ChipGrid, chip_count, chip_offsets
 from .crs import Bounds, Extent, crs_label, norm_crs, parse_extent, transform_bounds, utm_crs_for
 from .grid import PixelGrid, Window
 
@@ -11,6 +11,7 @@ __all__ = [
     "Extent",
     "PixelGrid",
     "Window",
+    "chip_count",
     "chip_offsets",
     "crs_label",
     "norm_crs",

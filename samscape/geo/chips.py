@@ -12,6 +12,11 @@ from shapely.geometry import Polygon
 
 from .grid import PixelGrid, Window
 
+MAX_CHIPS = 1_000_000
+"""Most chips in one chip grid: an encoding, a feature folder, a plan (checked before building)."""
+MAX_SIDE = 2**31 - 1
+"""Most pixels along a grid's side (GDAL's limit)."""
+
 
 def chip_offsets(length: int, size: int, stride: int) -> list[int]:
     """Start offsets of chips of `size` pixels, `stride` apart, along an axis of `length` pixels.
@@ -24,8 +29,16 @@ def chip_offsets(length: int, size: int, stride: int) -> list[int]:
         raise ValueError(f"length, size and stride must be positive, got {length}, {size}, {stride}")
     if length <= size:
         return [0]
-    count = math.ceil((length - size) / stride) + 1
+    count = chip_count(length, size, stride)
     return [i * stride for i in range(count - 1)] + [length - size]
+
+
+def chip_count(length: int, size: int, stride: int) -> int:
+    """How many chips `chip_offsets` makes along an axis, in O(1): the grid can be sized before
+    anything proportional to it is built."""
+    if length <= 0 or size <= 0 or stride <= 0:
+        raise ValueError(f"length, size and stride must be positive, got {length}, {size}, {stride}")
+    return 1 if length <= size else math.ceil((length - size) / stride) + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +82,9 @@ class ChipGrid:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(rows, cols) of chips."""
-        return len(self.row_offsets), len(self.col_offsets)
+        """(rows, cols) of chips, computed without listing them."""
+        return (chip_count(self.grid.height, self.size, self.stride),
+                chip_count(self.grid.width, self.size, self.stride))
 
     def __len__(self) -> int:
         rows, cols = self.shape
@@ -87,7 +101,8 @@ class ChipGrid:
         if not 0 <= chip_id < rows * cols:
             raise IndexError(f"chip {chip_id} is not in this grid of {rows * cols} chips")
         r, c = divmod(chip_id, cols)
-        return self._chip(chip_id, r, c, self.row_offsets[r], self.col_offsets[c])
+        return self._chip(chip_id, r, c, _offset(r, rows, self.grid.height, self.size, self.stride),
+                          _offset(c, cols, self.grid.width, self.size, self.stride))
 
     def _chip(self, chip_id: int, row: int, col: int, row_off: int, col_off: int) -> Chip:
         width, height = min(self.size, self.grid.width), min(self.size, self.grid.height)
@@ -111,6 +126,13 @@ class ChipGrid:
         row_offsets, col_offsets = self.row_offsets, self.col_offsets
         n = len(col_offsets)
         return [self._chip(r * n + c, r, c, row_offsets[r], col_offsets[c]) for r in rows for c in cols]
+
+
+def _offset(index: int, count: int, length: int, size: int, stride: int) -> int:
+    """`chip_offsets(length, size, stride)[index]` without the list (`count` is its length)."""
+    if length <= size:
+        return 0
+    return index * stride if index < count - 1 else length - size
 
 
 def _along(offsets: list[int], length: int, a: float, b: float, inside: bool) -> range:

@@ -14,12 +14,19 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
-from ..errors import MissingCRSError, RasterReadError
-from ..geo import Extent, PixelGrid, Window, crs_label, norm_crs, utm_crs_for
+from ..errors import MissingCRSError, RasterReadError, UnsupportedRasterError
+from ..geo import Extent, PixelGrid, Window, crs_label, norm_crs, transform_bounds, utm_crs_for
 from .scaling import ValueRange, expand_bands, percentile_range
 
 SAMPLE_SIZE = 1024
 """Longest side, in pixels, of the decimated read used to estimate a value range."""
+
+FINGERPRINT_VERSION = "v2"
+FINGERPRINT_FULL_BYTES = 64 * 2**20
+"""Rasters whose pixels hold up to this many bytes are fingerprinted on every pixel."""
+FINGERPRINT_SAMPLES = 8
+"""Larger ones: this many windows across × down, of `FINGERPRINT_WINDOW`² px each."""
+FINGERPRINT_WINDOW = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,15 @@ class RasterSource:
         return self._dataset.count
 
     def fingerprint(self) -> str:
-        """A short hash of what identifies the raster's content: shape, bands, georeferencing, size."""
+        """What identifies the raster's content, as 'v2:' and 24 hex digits of a sha256 over its
+        shape, bands, dtypes, nodata, georeferencing and pixels.
+
+        Pixels: all of them when they hold up to `FINGERPRINT_FULL_BYTES` (so a copied file keeps
+        its fingerprint); past that, `FINGERPRINT_SAMPLES`² windows of 256² px spread over the
+        raster plus the file's size and modification time, so the cost stays bounded and an edit
+        between the sampled windows is still noticed (a copy that does not keep the time counts
+        as changed there). Fingerprints of other versions never equal these.
+        """
         ds = self._dataset
         facts = {
             "size": [ds.width, ds.height, ds.count],
@@ -83,9 +98,32 @@ class RasterSource:
             "nodata": list(map(str, ds.nodatavals)),
             "crs": crs_label(self.grid.crs),
             "transform": list(ds.transform)[:6],
-            "bytes": os.path.getsize(self.path) if os.path.isfile(self.path) else None,
         }
-        return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+        digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode())
+        itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
+        whole = ds.width * ds.height * ds.count * itemsize <= FINGERPRINT_FULL_BYTES
+        if not whole and os.path.isfile(self.path):
+            stat = os.stat(self.path)
+            digest.update(f"file {stat.st_size} {stat.st_mtime_ns}".encode())
+        for window in _fingerprint_windows(ds.width, ds.height, ds.count * itemsize, whole):
+            try:
+                digest.update(np.ascontiguousarray(ds.read(window=window)).tobytes())
+            except RasterioIOError as exc:
+                raise RasterReadError(f"cannot read raster '{self.path}': {exc}") from None
+        return f"{FINGERPRINT_VERSION}:{digest.hexdigest()[:24]}"
+
+    def check_north_up(self) -> None:
+        """UnsupportedRasterError for a rotated or sheared raster: its extent and chip grid would
+        be wrong (samscape's grids are north-up), so it must be warped first."""
+        t = self.grid.transform
+        if t.b != 0 or t.d != 0:
+            orthogonal = abs(t.a * t.b + t.d * t.e) <= 1e-9 * (t.a**2 + t.b**2 + t.d**2 + t.e**2)
+            kind = "rotated" if orthogonal else "sheared"
+            raise UnsupportedRasterError(
+                f"raster '{self.path}' is {kind} (geotransform {tuple(round(v, 6) for v in t[:6])}); "
+                f"samscape needs north-up pixels: warp it first, e.g. gdalwarp '{self.path}' "
+                "northup.tif, and encode northup.tif"
+            )
 
     def plan_grid(
         self, crs: str | None = None, resolution: float | None = None, extent: Extent | None = None
@@ -95,6 +133,7 @@ class RasterSource:
         A `resolution` without `crs` on a raster in degrees picks the UTM zone of its centre, so
         the resolution is in metres.
         """
+        self.check_north_up()
         target_crs = norm_crs(crs) if crs and not self.assigned_crs else None
         if resolution is not None and target_crs is None and self.grid.crs.is_geographic:
             target_crs = utm_crs_for(self.grid.bounds, self.grid.crs)
@@ -106,7 +145,15 @@ class RasterSource:
     def estimate_range(
         self, grid: PixelGrid, bands: tuple[int, int, int], percentiles: tuple[float, float]
     ) -> ValueRange:
-        """The value range between `percentiles` of a decimated read of `grid` (overviews used)."""
+        """The value range between `percentiles` of a decimated read of `grid` (overviews used).
+
+        A grid not aligned to the raster's (reprojected, resampled) is sampled on the raster's own
+        pixels under it: a decimated read through a warp would cost every pixel of the target grid.
+        """
+        if grid.offset_in(self.grid) is None:
+            own = transform_bounds(grid.bounds, grid.crs, self.grid.crs) if grid.crs != self.grid.crs \
+                else grid.bounds
+            grid = self.grid.crop(own)
         scale = max(grid.width, grid.height) / SAMPLE_SIZE
         shape = (max(1, round(grid.height / scale)), max(1, round(grid.width / scale)))
         if scale <= 1:
@@ -166,6 +213,18 @@ class RasterSource:
             )
             self._vrt_grid = grid
         return self._vrt
+
+
+def _fingerprint_windows(width: int, height: int, pixel_bytes: int, whole: bool) -> list[RioWindow]:
+    """Row strips of about 8 MB covering the raster (`whole`), else a fixed spread of windows."""
+    if whole:
+        rows = max(1, (8 * 2**20) // max(1, width * pixel_bytes))
+        return [RioWindow(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
+    n, size = FINGERPRINT_SAMPLES, FINGERPRINT_WINDOW
+    w, h = min(size, width), min(size, height)
+    cols = sorted({round(i * (width - w) / (n - 1)) for i in range(n)})
+    rows = sorted({round(i * (height - h) / (n - 1)) for i in range(n)})
+    return [RioWindow(c, r, w, h) for r in rows for c in cols]
 
 
 def _has_alpha(dataset: rasterio.DatasetReader) -> bool:

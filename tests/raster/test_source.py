@@ -441,7 +441,25 @@ def test_fingerprint_stable_across_opens(make_raster: MakeRaster) -> None:
     path = make_raster(width=64, height=48)
     with RasterSource(path) as a, RasterSource(path) as b:
         assert a.fingerprint() == b.fingerprint()
-        assert len(a.fingerprint()) == 16
+        assert a.fingerprint().startswith("v2:") and len(a.fingerprint()) == 27
+
+
+def test_fingerprint_sees_one_changed_pixel_and_survives_a_copy(make_raster: MakeRaster,
+                                                                tmp_path: Path) -> None:
+    import shutil
+
+    path = make_raster(width=300, height=200)
+    with RasterSource(path) as source:
+        before = source.fingerprint()
+    shutil.copy(path, tmp_path / "copy.tif")  # a new modification time, the same pixels
+    with RasterSource(tmp_path / "copy.tif") as source:
+        assert source.fingerprint() == before
+    with rasterio.open(path, "r+") as ds:
+        data = ds.read()
+        data[1, 150, 250] ^= 1
+        ds.write(data)
+    with RasterSource(path) as source:
+        assert source.fingerprint() != before
 
 
 def test_fingerprint_changes_with_content_size(make_raster: MakeRaster) -> None:
