@@ -94,3 +94,11 @@ class OriginNotAllowedError(SamscapeError, PermissionError):
 
 class BodyTooLargeError(SamscapeError, ValueError):
     """A request body is over the server's limit."""
+
+
+class FolderWriteError(SamscapeError, OSError):
+    """An output folder or file cannot be written (read-only, no permission, disk full)."""
+
+
+class UnsupportedRasterError(SamscapeError, ValueError):
+    """A raster's georeferencing is not one samscape processes (rotated or sheared)."""
