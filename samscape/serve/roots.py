@@ -48,6 +48,11 @@ class Roots:
         system could hold (a NUL byte, a name over 255 bytes, the whole over PATH_MAX) or an unknown
         `~user` is a SettingsError: every route takes its paths here, so none of them sees one."""
         text = os.fsdecode(path)
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError:
+            raise SettingsError(f"path '{_short(text)}' cannot be encoded as a file name; give "
+                                "another path") from None
         if "\0" in text:
             raise SettingsError(f"path '{_short(text)}' contains a NUL byte; give a path without one")
         if any(len(os.fsencode(name)) > NAME_MAX for name in Path(text).parts):

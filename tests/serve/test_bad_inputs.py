@@ -8,6 +8,7 @@ import time
 import pytest
 
 from samscape.demo.evaluate import point_prompt
+from samscape.errors import SettingsError
 from samscape.serve import Roots, create_app
 
 from .conftest import Served
@@ -141,3 +142,9 @@ def test_a_layer_named_outside_ascii_downloads_under_its_name(served: Served, sc
     disposition = download.headers["content-disposition"]
     assert "filename*=UTF-8''relev%C3%A9%20%E9%81%93%E8%B7%AF.gpkg" in disposition, disposition
     assert 'filename="relev_.gpkg"' in disposition, disposition  # for old clients
+
+
+def test_a_path_no_file_system_can_encode_is_a_settings_error(tmp_path) -> None:
+    """Pydantic refuses lone surrogates in bodies; `Roots` is also used by `samscape serve SOURCE`."""
+    with pytest.raises(SettingsError, match="cannot be encoded"):
+        Roots.of(tmp_path).resolve("a\ud800.tif")
