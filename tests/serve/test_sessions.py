@@ -123,9 +123,9 @@ def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
     assert refused.status_code == 400
     assert client.get(f"/api/sessions/{first['id']}").json()["points"] == []
     second = _session(client, source_id)
-    state = client.put(f"/api/sessions/{second['id']}/output", json={"path": "scene_truth.gpkg"})
-    assert state.status_code == 400 and "schema" in state.json()["detail"]
     before = (root / "scene_truth.gpkg").read_bytes()
+    state = client.put(f"/api/sessions/{second['id']}/output", json={"path": "scene_truth.gpkg:truth"})
+    assert state.status_code == 400 and "schema" in state.json()["detail"]
     assert client.put(f"/api/sessions/{second['id']}/output", json={"path": "../x.gpkg"}).status_code == 403
     assert client.put(f"/api/sessions/{second['id']}/output", json={"path": "x.txt"}).status_code == 400
     assert (root / "scene_truth.gpkg").read_bytes() == before
