@@ -63,6 +63,34 @@ def test_a_second_load_wins_over_one_in_flight(page: Page, served: Served) -> No
     shot(page, "second-load")
 
 
+def test_a_load_superseded_while_it_chooses_the_output_layer_changes_nothing(page: Page,
+                                                                             served: Served) -> None:
+    open_app(page, served.url)
+    held = []
+
+    def hold_the_first(route) -> None:  # the first load's output layer answers last
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/output", hold_the_first)
+    page.fill("#source-path", "features")
+    page.click("#load")
+    while not held:
+        page.wait_for_timeout(20)
+    _live(page)
+    _load(page, "scene.tif")
+    expect(page.locator("#output-status")).to_contain_text("saving to samscape_polygons.gpkg")
+    session = page.evaluate("() => state.session.id")
+    page.expected_errors.append("the server responded with a status of 404")  # its session is gone
+    held[0].continue_()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => [state.session.id, state.source.mode]") == [session, "live"]
+    expect(page.locator("#output-status")).to_have_class("message ok")
+    expect(page.locator("#source-status")).to_contain_text("Loaded scene.tif: live")
+
+
 def test_a_failed_load_keeps_the_scene_and_restores_the_form(page: Page, served: Served) -> None:
     open_app(page, served.url)
     _load(page, "features")

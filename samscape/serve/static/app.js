@@ -383,13 +383,13 @@ async function useSource(opening, opens = false) {
   let info = null, session = null;
   try {
     info = await opening();
-    if (!latest()) throw new DOMException("superseded", "AbortError");
+    if (!latest()) throw superseded();
     const signal = controller.signal;
     const [chips, created] = await Promise.all([
       api(`/api/sources/${info.id}/chips`, { signal }),
       api("/api/sessions", { method: "POST", body: { source: info.id, ...vectorOptions() }, signal })]);
     session = created;
-    if (!latest()) throw new DOMException("superseded", "AbortError");
+    if (!latest()) throw superseded();
     const previous = showSource(info, chips, session);
     // the old session goes first, so a layer only it held no longer keeps its CRS
     if (previous) await api(`/api/sessions/${previous.id}`, { method: "DELETE" }).catch(() => {});
@@ -407,6 +407,8 @@ async function useSource(opening, opens = false) {
     if (latest()) { state.loading = false; loading.controller = null; }
   }
 }
+
+function superseded() { return new DOMException("a newer load or session took over", "AbortError"); }
 
 // The form as the shown source has it: mode, path and model.
 function showForm(info) {
@@ -480,11 +482,17 @@ async function refreshChips() {
 async function setOutput(path) {
   try {
     showOutput(await putOutput(path));
-  } catch (e) { say("output-status", e.message, "error"); }
+  } catch (e) { if (e.name !== "AbortError") say("output-status", e.message, "error"); }
 }
 
+// Sets the shown session's layer; an AbortError if another session is shown by the time it answers.
 async function putOutput(path) {
-  const session = await api(`/api/sessions/${state.session.id}/output`, { method: "PUT", body: { path } });
+  const id = state.session.id;
+  const stale = () => !state.session || state.session.id !== id;
+  let session;
+  try { session = await api(`/api/sessions/${id}/output`, { method: "PUT", body: { path } }); }
+  catch (e) { throw stale() ? superseded() : e; }
+  if (stale()) throw superseded();
   drawSession(session);
   await refreshSaved();
   return session;
@@ -505,6 +513,7 @@ async function outputForSource(info) {
   if (!path) { say("output-status", "choose an output layer (New file or Existing…)"); return; }
   let session;
   try { session = await putOutput(path); } catch (e) {
+    if (e.name === "AbortError") return;
     say("output-status", `${e.message}; choose another output layer (New file or Existing…)`, "error");
     return;
   }
@@ -514,6 +523,7 @@ async function outputForSource(info) {
   const own = path.replace(/(\.[^./\\]+)$/, `_${suffix}$1`);
   const note = `${baseName(path)} is in ${session.output_crs} and this source in ${info.crs}: `;
   try { showOutput(await putOutput(own), note); } catch (e) {
+    if (e.name === "AbortError") return;
     say("output-status", `${note}${baseName(own)} cannot be used either (${e.message}); choose an output layer`, "error");
   }
 }
