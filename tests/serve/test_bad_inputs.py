@@ -99,6 +99,9 @@ def test_messages_name_the_pages_fields_not_the_clis_flags(served: Served) -> No
     flat = _one_line_4xx(http.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo",
                                                              "value_range": [5, 5]}))
     assert "Range min" in flat and "--" not in flat, flat
+    huge = _one_line_4xx(http.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo",
+                                                              "resolution_scale": 0.001}))
+    assert "Resolution ×" in huge and "--" not in huge, huge
     assert _one_line_4xx(http.post("/api/copilot/plan", json={
         "raster": "nothing.tif", "model": "demo"})).startswith("no such file")
     # A background encoding into a folder holding another encoding fails; its error too.
