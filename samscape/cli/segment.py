@@ -14,7 +14,8 @@ from .options import numbers
 @click.command("segment")
 @click.argument("source")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output layer: .gpkg, .shp, .geojson, .fgb or .parquet (appended to if it exists).")
+              help="Output layer: .gpkg (FILE.gpkg:LAYER names the layer, default the file's stem; "
+                   "other layers are left as they are), .shp, .geojson, .fgb or .parquet; appended to.")
 @click.option("--model", help="Model id: required for a raster (live); a folder's is in its manifest.")
 @click.option("--point", "points", multiple=True, metavar="X,Y", help="Foreground point.")
 @click.option("--bg-point", "bg_points", multiple=True, metavar="X,Y", help="Background point.")
@@ -29,6 +30,8 @@ from .options import numbers
               help="Simplification tolerance in pixels.")
 @click.option("--max-polygon-only", is_flag=True, help="Keep only the largest polygon of each object.")
 @click.option("--min-area", type=float, default=0.0, help="Drop polygons smaller than this (map units²).")
+@click.option("--min-pixels", type=float, default=4.0, show_default=True,
+              help="Drop specks: parts of an object smaller than this many pixels (0 keeps them).")
 @click.option("--fill-holes", type=float, default=0.0,
               help="Fill holes smaller than this (map units²).")
 @click.option("--max-chips", type=int, default=9, show_default=True,
@@ -44,7 +47,8 @@ from .options import numbers
 def segment_command(source: str, out: str, model: str | None, points: tuple[str, ...],
                     bg_points: tuple[str, ...], boxes: tuple[str, ...], crs: str | None,
                     prompts_file: str | None, vectorize: str, tolerance: float,
-                    max_polygon_only: bool, min_area: float, fill_holes: float, max_chips: int,
+                    max_polygon_only: bool, min_area: float, min_pixels: float, fill_holes: float,
+                    max_chips: int,
                     out_crs: str | None, settings_file: str | None, cache_dir: str | None,
                     device: str, as_json: bool, quiet: bool) -> None:
     """Segment objects in SOURCE (a feature folder, or a raster with --model) and save them.
@@ -56,7 +60,7 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     from ..vector import OutputLayer, VectorOptions, driver_for
 
     driver_for(out)
-    vector = VectorOptions(vectorize, tolerance, max_polygon_only, min_area, fill_holes)
+    vector = VectorOptions(vectorize, tolerance, max_polygon_only, min_area, fill_holes, min_pixels)
     if prompts_file and (points or bg_points or boxes):
         raise SettingsError("give prompts either with --prompts or with --point/--bg-point/--box")
     if not (prompts_file or points or boxes):
