@@ -154,3 +154,21 @@ def test_file_size_limit_gives_one_line_and_the_layer_stays(runs):
     assert "file size limit (ulimit -f)" in line and "the existing layer is intact" in line, line
     layer = base / "limited" / "kept.geojson"
     assert layer.read_bytes() == state["limited"] and os.listdir(layer.parent) == ["kept.geojson"]
+
+
+def test_specks_are_dropped_unless_min_pixels_is_0(folder, tmp_path):
+    """The random model's masks are speckled: by default no part but the largest is under 4 px."""
+    from click.testing import CliRunner
+
+    from samscape.cli.main import cli
+
+    counts = {}
+    for value in ("0", None):
+        out = tmp_path / f"specks-{value}.gpkg"
+        args = ["segment", str(folder), "--out", str(out), "--box", "500002,3999880,500120,3999998", "-q"]
+        result = CliRunner().invoke(cli, args + (["--min-pixels", value] if value else []))
+        assert result.exit_code == 0, result.output
+        areas = sorted(pyogrio.read_dataframe(out).geometry.area / 0.25, reverse=True)
+        counts[value] = areas
+    assert min(counts["0"]) < 4 < len(counts["0"])  # the raw mask has specks
+    assert counts[None] == counts["0"][:1] + [a for a in counts["0"][1:] if a >= 4]
