@@ -30,7 +30,7 @@ def norm_crs(value: CRS | str | int | dict) -> CRS:
         return value
     try:
         return CRS.from_user_input(value)
-    except CRSError as exc:
+    except (CRSError, ValueError) as exc:  # ValueError: 'EPSG:bogus' (rasterio's int())
         raise SettingsError(
             f"unknown CRS {value!r} ({exc}); give it as EPSG:XXXX, WKT or a PROJ string"
         ) from None

@@ -87,6 +87,15 @@ def test_huge_coordinates_are_a_4xx(served: Served, huge: float) -> None:
         _one_line_4xx(response)
 
 
+@pytest.mark.parametrize("crs", ["EPSG:bogus", "EPSG:99999999", "+proj=nope", "EPSG:-1"])
+def test_an_unknown_crs_is_a_4xx(served: Served, crs: str) -> None:
+    http = served.http
+    source = http.post("/api/sources", json={"path": "features"}).json()["id"]
+    assert "CRS" in _one_line_4xx(http.post(f"/api/sources/{source}/segment",
+                                            json={"points": [{"x": 1, "y": 1}], "crs": crs}))
+    assert "CRS" in _one_line_4xx(http.post("/api/sessions", json={"source": source, "crs": crs}))
+
+
 def test_messages_name_the_pages_fields_not_the_clis_flags(served: Served) -> None:
     http = served.http
     no_model = _one_line_4xx(http.post("/api/sources", json={"path": "scene.tif"}))
