@@ -9,6 +9,19 @@ import click
 from ..features import FeatureFolder
 
 
+def _model_mismatch(features: FeatureFolder) -> str | None:
+    """Whether the folder's model, if on this machine, can take its features (None if it can, or
+    if the model is not here to ask)."""
+    from ..errors import ModelNotAvailableError, UnknownModelError
+    from ..models import load_backend
+
+    try:
+        backend = load_backend(features.metadata.model.id, "cpu", download_missing=False)
+    except (ModelNotAvailableError, UnknownModelError):
+        return None
+    return features.model_mismatch(backend.spec.input_size, backend.feature_shapes())
+
+
 @click.command("info")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON object.")
@@ -18,9 +31,13 @@ def info_command(folder: str, as_json: bool, validate: bool) -> None:
     """Describe the feature folder FOLDER."""
     features = FeatureFolder.open(folder)
     summary = features.summary()
-    problems = features.problems() if validate else {}
+    problems: dict[str, str] = {}
     if validate:
-        summary["problems"] = {str(k): v for k, v in problems.items()}
+        mismatch = _model_mismatch(features)
+        if mismatch is not None:
+            problems["model"] = mismatch
+        problems.update({str(k): v for k, v in features.problems().items()})
+        summary["problems"] = problems
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

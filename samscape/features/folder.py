@@ -72,6 +72,21 @@ class FeatureFolder:
                 "again with the same settings to re-encode it"
             ) from None
 
+    def model_mismatch(self, input_size: int, shapes: dict[str, tuple[int, int, int]]) -> str | None:
+        """Why a model of `input_size` whose chips have feature `shapes` cannot take this folder's
+        features (a one-line message naming the feature and both shapes), or None if it can."""
+        meta = self.metadata
+        if meta.model.input_size != input_size:
+            return (f"'{self.path}' declares model input size {meta.model.input_size}, but model "
+                    f"{meta.model.id!r} takes {input_size}; encode the raster again")
+        for name, shape in sorted(shapes.items()):
+            declared = meta.feature_shapes.get(name)
+            if declared is None or tuple(declared) != tuple(shape):
+                got = "none" if declared is None else str(tuple(declared))
+                return (f"'{self.path}' holds features model {meta.model.id!r} cannot take: {name} "
+                        f"{got}, expected {tuple(shape)}; encode the raster again")
+        return None
+
     def problems(self) -> dict[int, str]:
         """Every chip that is missing or corrupt, with the reason: chip id → message."""
         found = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 from affine import Affine
+from pydantic import ValidationError
 
 from ..errors import FeatureFolderError
 from ..geo import Chip
@@ -108,6 +110,9 @@ def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
         if raw is None:
             raise ValueError("no samscape metadata (written by another tool?)")
         metadata = FolderMetadata.model_validate_json(raw)
+    except ValidationError as exc:
+        raise FeatureFolderError(f"'{path}' holds invalid metadata ({_first_error(exc)}); the folder "
+                                 "was altered or damaged: encode the raster again") from None
     except Exception as exc:
         first = str(exc).splitlines()[0]
         raise FeatureFolderError(f"'{path}' is not a readable samscape manifest: {first}") from None
@@ -115,4 +120,28 @@ def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
         ChipRecord(cid, r, c, w, h, Affine(*t), fp)
         for cid, r, c, w, h, t, fp in zip(*table.to_pydict().values(), strict=True)
     ]
+    _check_records(path, metadata, records)
     return metadata, records
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _check_records(path: Path, metadata: FolderMetadata, records: list[ChipRecord]) -> None:
+    """Each row a distinct chip of the grid, a whole number of positive pixels in size."""
+    seen: set[int] = set()
+    size = metadata.preprocessing.chip_size
+    for r in records:
+        if not 0 <= r.chip_id < metadata.grid_chip_count or r.chip_id in seen:
+            raise FeatureFolderError(
+                f"'{path}' lists chip {r.chip_id}, which is not a chip of its grid of "
+                f"{metadata.grid_chip_count} or is listed twice; encode the raster again")
+        if not (0 < r.width <= size and 0 < r.height <= size) or not all(map(math.isfinite, r.transform)):
+            raise FeatureFolderError(
+                f"'{path}' gives chip {r.chip_id} a size {r.width} x {r.height} or transform that "
+                "its grid cannot have; encode the raster again")
+        seen.add(r.chip_id)

@@ -1,18 +1,55 @@
-"""The feature folder's file-level metadata (format version 1), validated with pydantic."""
+"""The feature folder's file-level metadata (format version 1), validated with pydantic.
+
+Nothing read from a folder is trusted: every value a reader later computes with (grid size and
+transform, CRS, chip size and stride, chip count, feature names and shapes) is checked here, so a
+crafted manifest is refused when the folder is opened, not by a crash later.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
+import pyproj
 from affine import Affine
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from rasterio.crs import CRS
+from rasterio.errors import CRSError
 
-from ..geo import PixelGrid
+from ..geo import PixelGrid, chip_count
+from ..geo.chips import MAX_CHIPS, MAX_SIDE
 
 FORMAT_NAME = "samscape-features"
 FORMAT_VERSION = 1
 METADATA_KEY = b"samscape"
+MAX_INPUT_SIZE = 4096
+"""Largest model input (and chip) side a folder may declare, in pixels."""
+FEATURE_NAMES = {
+    "sam": ("image_embeddings",),
+    "sam2": ("high_res_feats_0", "high_res_feats_1", "image_embeddings"),
+}
+"""The feature tensors each model family stores per chip."""
+
+
+def _finite(values: tuple[float, ...]) -> tuple[float, ...]:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{values} holds a value that is not a finite number")
+    return values
+
+
+def _crs_wkt(value: str) -> str:
+    try:
+        pyproj.CRS.from_wkt(value)  # first: PROJ refuses garbage quietly, GDAL prints "ERROR 1"
+        CRS.from_wkt(value)
+    except (CRSError, pyproj.exceptions.CRSError, ValueError):
+        raise ValueError(f"{value[:40]!r} is not a coordinate reference system (WKT)") from None
+    return value
+
+
+Finite = Annotated[float, AfterValidator(lambda v: _finite((v,))[0])]
+Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
+Shape = tuple[Annotated[int, Field(ge=1, le=MAX_INPUT_SIZE)], Annotated[int, Field(ge=1, le=MAX_INPUT_SIZE)],
+              Annotated[int, Field(ge=1, le=MAX_INPUT_SIZE)]]
 
 
 class _Record(BaseModel):
@@ -27,16 +64,26 @@ class ModelRecord(_Record):
     repository: str | None
     revision: str | None
     weights_sha256: str
-    input_size: int
+    input_size: int = Field(ge=16, le=MAX_INPUT_SIZE)
 
 
 class GridRecord(_Record):
-    """The processing grid: pixel size of the whole area, its affine transform, its CRS (WKT)."""
+    """The processing grid: pixel size of the whole area, its affine transform, its CRS (WKT).
 
-    width: int
-    height: int
-    transform: tuple[float, float, float, float, float, float]
-    crs: str
+    The transform is north-up (no rotation) with non-zero pixel sizes; the CRS must parse.
+    """
+
+    width: Side
+    height: Side
+    transform: Annotated[tuple[Finite, Finite, Finite, Finite, Finite, Finite], AfterValidator(_finite)]
+    crs: Annotated[str, AfterValidator(_crs_wkt)]
+
+    @model_validator(mode="after")
+    def _north_up(self) -> GridRecord:
+        a, b, _, d, e, _ = self.transform
+        if a == 0 or e == 0 or b != 0 or d != 0:
+            raise ValueError(f"transform {self.transform} is not a north-up grid with non-zero pixels")
+        return self
 
     @classmethod
     def from_grid(cls, grid: PixelGrid) -> GridRecord:
@@ -52,17 +99,30 @@ class PreprocessingRecord(_Record):
 
     source_name: str
     source_fingerprint: str
-    bands: tuple[int, int, int] = Field(description="1-based band indexes fed as R, G, B")
-    value_range: tuple[float, float] = Field(description="raster values mapped to 0 and 255")
+    bands: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = \
+        Field(description="1-based band indexes fed as R, G, B")
+    value_range: tuple[Finite, Finite] = Field(description="raster values mapped to 0 and 255")
     crs: str = Field(description="CRS of the processing grid, 'EPSG:n' or WKT")
-    resolution: tuple[float, float] = Field(description="pixel size (x, y) in map units")
-    extent: tuple[float, float, float, float] = Field(description="xmin, ymin, xmax, ymax")
+    resolution: tuple[Annotated[float, Field(gt=0, allow_inf_nan=False)],
+                      Annotated[float, Field(gt=0, allow_inf_nan=False)]] = \
+        Field(description="pixel size (x, y) in map units")
+    extent: tuple[Finite, Finite, Finite, Finite] = Field(description="xmin, ymin, xmax, ymax")
     grid: GridRecord
-    chip_size: int
-    stride: int
+    chip_size: int = Field(ge=1, le=MAX_INPUT_SIZE)
+    stride: int = Field(ge=1, le=MAX_INPUT_SIZE)
     resize: Literal["longest_side_pad", "square"]
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[Finite, Finite, Finite]
+    std: tuple[Annotated[float, Field(gt=0, allow_inf_nan=False)],
+               Annotated[float, Field(gt=0, allow_inf_nan=False)],
+               Annotated[float, Field(gt=0, allow_inf_nan=False)]]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PreprocessingRecord:
+        if self.stride > self.chip_size:
+            raise ValueError(f"stride {self.stride} is larger than the chip size {self.chip_size}")
+        if self.value_range[0] >= self.value_range[1]:
+            raise ValueError(f"value range {self.value_range} is empty")
+        return self
 
 
 class FolderMetadata(_Record):
@@ -73,11 +133,33 @@ class FolderMetadata(_Record):
     model: ModelRecord
     preprocessing: PreprocessingRecord
     dtype: Literal["float16", "float32"]
-    feature_shapes: dict[str, tuple[int, int, int]] = Field(description="name → (C, H, W)")
-    grid_chip_count: int = Field(description="chips in the full grid, written or not")
+    feature_shapes: dict[str, Shape] = Field(description="name → (C, H, W)")
+    grid_chip_count: int = Field(ge=1, le=MAX_CHIPS, description="chips in the full grid, written or not")
     skipped_chip_ids: tuple[int, ...] = Field(default=(), description="chips entirely nodata")
     samscape_version: str
     created: str = Field(description="UTC ISO 8601 time the folder was started")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FolderMetadata:
+        pre = self.preprocessing
+        if pre.chip_size != self.model.input_size:
+            raise ValueError(f"chip size {pre.chip_size} is not the model's input size "
+                             f"{self.model.input_size}")
+        names = FEATURE_NAMES[self.model.family]
+        if sorted(self.feature_shapes) != sorted(names):
+            raise ValueError(f"features {sorted(self.feature_shapes)} are not those of a "
+                             f"{self.model.family} model {list(names)}")
+        count = (chip_count(pre.grid.width, pre.chip_size, pre.stride)
+                 * chip_count(pre.grid.height, pre.chip_size, pre.stride))
+        if count > MAX_CHIPS:
+            raise ValueError(f"its grid of {pre.grid.width:,} x {pre.grid.height:,} px holds {count:,} "
+                             f"chips, more than the {MAX_CHIPS:,} a folder may hold")
+        if count != self.grid_chip_count:
+            raise ValueError(f"grid_chip_count {self.grid_chip_count} is not the {count} chips of "
+                             f"its {pre.grid.width} x {pre.grid.height} px grid")
+        if not all(0 <= c < count for c in self.skipped_chip_ids):
+            raise ValueError(f"skipped_chip_ids hold chips outside the grid of {count}")
+        return self
 
     def same_encoding(self, other: FolderMetadata) -> bool:
         """True when both describe the same features (model, preprocessing, dtype)."""

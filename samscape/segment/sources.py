@@ -157,6 +157,9 @@ class EncodedSource(FeatureSource):
                 f"encoded with (sha256 {record.weights_sha256[:12]}…); "
                 f"run 'samscape models download {record.id}' or encode again"
             )
+        mismatch = folder.model_mismatch(backend.spec.input_size, backend.feature_shapes())
+        if mismatch is not None:
+            raise FeatureFolderError(mismatch)
         return cls(folder, backend, memory_mb)
 
     @property
