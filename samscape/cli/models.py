@@ -17,14 +17,16 @@ def models_group() -> None:
 @models_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def list_command(as_json: bool) -> None:
-    """Every catalogue and imported model, and whether it is on this machine."""
+    """Every catalogue and imported model, and whether it is on this machine ('broken': its
+    record in the store is damaged; the line says how to fix it)."""
     rows = [store.describe(model_id) for model_id in store.known_ids()]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
         label = " [test model]" if row["test_only"] else ""
-        click.echo(f"{row['id']:<24} {row['status']:<15} {row['description']}{label}")
+        about = row["problem"] or f"{row['description']}{label}"
+        click.echo(f"{row['id']:<24} {row['status']:<15} {about}")
 
 
 @models_group.command("download")
