@@ -90,7 +90,7 @@ def test_result_transform_maps_mask_pixels_to_their_grid_pixels(georef_case) -> 
 
 def test_polygons_are_the_mask_on_the_ground(source) -> None:
     g = source.grid
-    result = Segmenter(source, max_chips=3).segment(
+    result = Segmenter(source, VectorOptions(min_pixels=0), max_chips=3).segment(  # specks kept
         PromptSet(source.crs).add_point(*(g.transform @ (200.5, 300.5))))
     assert result.polygons, "random weights still give some mask here"
     areas = [p.area for p in result.polygons]
