@@ -68,9 +68,24 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(root: Path) -> Iterator[Served]:
-    """A real server over `root` on loopback, as `samscape serve` runs it."""
-    with Served(create_app(Roots.of(root))) as served:
+def small_scene():
+    return generate_scene(4, 256, 256)
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory, small_scene) -> Path:
+    """Like `root`, with a 256² scene (one chip): for tests of the server, not of segmentation."""
+    root = tmp_path_factory.mktemp("small-root")
+    raster, _ = small_scene.write(root)
+    samscape.encode(str(raster), root / "features", model="demo", progress=False)
+    (root / "notes").mkdir()
+    return root
+
+
+@pytest.fixture(scope="module")
+def served(small_root: Path) -> Iterator[Served]:
+    """A real server over `small_root` on loopback, as `samscape serve` runs it."""
+    with Served(create_app(Roots.of(small_root))) as served:
         yield served
 
 

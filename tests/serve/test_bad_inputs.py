@@ -4,6 +4,7 @@ every answer is a 4xx with a one-line `detail`, never a 500."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -127,7 +128,7 @@ def test_messages_name_the_pages_fields_not_the_clis_flags(served: Served) -> No
     assert "--" not in state["error"], state["error"]
 
 
-def test_a_symlink_loop_is_left_out_of_listings_and_refused(tmp_path) -> None:
+def test_a_symlink_loop_is_left_out_of_listings_and_refused(tmp_path: Path) -> None:
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "kept").mkdir()
     with Served(create_app(Roots.of(tmp_path))) as served:
@@ -140,23 +141,25 @@ def test_a_symlink_loop_is_left_out_of_listings_and_refused(tmp_path) -> None:
             assert "loop" in _one_line_4xx(response)
 
 
-def test_a_layer_named_outside_ascii_downloads_under_its_name(served: Served, scene, largest, root) -> None:
+def test_a_layer_named_outside_ascii_downloads_under_its_name(served: Served, small_scene,
+                                                               small_root: Path) -> None:
     http = served.http
     source = http.post("/api/sources", json={"path": "features"}).json()["id"]
     name = "relevé 道路.gpkg"  # not latin-1, which HTTP headers are
     session = http.post("/api/sessions", json={"source": source, "output": name}).json()["id"]
-    (point,) = point_prompt(scene, largest("building").object_id).points
+    building = max((o for o in small_scene.objects if o.cls == "building"), key=lambda o: o.geometry.area)
+    (point,) = point_prompt(small_scene, building.object_id).points
     assert http.post(f"/api/sessions/{session}/points", json={"x": point.x, "y": point.y}).status_code == 200
     assert http.post(f"/api/sessions/{session}/save").status_code == 200
     download = http.get(f"/api/sessions/{session}/download")
     assert download.status_code == 200, download.text
-    assert download.content == (root / name).read_bytes()
+    assert download.content == (small_root / name).read_bytes()
     disposition = download.headers["content-disposition"]
     assert "filename*=UTF-8''relev%C3%A9%20%E9%81%93%E8%B7%AF.gpkg" in disposition, disposition
     assert 'filename="relev_.gpkg"' in disposition, disposition  # for old clients
 
 
-def test_a_path_no_file_system_can_encode_is_a_settings_error(tmp_path) -> None:
+def test_a_path_no_file_system_can_encode_is_a_settings_error(tmp_path: Path) -> None:
     """Pydantic refuses lone surrogates in bodies; `Roots` is also used by `samscape serve SOURCE`."""
     with pytest.raises(SettingsError, match="cannot be encoded"):
         Roots.of(tmp_path).resolve("a\ud800.tif")

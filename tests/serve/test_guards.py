@@ -34,12 +34,12 @@ def test_only_hosts_naming_the_bound_address_are_answered(served: Served) -> Non
             _refused(served.http.get(path, headers={"Host": host}), 400, "Host")
 
 
-def test_the_host_given_to_serve_is_answered_too(root: Path) -> None:
-    with Served(create_app(Roots.of(root), hosts=("127.0.0.1", "samscape.lan"))) as served:
+def test_the_host_given_to_serve_is_answered_too(small_root: Path) -> None:
+    with Served(create_app(Roots.of(small_root), hosts=("127.0.0.1", "samscape.lan"))) as served:
         assert served.http.get("/api/health", headers={"Host": "samscape.lan:8765"}).status_code == 200
         assert served.http.get("/api/health").status_code == 200
         _refused(served.http.get("/api/health", headers={"Host": "localhost"}), 400, "Host")
-    with Served(create_app(Roots.of(root), hosts=None)) as served:  # a wildcard bind: the token guards
+    with Served(create_app(Roots.of(small_root), hosts=None)) as served:  # a wildcard bind: the token guards
         assert served.http.get("/api/health", headers={"Host": "10.1.2.3:8765"}).status_code == 200
 
 
