@@ -16,7 +16,8 @@ from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
 from ..encoder import EncodeSettings, encode
-from ..errors import FolderConflictError
+from ..errors import FolderConflictError, FolderWriteError
+from ..models.backend import pick_device
 from ..segment import EncodedSource, Segmenter, save_results
 from ..vector import OutputLayer
 from .evaluate import Evaluation, ObjectScore, object_iou, point_prompt
@@ -61,10 +62,17 @@ def run_demo(out: str | os.PathLike, seed: int = 0, size: int = DEMO_SIZE,
         if path.exists():
             raise FolderConflictError(
                 f"'{path}' already exists; choose another --out folder or remove it first")
+    pick_device(device)  # an unusable device is refused before anything is written
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    scene = generate_scene(seed, size, size)
-    raster, truth = scene.write(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        scene = generate_scene(seed, size, size)
+        raster, truth = scene.write(out)
+    except OSError as exc:
+        reason = exc.strerror or str(exc).splitlines()[0]
+        raise FolderWriteError(f"cannot write the demo into '{out}': {reason}; choose another --out "
+                               "folder") from None
     seconds["scene"] = time.perf_counter() - started
     encode(str(raster), folder, EncodeSettings(model=model, device=device), progress=progress)
     seconds["encode"] = time.perf_counter() - started - seconds["scene"]

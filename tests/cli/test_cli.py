@@ -107,3 +107,36 @@ def test_models_list_json_labels_test_models():
     assert not rows["demo"]["test_only"] and rows["demo"]["status"] == "built-in"
     assert rows["sam-vit-base"]["status"] == "not downloaded"
     assert rows["sam2.1-hiera-tiny"]["revision"] == "de431c4043854a71d8101e17995dfe596bf101a5"
+
+
+def _one_line_error(*args: str) -> str:
+    proc = subprocess.run([sys.executable, "-m", "samscape.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("samscape: error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_encode_into_a_read_only_folder_is_one_line(make_raster, read_only_dir, inside):
+    out = read_only_dir / "ff" if inside else read_only_dir
+    line = _one_line_error("encode", make_raster(), out, "--model", TINY, "-q")
+    assert "cannot write" in line and str(out) in line and "Read-only file system" in line
+
+
+@pytest.mark.parametrize("stride", ["0", "-5"])
+def test_zero_or_negative_stride_is_refused(make_raster, tmp_path, stride):
+    code, _, err = run("encode", make_raster(), tmp_path / "ff", "--model", TINY, f"--stride={stride}")
+    assert code != 0 and "stride" in err
+    assert not (tmp_path / "ff").exists()
+
+
+def test_a_rotated_raster_is_refused_and_says_to_warp_it(make_raster, tmp_path):
+    from affine import Affine
+
+    raster = make_raster(transform=Affine.translation(500000, 4000000) * Affine.rotation(20)
+                         * Affine.scale(0.5, -0.5))
+    line = _one_line_error("encode", raster, tmp_path / "ff", "--model", TINY)
+    assert "rotated" in line and "gdalwarp" in line
+    assert not (tmp_path / "ff").exists()

@@ -57,3 +57,21 @@ def test_demo_refuses_to_overwrite_a_previous_run(demo_run) -> None:
     assert done.stderr.count("\n") == 1 and "already exists" in done.stderr
     assert "Traceback" not in done.stderr
     assert Path(report["output"]).stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda"])
+def test_demo_on_a_device_it_cannot_use_leaves_nothing(tmp_path, device) -> None:
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        device = "nosuchdevice"
+    done = _demo("--out", str(tmp_path / "run"), "--size", "256", "--device", device, "-q")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1 and "device" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_demo_into_a_read_only_folder_is_one_line(read_only_dir) -> None:
+    done = _demo("--out", str(read_only_dir / "run"), "--size", "256", "-q")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot write" in done.stderr
