@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import NamedTuple
 
+import numpy as np
+import rasterio
 from pyproj import CRS as ProjCRS
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
@@ -25,15 +28,31 @@ class Bounds(NamedTuple):
 
 
 def norm_crs(value: CRS | str | int | dict) -> CRS:
-    """Any CRS spelling (EPSG code, 'EPSG:4326', WKT, PROJ string) as a rasterio CRS."""
+    """Any CRS spelling as a rasterio CRS: an EPSG code (4326, '4326', 'EPSG:4326'), WKT, a PROJ
+    string, a PROJ JSON dict. SettingsError for anything else, and GDAL/PROJ's own error line
+    ("ERROR 1: ...") is kept off stderr: inside a rasterio.Env, GDAL's errors go to logging."""
     if isinstance(value, CRS):
         return value
+    if isinstance(value, np.integer):
+        value = int(value)
+    elif isinstance(value, str) and _DIGITS.match(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, (str, int, dict)):
+        raise _unknown(value, f"a {type(value).__name__}")
     try:
-        return CRS.from_user_input(value)
-    except (CRSError, ValueError) as exc:  # ValueError: 'EPSG:bogus' (rasterio's int())
-        raise SettingsError(
-            f"unknown CRS {value!r} ({exc}); give it as EPSG:XXXX, WKT or a PROJ string"
-        ) from None
+        with rasterio.Env():
+            return CRS.from_user_input(value)
+    except (CRSError, ValueError, TypeError) as exc:
+        raise _unknown(value, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+_DIGITS = re.compile(r"^\s*[0-9]+\s*$")
+
+
+def _unknown(value: object, reason: str) -> SettingsError:
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    return SettingsError(f"unknown CRS {shown} ({reason}); give it as EPSG:XXXX (or the bare "
+                         "code), WKT or a PROJ string")
 
 
 def crs_label(crs: CRS) -> str:
