@@ -166,6 +166,10 @@ class OutputLayer:
         if set(fields) != set(FIELDS) and not (count == 0 and not fields):
             missing = sorted(set(FIELDS) - set(fields))
             extra = sorted(set(fields) - set(FIELDS))
+            if (missing, extra) == (["area_m2"], ["area"]):
+                raise OutputLayerError(f"'{self.label}' was written by an older samscape (field 'area' "
+                                       "in map units, not 'area_m2'); it is left untouched: choose a "
+                                       "new file or layer")
             raise OutputLayerError(
                 f"'{self.label}' has another schema (missing: {', '.join(missing) or 'none'}; "
                 f"extra: {', '.join(extra) or 'none'}); it is left untouched: choose a new file"

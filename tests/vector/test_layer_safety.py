@@ -372,3 +372,16 @@ def test_a_forged_journal_moves_nothing_outside_the_layer(tmp_path):
         assert sorted(os.listdir(tmp_path)) == sorted(layer_files(path) | {"victim.txt"})
         assert (tmp_path / "victim.txt").read_text() == "keep"
         layer.remove_group("B")
+
+
+def test_a_layer_of_an_older_samscape_is_left_untouched(tmp_path):
+    """Layers written before area_m2 have `area` in map units: refused, said so, not changed."""
+    path = tmp_path / "old.gpkg"
+    names = [n if n != "area_m2" else "area" for n in FIELDS]
+    values = [np.array([VALUES[d]], object if d == "object" else d) for d in FIELDS.values()]
+    pyogrio.raw.write(path, shapely.to_wkb([box(500000, 3999000, 500010, 3999010)]), values, names,
+                      layer="old", driver="GPKG", geometry_type="Polygon", crs="EPSG:32633")
+    before = path.read_bytes()
+    with pytest.raises(OutputLayerError, match="written by an older samscape .*'area_m2'"):
+        OutputLayer(path, UTM)
+    assert path.read_bytes() == before
