@@ -135,6 +135,7 @@ class OutputLayer:
         """The CRS of the existing layer at `path`; None if there is no such layer or it has no CRS."""
         file, layer = split_layer(path)
         driver = driver_for(file)
+        check_name(str(file.absolute()))
         if not file.exists():
             return None
         try:
