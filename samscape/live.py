@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from numbers import Real
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ from .features import FolderMetadata, read_chip
 from .features.manifest import chip_relpath
 from .models.store import samscape_home
 from .raster import RasterSource
-from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource
+from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
 
 DEFAULT_DISK_MB = 4096.0
 
@@ -55,8 +56,10 @@ class LiveSource(FeatureSource):
                  memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | Progress = False,
                  **kwargs) -> None:
         settings = settings_with(settings, **kwargs)
-        if not disk_mb > 0:
-            raise SettingsError(f"live cache size must be > 0 MB, got {disk_mb}")
+        check_memory_mb(memory_mb)
+        if isinstance(disk_mb, bool) or not isinstance(disk_mb, Real) or not disk_mb > 0:
+            raise SettingsError(f"live cache size (disk_mb) {disk_mb!r} is not valid: "
+                                "give a number of MB above 0")
         self.settings = settings
         self.disk_bytes = int(disk_mb * 2**20)
         self.progress = progress

@@ -167,3 +167,15 @@ def test_a_folder_written_before_opens_and_resume_says_why_it_is_refused(make_ra
     assert len(FeatureFolder.open(tmp_path / "ff")) == 12
     with pytest.raises(FolderConflictError, match="--overwrite"):
         encode(raster, tmp_path / "ff", model=TINY, progress=False)
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"memory_mb": "64"}, "memory_mb"),
+    ({"disk_mb": "1"}, "disk_mb"),
+    ({"batch_size": 2.5}, "batch_size"),
+    ({"bands": ","}, "bands"),
+])
+def test_live_sources_check_argument_types_too(make_raster, tmp_path, kwargs, needle):
+    with pytest.raises(SettingsError, match=needle):
+        samscape.open_source(make_raster(), model=TINY, cache_dir=tmp_path / "cache", **kwargs)
+    assert not (tmp_path / "cache").exists()

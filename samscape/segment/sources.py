@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from numbers import Real
 from pathlib import Path
 
 import torch
@@ -24,12 +25,18 @@ DEFAULT_MEMORY_MB = 1024.0
 Features = dict[str, torch.Tensor]
 
 
+def check_memory_mb(value: object) -> None:
+    """SettingsError unless `value` is a number of MB, 0 or more."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+        raise SettingsError(f"memory cache size (memory_mb) {value!r} is not valid: "
+                            "give a number of MB, 0 or more")
+
+
 class ChipCache:
     """Feature dicts by chip id, least recently used evicted past `max_mb`. Thread-safe."""
 
     def __init__(self, max_mb: float = DEFAULT_MEMORY_MB) -> None:
-        if not max_mb >= 0:
-            raise SettingsError(f"memory cache size must be >= 0 MB, got {max_mb}")
+        check_memory_mb(max_mb)
         self.max_bytes = int(max_mb * 2**20)
         self._items: OrderedDict[int, Features] = OrderedDict()
         self._bytes = 0
