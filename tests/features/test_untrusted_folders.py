@@ -158,3 +158,17 @@ def test_validate_and_segment_fail_with_one_line(processes, folders, name, kind)
 def test_validate_names_the_chip_whose_features_the_model_cannot_take(processes):
     err = processes["wrong_shapes", "validate"].stderr
     assert "image_embeddings" in err and "(8, 8, 8)" in err
+
+
+def test_the_server_refuses_each_bad_folder_with_a_4xx(folders):
+    from fastapi.testclient import TestClient
+
+    from samscape.serve import Roots, create_app
+
+    client = TestClient(create_app(Roots.of(folders["good"].parent)), base_url="http://127.0.0.1",
+                        raise_server_exceptions=False)
+    assert client.post("/api/sources", json={"path": "good"}).status_code == 201
+    for name in BAD:
+        answer = client.post("/api/sources", json={"path": name})
+        assert 400 <= answer.status_code < 500, (name, answer.text)
+        assert "\n" not in answer.json()["detail"]
