@@ -21,9 +21,11 @@ from .options import numbers
 @click.option("--bg-point", "bg_points", multiple=True, metavar="X,Y", help="Background point.")
 @click.option("--box", "boxes", multiple=True, metavar="XMIN,YMIN,XMAX,YMAX",
               help="Box; with points, at most one (several boxes alone make one object each).")
-@click.option("--crs", help="CRS of the prompt coordinates [default: the source's].")
+@click.option("--crs", help="CRS of the prompt coordinates, e.g. EPSG:4326 or 4326 [default: the "
+              "source's; for --prompts, the file's own CRS wins].")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False),
-              help="Vector file of prompts: points (label 1/0, optional group) and polygons (boxes).")
+              help="Vector file of prompts: points (label 1/0, optional group) and polygons (boxes); "
+                   "or a CSV with x,y or lon,lat columns (optional label, group).")
 @click.option("--vectorize", type=click.Choice(["pixel", "simplified"]), default="pixel",
               show_default=True, help="Polygon edges on pixel edges, or simplified.")
 @click.option("--tolerance", type=float, default=1.0, show_default=True,
@@ -76,7 +78,7 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     with open_source(source, model, device=device, **live) as src:
         prompt_crs = norm_crs(crs) if crs else src.crs
         if prompts_file:
-            objects = read_prompts(prompts_file, crs)
+            objects = read_prompts(prompts_file, crs, default_crs=src.crs)
         else:
             objects = _objects(PromptSet(prompt_crs), points, bg_points, boxes)
         layer = OutputLayer(out, norm_crs(out_crs) if out_crs else src.crs)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pyogrio.raw
@@ -14,28 +19,48 @@ from ..geo import norm_crs
 from .prompts import PromptSet
 
 
-def read_prompts(path: str | os.PathLike, crs: CRS | str | None = None) -> list[PromptSet]:
-    """Objects from a vector file: each point (field `label`: 1 foreground, the default, or
-    0 background) or polygon (its bounds become the box) is one object, unless a `group` field
-    joins several features into one. Prompts are in the file's CRS, or `crs` if it has none."""
+def read_prompts(path: str | os.PathLike, crs: CRS | str | int | None = None,
+                 default_crs: CRS | None = None) -> list[PromptSet]:
+    """Objects from a vector file or a CSV of points: each point (field `label`: 1 foreground, the
+    default, or 0 background) or polygon (its bounds become the box) is one object, unless a
+    `group` field joins several features into one.
+
+    The CRS of the coordinates, first that applies:
+    - the file's own CRS (GeoPackage, Shapefile .prj, FlatGeobuf, a GeoJSON `crs` member);
+    - `crs` (the user's --crs);
+    - a GeoJSON without a `crs` member: EPSG:4326, as RFC 7946 says;
+    - a CSV: EPSG:4326 for lon/lat (longitude/latitude) columns, `default_crs` (the source's)
+      for x/y columns;
+    - else PromptError asking for --crs.
+    """
+    if Path(path).suffix.lower() == ".csv":
+        return _objects(path, *_read_csv(path, crs, default_crs))
     try:
         meta, _, wkb, values = pyogrio.raw.read(path)
     except Exception as exc:
         raise PromptError(f"cannot read prompts file '{path}': {str(exc).splitlines()[0]}") from None
     fields = dict(zip(meta["fields"], values, strict=True))
-    if meta.get("crs"):
-        file_crs = CRS.from_user_input(meta["crs"])
+    if crs is not None and _is_geojson(path) and not _has_crs_member(path):
+        file_crs = norm_crs(crs)
+    elif meta.get("crs"):
+        file_crs = norm_crs(meta["crs"])
     elif crs is not None:
         file_crs = norm_crs(crs)
     else:
         raise PromptError(f"prompts file '{path}' has no CRS; pass --crs with the CRS of its coordinates")
-    geometries = shapely.from_wkb(wkb) if wkb is not None else []
+    geometries = list(shapely.from_wkb(wkb)) if wkb is not None else []
     labels = [_plain(v) for v in fields.get("label", np.ones(len(geometries), dtype=int))]
     groups = None if fields.get("group") is None else [_plain(v) for v in fields["group"]]
+    return _objects(path, file_crs, geometries, labels, groups)
+
+
+def _objects(path: str | os.PathLike, file_crs: CRS, geometries: list, labels: list,
+             groups: list | None, unit: str = "feature") -> list[PromptSet]:
+    """One PromptSet per feature, or per `group` value where there is one (in file order)."""
     objects: dict[object, PromptSet] = {}
     for i, geometry in enumerate(geometries):
         key = ("row", i) if groups is None or _missing(groups[i]) else ("group", groups[i])
-        name = f"feature {i + 1}" if key[0] == "row" else f"group {key[1]!r}"
+        name = _name(key, unit)
         prompts = objects.get(key, PromptSet(file_crs))
         if geometry is None or geometry.is_empty:
             raise PromptError(f"{name} of '{path}' has no geometry; remove it or give it one")
@@ -55,12 +80,84 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | None = None) -> list[
         objects[key] = prompts
     for key, prompts in objects.items():
         if prompts.is_empty:
-            name = f"feature {key[1] + 1}" if key[0] == "row" else f"group {key[1]!r}"
-            raise PromptError(f"{name} of '{path}' has only background points; add a foreground "
-                              "point or a polygon")
+            raise PromptError(f"{_name(key, unit)} of '{path}' has only background points; add a "
+                              "foreground point or a polygon")
     if not objects:
         raise PromptError(f"prompts file '{path}' holds no features")
     return list(objects.values())
+
+
+def _name(key: tuple, unit: str) -> str:
+    """'feature 3' (1-based; a CSV's 'row 4' counts its header) or "group 'a'"."""
+    if key[0] == "group":
+        return f"group {key[1]!r}"
+    return f"row {key[1] + 2}" if unit == "row" else f"feature {key[1] + 1}"
+
+
+def _is_geojson(path: str | os.PathLike) -> bool:
+    return pyogrio.read_info(path).get("driver") in ("GeoJSON", "GeoJSONSeq")
+
+
+def _has_crs_member(path: str | os.PathLike) -> bool:
+    """Whether a GeoJSON file names its CRS (a top-level `crs` member); GeoJSON text sequences
+    and files that are not one JSON object have none."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            document = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("crs") is not None
+
+
+# CSV columns, matched case-insensitively: (x, y) pairs, the first pair present wins.
+CSV_XY = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
+
+
+def _read_csv(path: str | os.PathLike, crs: CRS | str | int | None, default_crs: CRS | None
+              ) -> tuple:
+    """A CSV of points → (crs, geometries, labels, groups, 'row'), for `_objects`. The
+    separator (comma, semicolon or tab) is found from the header line."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptError(f"cannot read prompts file '{path}': {exc}") from None
+    header = text.splitlines()[0] if text else ""
+    delimiter = max(",;\t", key=header.count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    columns = {name.strip().lower(): i for i, name in reversed(list(enumerate(rows[0] if rows else [])))}
+    pair = next((p for p in CSV_XY if set(p) <= columns.keys()), None)
+    if pair is None:
+        found = ", ".join(name.strip() for name in rows[0]) if rows and any(rows[0]) else "none"
+        raise PromptError(f"prompts file '{path}' has columns {found}; a CSV of points needs columns "
+                          "x,y (in --crs, default: the source's CRS) or lon,lat or longitude,latitude "
+                          "(WGS 84), and may have label (1/0) and group")
+    if crs is not None:
+        file_crs = norm_crs(crs)
+    elif pair[0] != "x":
+        file_crs = CRS.from_epsg(4326)
+    elif default_crs is not None:
+        file_crs = default_crs
+    else:
+        raise PromptError(f"prompts file '{path}' has x/y columns and no CRS; pass --crs with the "
+                          "CRS of its coordinates")
+    (ix, iy), il, ig = (columns[c] for c in pair), columns.get("label"), columns.get("group")
+    geometries, labels, groups = [], [], []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = [*row, *[""] * len(rows[0])]
+        try:
+            x, y = float(cells[ix]), float(cells[iy])
+        except ValueError:
+            raise PromptError(f"row {n} of '{path}' has {pair[0]}={cells[ix]!r}, {pair[1]}={cells[iy]!r}; "
+                              "give two numbers") from None
+        geometries.append(shapely.Point(x, y) if math.isfinite(x) and math.isfinite(y) else None)
+        label = cells[il].strip() if il is not None else ""
+        labels.append(label or 1)
+        group = cells[ig].strip() if ig is not None else ""
+        groups.append(group or None)
+    return file_crs, geometries, labels, groups if ig is not None else None, "row"
 
 
 def _plain(value: object) -> object:

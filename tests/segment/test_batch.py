@@ -171,3 +171,72 @@ def test_batch_file_to_saved_layer(write, source, tmp_path) -> None:
     df = pyogrio.read_dataframe(layer.path)
     assert len(df) == sum(len(g.rows) for g in groups)
     assert list(df["fg_points"]) == [r.prompts.fg_count for r in kept for _ in r.polygons]
+
+
+# CSV prompts: x/y in --crs (default: the source's), lon/lat in EPSG:4326 (unless --crs says otherwise).
+
+
+def test_csv_of_xy_points_in_the_given_or_default_crs(tmp_path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("X,Y,Label,Group\n500010,3999990,1,a\n500020.5,3999980,0,a\n500100,3999900,,\n")
+    a, single = read_prompts(path, default_crs=UTM)
+    assert a == PromptSet(UTM).add_point(500010, 3999990).add_point(500020.5, 3999980, 0)
+    assert single == PromptSet(UTM).add_point(500100, 3999900)
+    (a, single) = read_prompts(path, crs="32634", default_crs=UTM)  # --crs wins over the source's
+    assert a.crs == single.crs == CRS.from_epsg(32634)
+    with pytest.raises(PromptError, match="x/y .*--crs"):
+        read_prompts(path)  # no --crs and no source to take the CRS from
+
+
+@pytest.mark.parametrize("header,sep", [("lon,lat", ","), ("LONGITUDE;LATITUDE", ";"),
+                                        ("Lat\tLon", "\t")])
+def test_csv_of_lon_lat_points_is_wgs84(tmp_path, header, sep) -> None:
+    path = tmp_path / "p.csv"
+    names = [h.lower() for h in header.split(sep)]
+    values = {"lon": "15.25", "longitude": "15.25", "lat": "36.5", "latitude": "36.5"}
+    path.write_text(header + "\n" + sep.join(values[n] for n in names) + "\n", encoding="utf-8-sig")
+    (obj,) = read_prompts(path, default_crs=UTM)
+    assert obj == PromptSet(WGS84).add_point(15.25, 36.5)
+    (obj,) = read_prompts(path, crs="EPSG:4258", default_crs=UTM)
+    assert obj.crs == CRS.from_epsg(4258)
+
+
+def test_csv_without_coordinate_columns_names_found_and_expected(tmp_path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("easting,northing\n500010,3999990\n")
+    with pytest.raises(PromptError, match="columns easting, northing.*x,y.*lon,lat.*longitude,latitude"):
+        read_prompts(path, default_crs=UTM)
+
+
+def test_csv_errors_name_the_row(tmp_path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("x,y\n1,2\nabc,3\n")
+    with pytest.raises(PromptError, match="row 3 .*'abc'"):
+        read_prompts(path, default_crs=UTM)
+    path.write_text("x,y,label\n1,2,1\n3,4,2\n")
+    with pytest.raises(PromptError, match="row 3 .*has label '2'"):
+        read_prompts(path, default_crs=UTM)
+    path.write_text("x,y\n")
+    with pytest.raises(PromptError, match="no features"):
+        read_prompts(path, default_crs=UTM)
+
+
+# GeoJSON: RFC 7946 says coordinates without a `crs` member are WGS 84; --crs given says otherwise.
+
+
+def test_geojson_without_crs_member_is_in_the_given_crs(tmp_path) -> None:
+    path = tmp_path / "p.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+                    '"geometry": {"type": "Point", "coordinates": [500010.0, 3999990.0]}}]}')
+    (obj,) = read_prompts(path, crs="EPSG:32633", default_crs=WGS84)
+    assert obj == PromptSet(UTM).add_point(500010, 3999990)
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+                    '"geometry": {"type": "Point", "coordinates": [15.0, 36.0]}}]}')
+    (obj,) = read_prompts(path, default_crs=UTM)  # no --crs: the spec's WGS 84
+    assert obj == PromptSet(WGS84).add_point(15, 36)
+
+
+def test_geojson_with_a_crs_member_keeps_it(write) -> None:
+    path = write("p.geojson", [Point(500010, 3999990)], crs="EPSG:32633")
+    (obj,) = read_prompts(path, crs="EPSG:4326")
+    assert obj.crs == UTM
