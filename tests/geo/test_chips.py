@@ -7,12 +7,12 @@ import math
 import pytest
 import rasterio.windows
 from affine import Affine
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.crs import CRS
 from shapely.ops import unary_union
 
-from samscape.geo import Chip, ChipGrid, PixelGrid, Window, chip_offsets
+from samscape.geo import Chip, ChipGrid, PixelGrid, Window, chip_count, chip_offsets
 
 UTM = CRS.from_epsg(32633)
 
@@ -215,3 +215,21 @@ def test_union_of_chip_footprints_is_the_grid_footprint(
     for chip in chips:
         assert grid.footprint.buffer(1e-6).contains(chip.footprint)
         assert chip.footprint.area == pytest.approx(size * size * 0.25)
+
+
+@settings(deadline=None, max_examples=60)
+@given(length=st.integers(1, 3000), size=st.integers(16, 600), stride_frac=st.floats(0.05, 1.0))
+def test_chip_count_and_lookup_by_id_agree_with_the_listed_grid(length, size, stride_frac):
+    stride = max(1, math.floor(size * stride_frac))
+    assert chip_count(length, size, stride) == len(chip_offsets(length, size, stride))
+    grid = ChipGrid(PixelGrid(length, max(1, length // 3), Affine(1, 0, 0, 0, -1, 0),
+                              CRS.from_epsg(32633)), size, stride)
+    listed = list(grid)
+    assert len(grid) == len(listed)
+    for chip_id in {0, len(listed) // 2, len(listed) - 1}:
+        assert grid.chip(chip_id) == listed[chip_id]
+
+
+def test_the_chip_count_of_a_huge_grid_is_instant():
+    huge = PixelGrid(2**31 - 1, 2**31 - 1, Affine(1, 0, 0, 0, -1, 0), CRS.from_epsg(32633))
+    assert len(ChipGrid(huge, 1024, 512)) == 4194303**2
