@@ -7,6 +7,7 @@ import json
 import click
 
 from ..features import FeatureFolder
+from ..geo.crs import plain_number
 
 
 def _model_mismatch(features: FeatureFolder) -> str | None:
@@ -44,7 +45,7 @@ def info_command(folder: str, as_json: bool, validate: bool) -> None:
         model = summary["model"]
         pre = summary["preprocessing"]
         state = "complete" if summary["complete"] else "incomplete: run samscape encode to finish"
-        extent = ", ".join(f"{v:.6g}" for v in summary["extent"]) if summary["extent"] else "-"
+        extent = ", ".join(map(plain_number, summary["extent"])) if summary["extent"] else "-"
         lines = [
             f"folder:        {summary['path']}",
             f"chips:         {summary['chip_count']} of {summary['grid_chip_count']} "

@@ -55,6 +55,18 @@ def _unknown(value: object, reason: str) -> SettingsError:
                          "code), WKT or a PROJ string")
 
 
+def plain_number(value: float) -> str:
+    """A coordinate for people: plain decimal, never '4e+06'; about 10 significant digits, at
+    most 7 decimals (1 cm in degrees), trailing zeros dropped: 4000000, 500010.25, 15.1234568."""
+    value = float(value)
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return repr(value)
+    digits = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+    text = f"{value:.{min(7, max(0, 10 - digits))}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
 def crs_label(crs: CRS) -> str:
     """'EPSG:32633' where the CRS has an EPSG code, else its WKT."""
     epsg = crs.to_epsg()

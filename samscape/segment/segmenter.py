@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..errors import PromptError, SettingsError
 from ..geo import Chip, Window, crs_label
+from ..geo.crs import plain_number
 from ..vector import VectorOptions, mask_to_polygons
 from .mosaic import ChipMask, merge
 from .placement import ChipPrompts, PixelPrompts, in_chip, seed_chips
@@ -88,7 +89,8 @@ class Segmenter:
         if not seeds or len(uncovered):
             x, y = source.grid.transform @ tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
             raise PromptError(
-                f"no encoded chip covers the prompt at {x:.6g}, {y:.6g} ({crs_label(source.crs)}): "
+                f"no encoded chip covers the prompt at {plain_number(x)}, {plain_number(y)} "
+                f"({crs_label(source.crs)}): "
                 "that part of the source is nodata or was not encoded; run 'samscape encode' to "
                 "complete the folder"
             )
