@@ -179,3 +179,13 @@ def test_live_sources_check_argument_types_too(make_raster, tmp_path, kwargs, ne
     with pytest.raises(SettingsError, match=needle):
         samscape.open_source(make_raster(), model=TINY, cache_dir=tmp_path / "cache", **kwargs)
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("resolution", [1e-300, 1e-320])
+@pytest.mark.parametrize("crs", [None, "EPSG:3857"])
+def test_resolutions_that_overflow_a_grid_side_are_one_line(make_raster, tmp_path, resolution, crs):
+    with pytest.raises(SettingsError, match=r"px a side; give a coarser --resolution") as caught:
+        encode(str(make_raster()), tmp_path / "ff", model=TINY, resolution=resolution, crs=crs,
+               progress=False)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 250
+    assert not (tmp_path / "ff").exists()

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from affine import Affine
 from shapely.geometry import Polygon
 
-from .grid import PixelGrid, Window
+from .grid import MAX_SIDE, PixelGrid, Window
 
 MAX_CHIPS = 1_000_000
 """Most chips in one chip grid: an encoding, a feature folder, a plan (checked before building)."""
-MAX_SIDE = 2**31 - 1
-"""Most pixels along a grid's side (GDAL's limit)."""
+__all__ = ["MAX_CHIPS", "MAX_SIDE", "Chip", "ChipGrid", "chip_count", "chip_offsets"]
 
 
 def chip_offsets(length: int, size: int, stride: int) -> list[int]:

@@ -10,7 +10,7 @@ from rasterio.crs import CRS
 from rasterio.warp import calculate_default_transform
 from shapely.geometry import Polygon, box
 
-from ..errors import ExtentError
+from ..errors import ExtentError, SettingsError
 from .crs import Bounds, transform_bounds
 
 
@@ -87,13 +87,19 @@ class PixelGrid:
             return self
         if crs == self.crs:
             xmin, ymin, xmax, ymax = self.bounds
+            _check_side((xmax - xmin) / resolution, (ymax - ymin) / resolution, resolution)
             width = max(1, round((xmax - xmin) / resolution))
             height = max(1, round((ymax - ymin) / resolution))
             return PixelGrid(width, height, Affine(resolution, 0, xmin, 0, -resolution, ymax), crs)
-        kwargs = {"resolution": resolution} if resolution else {}
         transform, width, height = calculate_default_transform(
-            self.crs, crs, self.width, self.height, *self.bounds, **kwargs
+            self.crs, crs, self.width, self.height, *self.bounds
         )
+        if resolution:
+            _check_side(width * abs(transform.a) / resolution, height * abs(transform.e) / resolution,
+                        resolution)
+            transform, width, height = calculate_default_transform(
+                self.crs, crs, self.width, self.height, *self.bounds, resolution=resolution
+            )
         return PixelGrid(int(width), int(height), transform, crs)
 
     def crop(self, bounds: Bounds) -> PixelGrid:
@@ -125,6 +131,19 @@ class PixelGrid:
         return ExtentError(
             f"the extent {tuple(round(v, 6) for v in bounds)} does not intersect the raster, whose "
             f"extent is {tuple(round(v, 6) for v in own)} in {crs.to_string()}; give an extent inside it"
+        )
+
+
+MAX_SIDE = 2**31 - 1
+"""Most pixels along a grid's side (GDAL's limit)."""
+
+
+def _check_side(width: float, height: float, resolution: float) -> None:
+    """SettingsError when a resolution makes a grid side longer than `MAX_SIDE` pixels."""
+    if not (math.isfinite(width) and math.isfinite(height)) or max(width, height) > MAX_SIDE:
+        raise SettingsError(
+            f"resolution {resolution:g} makes a grid of about {width:.3g} x {height:.3g} px, more than "
+            f"{MAX_SIDE:,} px a side; give a coarser --resolution or a smaller --extent"
         )
 
 
