@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import threading
@@ -137,10 +138,13 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     callable(done, total) called after each batch.
     """
     settings = settings_with(settings, **kwargs)
+    for name, value in (("raster", raster), ("out_dir", out_dir)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise SettingsError(f"{name} {value!r} is not valid: give a path (str or pathlib.Path)")
     out = Path(out_dir)
     get_spec(settings.model)
     check_target(out)
-    with RasterSource(raster, crs=settings.crs) as source:
+    with RasterSource(os.fspath(raster), crs=settings.crs) as source:
         plan = plan_encoding(source, settings)
         state = prepare_folder(out, plan.metadata, overwrite)
         return _run(source, plan, settings, state, progress)

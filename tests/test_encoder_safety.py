@@ -110,6 +110,13 @@ def test_python_api_wrong_types_are_settings_errors(make_raster, tmp_path, kwarg
     assert not (tmp_path / "ff").exists()
 
 
+@pytest.mark.parametrize(("raster", "out", "needle"), [(3, "ff", "raster"), (None, "ff", "raster"),
+                                                       ("r.tif", 7, "out_dir")])
+def test_python_api_paths_must_be_paths(tmp_path, raster, out, needle):
+    with pytest.raises(SettingsError, match=needle):
+        samscape.encode(raster, out, model=TINY, progress=False)
+
+
 def test_python_api_accepts_lists_and_numpy_numbers():
     settings = EncodeSettings(bands=[3, 2, 1], value_range=[np.float32(1), 200], batch_size=np.int64(2),
                               percentiles=[1, 99], stride=np.int32(64))
