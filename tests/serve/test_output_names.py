@@ -17,8 +17,8 @@ from shapely.geometry import box
 from samscape.demo.evaluate import point_prompt
 
 
-def test_semicolon_output_name_is_refused_and_nothing_is_written(served, root: Path) -> None:
-    folder = root / "names"
+def test_semicolon_output_name_is_refused_and_nothing_is_written(served, small_root: Path) -> None:
+    folder = small_root / "names"
     folder.mkdir()
     (folder / ".bashrc").write_text("export KEEP=1\n")
     source = served.http.post("/api/sources", json={"path": "features"}).json()["id"]
@@ -30,8 +30,8 @@ def test_semicolon_output_name_is_refused_and_nothing_is_written(served, root: P
     assert os.listdir(folder) == [".bashrc"] and (folder / ".bashrc").read_text() == "export KEEP=1\n"
 
 
-def test_a_named_layer_is_saved_beside_the_other_layers(served, root: Path, scene, largest) -> None:
-    path = root / "project.gpkg"
+def test_a_named_layer_is_saved_beside_the_other_layers(served, small_root: Path, small_scene) -> None:
+    path = small_root / "project.gpkg"
     pyogrio.raw.write(path, shapely.to_wkb([box(0, 0, 1, 1)]), [np.array(["a"], object)], ["name"],
                       layer="parcels", driver="GPKG", geometry_type="Polygon", crs="EPSG:32633")
     with sqlite3.connect(path) as db:
@@ -40,9 +40,12 @@ def test_a_named_layer_is_saved_beside_the_other_layers(served, root: Path, scen
     session = served.http.post("/api/sessions", json={"source": source, "output": "project.gpkg:objects"})
     assert session.status_code == 201, session.text
     sid = session.json()["id"]
-    (point,) = point_prompt(scene, largest("building").object_id).points
-    served.http.post(f"/api/sessions/{sid}/points", json={"x": point.x, "y": point.y})
-    assert served.http.post(f"/api/sessions/{sid}/save").status_code == 200
+    building = max((o for o in small_scene.objects if o.cls == "building"), key=lambda o: o.geometry.area)
+    (point,) = point_prompt(small_scene, building.object_id).points
+    added = served.http.post(f"/api/sessions/{sid}/points", json={"x": point.x, "y": point.y})
+    assert added.status_code == 200, added.text
+    saved = served.http.post(f"/api/sessions/{sid}/save")
+    assert saved.status_code == 200, saved.text
     assert set(pyogrio.list_layers(path)[:, 0]) == {"parcels", "objects"}
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT * FROM parcels").fetchall() == parcels
