@@ -32,6 +32,7 @@ from .features import (
     write_chip,
     write_manifest,
 )
+from .features.temporaries import abandoned
 from .geo import Chip, ChipGrid, chip_count, crs_label, parse_extent
 from .geo.chips import MAX_CHIPS, MAX_SIDE
 from .models import SamBackend, get_spec, load_backend
@@ -210,28 +211,32 @@ def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: Sa
     )
 
 
-def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool) -> FolderState:
-    """Start a new folder, or resume one holding the same encoding, or start over if asked."""
+OVERWRITE_FIX = "pass --overwrite to encode it again, or choose another folder"
+
+
+def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
+                   fix: str = OVERWRITE_FIX) -> FolderState:
+    """Start a new folder, or resume one holding the same encoding, or start over if asked;
+    `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
     if (out / MANIFEST).is_file():
         try:
             existing, _ = read_manifest(out)
         except FeatureFolderError:
             if not overwrite:
-                raise FolderConflictError(
-                    f"'{out}' holds an unreadable manifest; pass --overwrite to start over"
-                ) from None
+                raise FolderConflictError(f"'{out}' holds an unreadable manifest; {fix}") from None
             existing = None
         if existing is not None and existing.same_encoding(metadata) and not overwrite:
             metadata = metadata.model_copy(update={"created": existing.created})
             skipped = set(existing.skipped_chip_ids)
         elif not overwrite:
-            raise _conflict(out, existing, metadata)
+            raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
         else:
             _remove_own_files(out)
     try:
         for leftover in out.glob(f".{MANIFEST}.*.tmp"):
-            leftover.unlink()
+            if abandoned(leftover):
+                leftover.unlink(missing_ok=True)
         (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
         state = FolderState(out, metadata, {}, skipped)
         _verify_existing(state)
@@ -260,7 +265,7 @@ def _remove_own_files(out: Path) -> None:
 
 
 CHIP_FILE = re.compile(r"chip_(\d{6,})\.pt")
-CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+\.tmp")
+CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+(\.[0-9a-f]+)?\.tmp")
 
 
 def _own_chip_file(name: str) -> int | None:
@@ -269,21 +274,16 @@ def _own_chip_file(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _conflict(out: Path, old: FolderMetadata, new: FolderMetadata) -> FolderConflictError:
+def _conflict(out: Path, old: FolderMetadata, new: FolderMetadata) -> str:
+    """Why the folder `out`, holding `old`, cannot take the encoding `new` (no fix)."""
     before, now = old.preprocessing, new.preprocessing
     if before.source_name == now.source_name and before.source_fingerprint != now.source_fingerprint:
         if not before.source_fingerprint.startswith(f"{FINGERPRINT_VERSION}:"):
-            return FolderConflictError(
-                f"'{out}' was encoded by an older samscape, which cannot tell whether the raster "
-                f"'{now.source_name}' changed since; pass --overwrite to encode it again, or "
-                "choose another folder")
-        return FolderConflictError(
-            f"the raster '{now.source_name}' changed since '{out}' was encoded (its pixels, size or "
-            "georeferencing differ), so its chips are stale; pass --overwrite to encode it again, "
-            "or choose another folder")
-    return FolderConflictError(
-        f"'{out}' holds a different encoding ({_difference(old, new)}); "
-        "pass --overwrite to replace it, or choose another folder")
+            return (f"'{out}' was encoded by an older samscape, which cannot tell whether the raster "
+                    f"'{now.source_name}' changed since")
+        return (f"the raster '{now.source_name}' changed since '{out}' was encoded (its pixels, size "
+                "or georeferencing differ), so its chips are stale")
+    return f"'{out}' holds a different encoding ({_difference(old, new)})"
 
 
 def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
@@ -303,7 +303,7 @@ def _verify_existing(state: FolderState) -> None:
     have written some after its last manifest update); delete temporary and corrupt files."""
     features = state.folder / FEATURES_DIR
     for tmp in features.glob(".chip_*.tmp"):
-        if CHIP_TEMPORARY.fullmatch(tmp.name):
+        if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
     meta = state.metadata
     pre = meta.preprocessing

@@ -27,9 +27,10 @@ from .encoder import (
     prepare_folder,
     settings_with,
 )
-from .errors import SettingsError
+from .errors import FolderWriteError, SettingsError
 from .features import FolderMetadata, read_chip
 from .features.manifest import chip_relpath
+from .folderlock import FolderLock
 from .models.store import samscape_home
 from .raster import RasterSource
 from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
@@ -70,8 +71,16 @@ class LiveSource(FeatureSource):
             identity = metadata.model_dump_json(include={"model", "preprocessing", "dtype"})
             folder = Path(cache_dir) if cache_dir else default_cache_dir(
                 raster, hashlib.sha256(identity.encode()).hexdigest())
-            check_target(folder)
-            self.state = prepare_folder(folder, metadata, overwrite=False)
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise FolderWriteError(f"cannot create the live cache '{folder}': {exc.strerror}; "
+                                       "give a --cache folder you can write to") from None
+            with FolderLock(folder.parent).held():  # two opens of one raster share its cache
+                check_target(folder)
+                self.state = prepare_folder(folder, metadata, overwrite=False, fix=(
+                    f"remove '{folder}' or give another --cache folder (or run 'samscape encode "
+                    f"RASTER {folder} --overwrite' to encode it anew)"))
         except BaseException:
             self._raster.__exit__(None, None, None)
             raise

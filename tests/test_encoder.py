@@ -198,7 +198,9 @@ def test_gdal_virtual_path_and_package_api(make_raster, tmp_path):
 
 def test_leftovers_of_a_run_killed_before_its_first_manifest_are_resumed(make_raster, tmp_path):
     (tmp_path / "ff" / "features").mkdir(parents=True)
-    (tmp_path / "ff" / ".manifest.parquet.999.tmp").write_bytes(b"partial")
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()  # the killed run's process: no longer running
+    (tmp_path / "ff" / f".manifest.parquet.{gone.pid}.tmp").write_bytes(b"partial")
     result = encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False)
     assert result.encoded == 12
     assert sorted(p.name for p in (tmp_path / "ff").iterdir()) == ["features", "manifest.parquet"]

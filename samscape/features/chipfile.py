@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from .temporaries import temporary_for
+
 CHIP_FORMAT = "samscape-chip"
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32}
@@ -24,9 +26,12 @@ def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, i
         "chip_shape": list(chip_shape),
         "features": {k: v.to(_DTYPES[dtype]).contiguous() for k, v in features.items()},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    tmp = temporary_for(path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_chip(path: Path, chip_id: int, model_id: str, dtype: str,

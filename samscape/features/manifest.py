@@ -18,6 +18,7 @@ from ..errors import FeatureFolderError
 from ..geo import Chip
 from ..vector.geoparquet import geo_metadata
 from .metadata import METADATA_KEY, FolderMetadata
+from .temporaries import temporary_for
 
 MANIFEST = "manifest.parquet"
 FEATURES_DIR = "features"
@@ -91,9 +92,12 @@ def write_manifest(folder: Path, metadata: FolderMetadata, records: list[ChipRec
         b"geo": json.dumps(geo).encode(),
         METADATA_KEY: metadata.model_dump_json().encode(),
     })
-    tmp = folder / f".{MANIFEST}.{os.getpid()}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, folder / MANIFEST)
+    tmp = temporary_for(folder / MANIFEST)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, folder / MANIFEST)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ..encoder import OVERWRITE_FIX
+
 # Whole phrases first (where a field reads differently from its flag), then any flag the page
 # has a field for; flags it has none for (--root: how the server was started) stay.
 PAGE_PHRASES = (
@@ -13,8 +15,7 @@ PAGE_PHRASES = (
      ": choose Live Encoding and a Model"),
     (re.compile(r"a larger --stride"), "a smaller Overlap %"),
     (re.compile(r"give --range MIN,MAX with MIN < MAX"), "give a Range min below Range max"),
-    (re.compile(r"pass --overwrite to replace it, or choose another folder"), "choose another Output folder"),
-    (re.compile(r"; pass --overwrite to start over"), "; choose another Output folder"),
+    (re.compile(re.escape(OVERWRITE_FIX)), "choose another Output folder"),
     (re.compile(r", or pass --out-crs \S+"), ""),
 )
 PAGE_FIELDS = {"model": "Model", "range": "Range min and max", "bands": "Bands",

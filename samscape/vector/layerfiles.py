@@ -15,8 +15,6 @@ import hashlib
 import json
 import os
 import re
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,41 +55,6 @@ def journal_path(path: Path) -> Path:
 def _temporaries(path: Path) -> list[Path]:
     pattern = re.compile(re.escape(_prefix(path)) + r"-[0-9a-f]{12}\..+$", re.DOTALL)
     return [p for p in path.parent.iterdir() if pattern.match(p.name)]
-
-
-class FolderLock:
-    """Exclusive lock of one folder across threads and processes (flock on the folder itself,
-    which no save replaces; on Windows a `.samscape.lock` file there)."""
-
-    _threads: dict[str, threading.Lock] = {}
-    _guard = threading.Lock()
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        with FolderLock._guard:
-            self._thread = FolderLock._threads.setdefault(str(folder.resolve()), threading.Lock())
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread:
-            if sys.platform == "win32":  # pragma: no cover - not run on the Linux CI
-                import msvcrt
-
-                fd = os.open(self.folder / ".samscape.lock", os.O_RDWR | os.O_CREAT)
-                try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-                    yield
-                finally:
-                    os.close(fd)
-                return
-            import fcntl
-
-            fd = os.open(self.folder, os.O_RDONLY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # releases the flock
 
 
 def recover(path: Path) -> None:

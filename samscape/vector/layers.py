@@ -28,10 +28,11 @@ from rasterio.crs import CRS
 from shapely.geometry import Polygon
 
 from ..errors import OutputLayerError
+from ..folderlock import FolderLock
 from ..geo import crs_label
 from . import gpkg
 from .geoparquet import geo_metadata
-from .layerfiles import FolderLock, check_name, check_writable, recover, swap_in, temp_path, write_errors
+from .layerfiles import check_name, check_writable, recover, swap_in, temp_path, write_errors
 
 DRIVERS = {
     ".gpkg": "GPKG",

@@ -3,11 +3,12 @@ and in memory; results equal to those of a pre-encoded folder."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 import torch
 
 import samscape
@@ -203,9 +204,34 @@ def test_bad_live_settings_are_refused(raster, tmp_path) -> None:
     # A cache holding another encoding of the raster is not reused nor overwritten.
     with open_source(raster, model=MODEL, cache_dir=tmp_path / "c", stride=256) as live:
         live.prepare([0])
-    with pytest.raises(FolderConflictError, match="stride"):
+    with pytest.raises(FolderConflictError, match="stride") as refused:
         open_source(raster, model=MODEL, cache_dir=tmp_path / "c")
+    assert "another --cache folder" in str(refused.value) and "pass --overwrite" not in str(refused.value)
     assert manifest_ids(tmp_path / "c") == {0}
+
+
+def test_a_cache_of_a_raster_changed_since_is_refused_with_what_segment_can_do(raster, tmp_path) -> None:
+    with open_source(raster, model=MODEL, cache_dir=tmp_path / "c") as live:
+        live.prepare([0])
+    with rasterio.open(raster, "r+") as ds:
+        ds.write(255 - ds.read())
+    with pytest.raises(FolderConflictError, match="changed since") as refused:
+        open_source(raster, model=MODEL, cache_dir=tmp_path / "c")
+    assert "another --cache folder" in str(refused.value) and "pass --overwrite" not in str(refused.value)
+    assert manifest_ids(tmp_path / "c") == {0}
+
+
+def test_opens_of_one_raster_at_once_share_its_default_cache(raster, samscape_home) -> None:
+    def open_and_encode(chip_id: int) -> set[int]:
+        with open_source(raster, model=MODEL) as live:
+            live.prepare([chip_id])
+            return set(live.state.records)
+
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(open_and_encode, range(4)))
+    assert all(chip_id in ids for chip_id, ids in enumerate(done))
+    (cache,) = (samscape_home / "live").iterdir()
+    assert chip_files(cache) == {0, 1, 2, 3}
 
 
 def test_opening_folders_checks_what_they_are(encoded, tmp_path) -> None:
