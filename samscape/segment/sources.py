@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from rasterio.crs import CRS
 
-from ..errors import FeatureFolderError, SettingsError
+from ..errors import FeatureFolderError, RasterReadError, SettingsError
 from ..features import MANIFEST, FeatureFolder, FolderMetadata
 from ..geo import ChipGrid, PixelGrid, crs_label, transform_bounds
 from ..models import SamBackend, load_backend
@@ -202,6 +202,9 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
             )
         return EncodedSource.open(path, model, device, memory_mb)
     if model is None:
+        if not Path(path).exists() and "://" not in str(path) and not str(path).startswith("/vsi"):
+            raise RasterReadError(f"no such file or folder: '{path}'; give a feature folder, or a "
+                                  "raster with --model")
         raise SettingsError(
             f"'{path}' is a raster: segmenting it live needs a model, e.g. --model "
             "sam-vit-base (see 'samscape models list'); or give a feature folder"

@@ -10,7 +10,8 @@ from ..vector import VectorOptions
 
 MAX_POINTS = 200
 PATH = Field(min_length=1, max_length=4096)
-CRS_TEXT = Field(None, max_length=10_000, description="'EPSG:n', WKT or PROJ; default: the source's")
+CRS_TEXT = Field(None, description="'EPSG:n', an EPSG code, WKT or PROJ; default: the source's")
+CrsIn = Annotated[str, Field(max_length=10_000)] | Annotated[int, Field(gt=0, lt=2**31)]
 MAX_COORD = 1e12  # map units; the Earth is 4e7 m round, so no CRS's coordinates come near
 MAX_VALUE = 3.4e38  # a raster value: float32's range (a wider one overflows when scaled)
 Coord = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD)]
@@ -47,14 +48,14 @@ class PointIn(Body):
 class SegmentRequest(Vectorise):
     points: list[PointIn] = Field(default_factory=list, max_length=MAX_POINTS)
     box: Box | None = Field(None, description="xmin, ymin, xmax, ymax")
-    crs: str | None = CRS_TEXT
+    crs: CrsIn | None = CRS_TEXT
 
 
 class SessionRequest(Vectorise):
     source: str = Field(min_length=1, max_length=20)
     output: str | None = Field(None, max_length=4096, description="output layer (.gpkg, .shp, "
                                ".geojson, .fgb, .parquet); an existing one is appended to")
-    crs: str | None = CRS_TEXT
+    crs: CrsIn | None = CRS_TEXT
 
 
 class BoxIn(Body):

@@ -171,7 +171,7 @@ class Sessions:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def create(self, source_id: str, output: str | None = None, crs: str | None = None,
+    def create(self, source_id: str, output: str | None = None, crs: str | int | None = None,
                vector: VectorOptions | None = None) -> str:
         item = self.sources.get(source_id)
         session = Session(Segmenter(item.source, vector), None,

@@ -470,6 +470,14 @@ def test_missing_chip_message_names_the_chip_file(processes):
 # More user errors, in process (same one-line contract, checked through click's runner)
 
 
+def test_a_missing_source_is_no_such_file(tmp_path):
+    code, stdout, stderr = invoke("segment", tmp_path / "nothing.tif", "--point", "1,2",
+                                  "--out", tmp_path / "out.gpkg")
+    assert code != 0 and stdout == "" and not (tmp_path / "out.gpkg").exists()
+    assert stderr.strip() == (f"samscape: error: no such file or folder: '{tmp_path / 'nothing.tif'}'; "
+                              "give a feature folder, or a raster with --model")
+
+
 def _truncate_chip(folder: Path) -> None:
     chip = folder / "features" / "chip_000000.pt"
     chip.write_bytes(chip.read_bytes()[: chip.stat().st_size // 2])

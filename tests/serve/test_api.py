@@ -68,6 +68,9 @@ def test_a_point_on_a_building_gives_that_building(client: TestClient, scene, la
     geographic = client.post(f"/api/sources/{info['id']}/segment",
                              json={"points": [{"x": lon, "y": lat}], "crs": "EPSG:4326"}).json()
     assert geographic["crs"] == "EPSG:4326"
+    as_code = client.post(f"/api/sources/{info['id']}/segment",
+                          json={"points": [{"x": lon, "y": lat}], "crs": 4326})
+    assert as_code.status_code == 200 and as_code.json()["features"] == geographic["features"]
     (x0, y0, x1, y1) = shape(geographic["features"][0]["geometry"]).bounds
     assert -180 < x0 < x1 < 180 and -90 < y0 < y1 < 90
     xs, ys = warp_points("EPSG:4326", "EPSG:32633", [x0, x1], [y0, y1])
