@@ -8,15 +8,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
+from serve.conftest import Served as ServedApp
 
 import samscape
 from samscape.demo import generate_scene
@@ -26,32 +23,13 @@ CHROMIUM = os.environ.get("SAMSCAPE_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("SAMSCAPE_SCREENSHOTS", Path(__file__).parent / "screenshots"))
 
 
-class Served:
-    """A server in a background thread over `root`, at `url`."""
+class Served(ServedApp):
+    """The app over `root` served in a background thread, at `url`."""
 
     def __init__(self, root: Path) -> None:
+        super().__init__(create_app(Roots.of(root)))
         self.root = root
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/"
-        config = uvicorn.Config(create_app(Roots.of(root)), host="127.0.0.1", port=port,
-                                log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.url += "/"
 
 
 @pytest.fixture(scope="module")
