@@ -247,6 +247,8 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
 
 
 def _write_error(out: Path, exc: OSError) -> FolderWriteError:
+    if isinstance(exc, FolderWriteError):  # already said, by a write inside the failing step
+        return exc
     reason = exc.strerror or str(exc).splitlines()[0]
     return FolderWriteError(f"cannot write the feature folder '{out}': {reason}; choose a folder you "
                             "can write to, or free some space")

@@ -3,6 +3,7 @@ parser in front, so every value's type and range is checked here, one line per p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
 from . import validate
@@ -60,7 +61,8 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
     if s.value_range is not None:
         values["value_range"] = validate.numbers("value_range", s.value_range, 2, "(0, 255)")
     if s.crs is not None:
-        values["crs"] = validate.text("crs", s.crs)
+        values["crs"] = str(s.crs) if isinstance(s.crs, int) and not isinstance(s.crs, bool) \
+            else validate.text("crs", s.crs)
     if s.resolution is not None:
         values["resolution"] = validate.number("resolution", s.resolution, positive=True)
     if s.extent is not None and not isinstance(s.extent, str):
@@ -70,8 +72,14 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
     return values
 
 
-def settings_with(settings: EncodeSettings | None, **kwargs) -> EncodeSettings:
-    """`settings` (default: the defaults) with `kwargs` replaced; SettingsError for an unknown key."""
+def settings_with(settings: EncodeSettings | Mapping | None, **kwargs) -> EncodeSettings:
+    """`settings` (an EncodeSettings or a dict of its keys; default: the defaults) with `kwargs`
+    replaced; SettingsError for an unknown key."""
+    if isinstance(settings, Mapping):
+        settings, kwargs = None, {**settings, **kwargs}
+    elif settings is not None and not isinstance(settings, EncodeSettings):
+        raise SettingsError(f"settings {settings!r} is not valid: give an EncodeSettings, a dict of "
+                            "its keys, or the settings as keywords")
     unknown = sorted(set(kwargs) - set(EncodeSettings.keys()))
     if unknown:
         hint = " (the value range is value_range)" if "range" in unknown else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -30,6 +31,8 @@ class _Group(click.Group):
 def cli() -> None:
     """Segment Anything on large georeferenced rasters."""
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # A raster without georeferencing is refused (or given a CRS) in one line: not a warning first.
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform")
 
 
 def _register() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rasterio.errors import RasterioError
 
-from ..errors import FolderConflictError
+from ..errors import FolderConflictError, FolderWriteError
 
 
 @click.command("sample-raster")
@@ -18,5 +19,11 @@ def sample_command(path: str, seed: int) -> None:
 
     if Path(path).exists():
         raise FolderConflictError(f"'{path}' exists; choose a new file name")
-    write_sample_raster(path, seed=seed)
+    try:
+        write_sample_raster(path, seed=seed)
+    except (OSError, RasterioError) as exc:
+        Path(path).unlink(missing_ok=True)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise FolderWriteError(f"cannot write '{path}' ({reason}); choose a folder that exists and "
+                               "that you can write to") from None
     click.echo(path)

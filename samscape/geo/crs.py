@@ -42,8 +42,10 @@ def norm_crs(value: CRS | str | int | dict) -> CRS:
     try:
         with rasterio.Env():
             return CRS.from_user_input(value)
-    except (CRSError, ValueError, TypeError) as exc:
-        raise _unknown(value, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    except CRSError as exc:
+        raise _unknown(value, str(exc).splitlines()[0] if str(exc) else "not a CRS") from None
+    except (ValueError, TypeError):  # Python's own words ("invalid literal for int()") help nobody
+        raise _unknown(value, "not a CRS PROJ knows") from None
 
 
 _DIGITS = re.compile(r"^\s*[0-9]+\s*$")

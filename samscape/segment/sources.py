@@ -194,6 +194,9 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
     """A feature folder (pre-encoded; `model` optional, must match) or a raster (live; `model`
     required, further keywords go to `LiveSource`: settings, cache_dir, disk_mb, progress, and
     any `EncodeSettings` field)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SettingsError(f"source {path!r} is not valid: give the path of a feature folder or "
+                            "a raster")
     if Path(path).is_dir():
         if not is_feature_folder(path):
             raise FeatureFolderError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from numbers import Real
 
 import numpy as np
 import rasterio.features
@@ -44,7 +45,8 @@ class VectorOptions:
             raise SettingsError(f"vectorize mode {self.mode!r} is not one of: pixel, simplified")
         for name in ("tolerance", "min_area", "fill_holes", "min_pixels"):
             value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not isinstance(value, Real) or not (np.isfinite(value)
+                                                                           and value >= 0):
                 raise SettingsError(f"{name.replace('_', ' ')} must be a number >= 0, got {value}")
 
 

@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import rasterio
 from click.testing import CliRunner
 
 from samscape.cli.main import cli
@@ -140,3 +142,17 @@ def test_a_rotated_raster_is_refused_and_says_to_warp_it(make_raster, tmp_path):
     line = _one_line_error("encode", raster, tmp_path / "ff", "--model", TINY)
     assert "rotated" in line and "gdalwarp" in line
     assert not (tmp_path / "ff").exists()
+
+
+def test_sample_raster_into_a_missing_folder_is_one_line(tmp_path):
+    line = _one_line_error("sample-raster", tmp_path / "no" / "scene.tif")
+    assert "cannot write" in line and "choose a folder that exists" in line
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_raster_without_georeferencing_is_one_line_without_warnings(tmp_path):
+    raster = tmp_path / "plain.tif"
+    with rasterio.open(raster, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8") as ds:
+        ds.write(np.full((1, 64, 64), 7, "uint8"))  # no transform, no CRS: rasterio warns on reading it
+    line = _one_line_error("encode", raster, tmp_path / "ff", "--model", TINY, "-q")
+    assert "has no CRS" in line and not (tmp_path / "ff").exists()
