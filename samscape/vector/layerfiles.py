@@ -79,14 +79,29 @@ def recover(path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
+def _parts(temp: Path) -> list[str]:
+    """The suffixes of the files of `temp` (several for a Shapefile)."""
+    tails = [p.name[len(temp.stem):] for p in temp.parent.iterdir() if p.name.startswith(temp.stem)]
+    return sorted(t for t in tails if re.fullmatch(r"\.[A-Za-z0-9]+", t))
+
+
+def sync(temp: Path) -> None:
+    """Flush every file of `temp` to disk; OSError (a full disk, an I/O error) if one cannot be."""
+    for suffix in _parts(temp):
+        fd = os.open(temp.with_suffix(suffix), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def swap_in(temp: Path, path: Path) -> None:
     """Move the files of `temp` (all its parts for a Shapefile) onto those of `path`.
 
     One file: one atomic rename. Several: a journal naming them is put in place atomically first,
     so a crash between the renames is finished by the next `recover`; without a journal the
     temporaries are only deleted, and the old layer stays whole."""
-    tails = [p.name[len(temp.stem):] for p in temp.parent.iterdir() if p.name.startswith(temp.stem)]
-    parts = sorted(t for t in tails if re.fullmatch(r"\.[A-Za-z0-9]+", t))
+    parts = _parts(temp)
     if len(parts) == 1:
         os.replace(temp, path)
         return

@@ -32,7 +32,7 @@ from ..folderlock import FolderLock
 from ..geo import crs_label
 from . import gpkg
 from .geoparquet import geo_metadata
-from .layerfiles import check_name, check_writable, recover, swap_in, temp_path, write_errors
+from .layerfiles import check_name, check_writable, recover, swap_in, sync, temp_path, write_errors
 
 DRIVERS = {
     ".gpkg": "GPKG",
@@ -97,13 +97,17 @@ def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
 
 def driver_for(path: str | os.PathLike) -> str:
     """The format of `path` ('file.gpkg:layer' allowed), from its extension; OutputLayerError for
-    an unknown one."""
-    suffix = split_layer(path)[0].suffix.lower()
+    an unknown one or a Shapefile's not in lower case."""
+    file = split_layer(path)[0]
+    suffix = file.suffix.lower()
     if suffix not in DRIVERS:
         raise OutputLayerError(
             f"unknown output extension {suffix or '(none)'!r} in '{path}'; "
             f"use one of {', '.join(DRIVERS)}"
         )
+    if suffix == ".shp" and file.suffix != ".shp":  # GDAL would write 'name.shp', 'name.dbf', ...
+        raise OutputLayerError(f"'{path}': GDAL writes a Shapefile's parts in lower case, so a save to "
+                               f"{file.suffix!r} would not be found again; use '{file.with_suffix('.shp')}'")
     return DRIVERS[suffix]
 
 
@@ -267,13 +271,29 @@ class OutputLayer:
                     _write_geoparquet(tmp, rows, self.crs)
                 else:
                     _write_ogr(tmp, rows, self.crs, self.driver, layer=self.layer_name)
+                self._check_whole(tmp, len(rows))
                 swap_in(tmp, self._gdal_path)
         finally:
             recover(self._gdal_path)  # a swap under way is finished; other temporaries removed
 
 
-def _describe(path: Path, driver: str, layer: str) -> tuple[list[str], str | None, str, int]:
-    """(field names, CRS as text, geometry type, feature count) of an existing layer."""
+    def _check_whole(self, tmp: Path, count: int) -> None:
+        """OSError unless the temporary `tmp` is on disk and holds `count` features: GDAL loses a
+        write error at close (a GeoJSON or FlatGeobuf on a full disk comes out empty or cut)."""
+        sync(tmp)
+        try:
+            written = _describe(tmp, self.driver, self.layer_name, count=True)[3]
+        except Exception:
+            written = None
+        if written != count:
+            found = "cannot be read back" if written is None else f"holds {written} of {count} features"
+            raise OSError(f"the file written {found}")
+
+
+def _describe(path: Path, driver: str, layer: str,
+              count: bool = False) -> tuple[list[str], str | None, str, int]:
+    """(field names, CRS as text, geometry type, feature count) of an existing layer; the count is
+    -1 where the format does not store it (an empty FlatGeobuf) unless `count` makes GDAL count."""
     if driver == "GeoParquet":
         schema = pq.read_schema(path)
         geo = json.loads((schema.metadata or {}).get(b"geo", b"{}"))
@@ -283,7 +303,7 @@ def _describe(path: Path, driver: str, layer: str) -> tuple[list[str], str | Non
         return ([n for n in schema.names if n != "geometry"],
                 ProjCRS.from_json_dict(crs).to_wkt() if crs else None, types[0],
                 pq.read_metadata(path).num_rows)
-    info = pyogrio.read_info(path, layer=layer) if driver == "GPKG" else pyogrio.read_info(path)
+    info = pyogrio.read_info(path, layer=layer if driver == "GPKG" else None, force_feature_count=count)
     return list(info["fields"]), info["crs"], info["geometry_type"], info["features"]
 
 

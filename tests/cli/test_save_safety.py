@@ -1,9 +1,11 @@
 """`samscape segment --out` through real processes: a user's GeoPackage keeps its other layers
 (three CLIs saving into it at once), a ';' in the name is refused without writing anything, a
-read-only folder and a file size limit give one line and leave the layer as it was."""
+read-only folder, a file size limit and a full disk give one line and leave the layer as it was;
+an upper-case '.SHP' is refused."""
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import signal
@@ -27,6 +29,7 @@ from samscape.vector import FIELDS, OutputLayer, SavedPolygon
 
 TINY = "tiny-random-sam"
 POINT = "500010.25,3999990.25"
+SMALL = ("--vectorize", "simplified", "--tolerance", "20")  # a few vertices: GDAL writes them at close
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +47,14 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base / "features"
 
 
-def start(folder: Path, out: str, limit: int | None = None) -> subprocess.Popen:
+def start(folder: Path, out: str, limit: int | None = None, *options: str) -> subprocess.Popen:
     def limited() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "segment", str(folder),
-                             "--out", out, "--point", POINT, "-q"], env=env, text=True,
+                             "--out", out, "--point", POINT, "-q", *options], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=limited if limit else None)
 
@@ -71,6 +74,26 @@ def user_tables(path: Path) -> dict[str, list[tuple]]:
     with sqlite3.connect(path) as db:
         return {t: db.execute(f'SELECT * FROM "{t}" ORDER BY 1').fetchall()
                 for t in ("project", "roads", "layer_styles", "rtree_project_geom", "rtree_roads_geom")}
+
+
+def full_disk(folder: Path, layer: str, leave: int) -> bytes:
+    """`folder` on a real 300 KiB tmpfs holding a one-polygon `layer`, filled but `leave` bytes;
+    the layer's bytes."""
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(folder)], check=True)
+    values = {name: {"object": "x", "int32": 1, "float64": 2.5}[d] for name, d in FIELDS.items()}
+    OutputLayer(folder / layer, CRS.from_epsg(32633)).append(
+        [SavedPolygon(box(500000, 3999900, 500010, 3999910), **values)])
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
+    finally:
+        os.close(fd)
+    return (folder / layer).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -95,17 +118,25 @@ def runs(folder, tmp_path_factory):
     values = {name: {"object": "x", "int32": 1, "float64": 2.5}[d] for name, d in FIELDS.items()}
     OutputLayer(limited, CRS.from_epsg(32633)).append(
         [SavedPolygon(box(500000, 3999900, 500010, 3999910), **values)])
-    state = {"project": user_tables(project), "limited": limited.read_bytes()}
+    # GDAL loses a GeoJSON's write error with no byte free, a FlatGeobuf's with one page free
+    full = {"full.geojson": 0, "full.fgb": 4096}
+    state = {"project": user_tables(project), "limited": limited.read_bytes(),
+             **{name: full_disk(base / name.replace(".", "-"), name, leave) for name, leave in full.items()}}
+    (base / "upper").mkdir()
     procs = {
         "project": [start(folder, str(project)), start(folder, f"{project}:objects"),
                     start(folder, f"{project}:objects")],
         "semicolon": [start(folder, str(semicolon / f"bashrc;x{ext}")) for ext in (".geojson", ".gpkg")],
         "read_only": [start(folder, str(read_only / "out.gpkg"))],
         "limited": [start(folder, str(limited), limit=len(state["limited"]) + 100)],
+        "full": [start(folder, str(base / name.replace(".", "-") / name), None, *SMALL) for name in full],
+        "upper": [start(folder, str(base / "upper" / "L.SHP"))],
     }
     done = {name: [(p.communicate(timeout=600), p.returncode) for p in group]
             for name, group in procs.items()}
     yield base, state, done
+    for name in full:
+        subprocess.run(["umount", str(base / name.replace(".", "-"))], check=True)
     if os.geteuid() == 0:
         subprocess.run(["umount", str(read_only)], check=True)
     else:
@@ -154,6 +185,22 @@ def test_file_size_limit_gives_one_line_and_the_layer_stays(runs):
     assert "file size limit (ulimit -f)" in line and "the existing layer is intact" in line, line
     layer = base / "limited" / "kept.geojson"
     assert layer.read_bytes() == state["limited"] and os.listdir(layer.parent) == ["kept.geojson"]
+
+
+@pytest.mark.parametrize("name", ["full.geojson", "full.fgb"])
+def test_full_disk_gives_one_line_and_the_layer_stays(runs, name):
+    base, state, done = runs
+    line = one_line_error(done["full"][["full.geojson", "full.fgb"].index(name)])
+    assert "the disk is full" in line and "the existing layer is intact" in line, line
+    layer = base / name.replace(".", "-") / name
+    assert layer.read_bytes() == state[name] and sorted(os.listdir(layer.parent)) == ["filler", name]
+
+
+def test_upper_case_shapefile_extension_is_refused(runs):
+    base, _, done = runs
+    line = one_line_error(done["upper"][0])
+    assert line.endswith(f"use '{base / 'upper' / 'L.shp'}'"), line
+    assert os.listdir(base / "upper") == []
 
 
 def test_specks_are_dropped_unless_min_pixels_is_0(folder, tmp_path):

@@ -4,6 +4,7 @@ and a read-only folder. Real files, real processes, real kills."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -331,6 +332,61 @@ def test_file_size_limit_leaves_the_layer_intact(tmp_path, ext):
 
 
 @pytest.fixture
+def full_folder(tmp_path):
+    """A folder on a real 256 KiB tmpfs, filled to the last byte by `fill(folder)`."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:  # lazily: a failed GeoPackage or Parquet write may leave a handle to collect
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill(folder: Path, leave: int) -> None:
+    """Write zeros to `folder/filler` until the disk refuses, then give back `leave` bytes."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("leave", [0, 4096])
+@pytest.mark.parametrize("ext", FORMATS)
+def test_full_disk_never_loses_the_layer(full_folder, ext, leave):
+    """A save on a (nearly) full disk either lands whole or is refused in one line with the layer
+    as it was. GDAL loses a GeoJSON's or FlatGeobuf's write error at close (with no byte free and
+    with one page free): the temporary is read back before it replaces the layer."""
+    path = full_folder / f"full{ext}"
+    OutputLayer(path, UTM).append(rows("A", 1))
+    before = {name: (full_folder / name).read_bytes() for name in layer_files(path)}
+    rows_before = table_rows(path) if ext == ".gpkg" else None
+    fill(full_folder, leave)
+    try:
+        OutputLayer(path, UTM).append(rows("B", 1))
+    except OutputLayerError as exc:
+        message = str(exc)
+        assert "\n" not in message and "the disk is full" in message, message
+        assert "the existing layer is intact: free some space and save again" in message, message
+        if ext == ".gpkg":  # SQLite's change counter moves: compare what the file holds
+            assert table_rows(path) == rows_before
+        else:
+            assert {name: (full_folder / name).read_bytes() for name in layer_files(path)} == before
+        expected = ["A"]
+    else:
+        assert leave, "a save with no byte free cannot have landed"
+        expected = ["A", "B"]
+    assert set(os.listdir(full_folder)) == layer_files(path) | {"filler"}
+    (full_folder / "filler").unlink()
+    assert groups_in(OutputLayer(path, UTM)) == expected
+
+
+@pytest.fixture
 def read_only_folder(tmp_path):
     """A folder no one may write in: a read-only mount for root (whom chmod does not stop),
     mode 555 for anyone else."""
@@ -385,3 +441,24 @@ def test_a_layer_of_an_older_samscape_is_left_untouched(tmp_path):
     with pytest.raises(OutputLayerError, match="written by an older samscape .*'area_m2'"):
         OutputLayer(path, UTM)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("ext", [".SHP", ".Shp"])
+def test_an_upper_case_shapefile_extension_is_refused(tmp_path, ext):
+    """GDAL writes a Shapefile's parts in lower case whatever the name: 'L.SHP' would never be
+    found again and the next save would replace the first one."""
+    with pytest.raises(OutputLayerError, match=r"use '.*/L\.shp'$") as caught:
+        OutputLayer(tmp_path / f"L{ext}", UTM)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(OutputLayerError, match=r"use '.*/L\.shp'$"):
+        OutputLayer.crs_of(tmp_path / f"L{ext}")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("ext", [".GPKG", ".GEOJSON", ".FGB", ".PARQUET"])
+def test_other_upper_case_extensions_keep_every_save(tmp_path, ext):
+    path = tmp_path / f"L{ext}"
+    OutputLayer(path, UTM).append(rows("A"))
+    OutputLayer(path, UTM).append(rows("B"))
+    assert groups_in(OutputLayer(path, UTM)) == ["A", "B"]
+    assert os.listdir(tmp_path) == [path.name]
