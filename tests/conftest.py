@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,14 @@ def samscape_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("samscape-home")
     monkeypatch.setenv("SAMSCAPE_HOME", str(home))
     return home
+
+
+def mount_tmpfs(folder: Path, options: str) -> Callable[[], None]:
+    """Mount a real tmpfs with `options` (e.g. 'size=256k') on `folder`, as root or through
+    `sudo -n` owned by this user; returns the unmount."""
+    sudo, owner = ([], "") if os.geteuid() == 0 else (["sudo", "-n"], f",uid={os.getuid()},gid={os.getgid()}")
+    subprocess.run([*sudo, "mount", "-t", "tmpfs", "-o", options + owner, "tmpfs", str(folder)], check=True)
+    return lambda: subprocess.run([*sudo, "umount", "-l", str(folder)], check=True)
 
 
 def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: int = 0) -> np.ndarray:

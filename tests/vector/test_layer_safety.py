@@ -20,6 +20,7 @@ import pyogrio
 import pyogrio.raw
 import pytest
 import shapely
+from conftest import mount_tmpfs
 from rasterio.crs import CRS
 from shapely.geometry import box
 
@@ -336,11 +337,11 @@ def full_folder(tmp_path):
     """A folder on a real 256 KiB tmpfs, filled to the last byte by `fill(folder)`."""
     folder = tmp_path / "small"
     folder.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
+    unmount = mount_tmpfs(folder, "size=256k")
     try:
         yield folder
-    finally:  # lazily: a failed GeoPackage or Parquet write may leave a handle to collect
-        subprocess.run(["umount", "-l", str(folder)], check=True)
+    finally:  # lazily (umount -l): a failed GeoPackage or Parquet write may leave a handle to collect
+        unmount()
 
 
 def fill(folder: Path, leave: int) -> None:
