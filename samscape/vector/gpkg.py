@@ -15,6 +15,8 @@ from ..errors import OutputLayerError
 # GDAL refuses GeoPackage layer names that start with one of these.
 _GDAL_BAD_START = "`~!@#$%^&*()+-={}|[]\\:\";'<>?,./"
 _RESERVED = re.compile(r"^(gpkg_|rtree_|sqlite_)", re.IGNORECASE)
+
+
 def default_layer(path: Path) -> str:
     """The file stem without the leading characters GDAL refuses ('polygons' if none is left)."""
     return path.stem.lstrip(_GDAL_BAD_START) or "polygons"
