@@ -55,7 +55,8 @@ class RasterSource:
         if crs_value is None:
             self.close()
             raise MissingCRSError(
-                f"raster '{self.path}' has no CRS; pass --crs (e.g. --crs EPSG:32633) to say which"
+                f"raster '{self.path}' has no CRS; pass --crs (e.g. --crs EPSG:32633) to say which "
+                '(to segment it live: "crs": "EPSG:32633" in the --settings file)'
             )
         self.assigned_crs = self._dataset.crs is None
         self.grid = PixelGrid(

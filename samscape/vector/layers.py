@@ -118,6 +118,8 @@ class OutputLayer:
 
     def __init__(self, path: str | os.PathLike, crs: CRS) -> None:
         self.path, layer = split_layer(path)
+        if self.path.is_symlink():  # a link to a layer: the layer is saved to, the link stays
+            self.path = Path(os.path.realpath(self.path))
         self.driver = driver_for(self.path)
         self.crs = crs
         check_name(str(self.path.absolute()))

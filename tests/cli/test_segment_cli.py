@@ -34,6 +34,7 @@ from shapely.geometry import Point, box, shape
 
 import samscape
 from samscape.cli.main import cli
+from samscape.vector import OutputLayer
 
 TINY = "tiny-random-sam"
 RASTER_NAME = "scene.tif"
@@ -468,6 +469,19 @@ def test_missing_chip_message_names_the_chip_file(processes):
 
 # ---------------------------------------------------------------------------------------------
 # More user errors, in process (same one-line contract, checked through click's runner)
+
+
+def test_a_live_raster_without_crs_says_how_segment_takes_one(make_raster, tmp_path):
+    raster = make_raster(crs=None)
+    code, _, stderr = invoke("segment", raster, "--model", "tiny-random-sam", "--point", "500050,3999950",
+                             "--out", tmp_path / "out.gpkg", "-q")
+    assert code != 0 and '"crs": "EPSG:32633" in the --settings file' in stderr
+    (tmp_path / "settings.json").write_text('{"crs": "EPSG:32633"}')
+    code, _, stderr = invoke("segment", raster, "--model", "tiny-random-sam", "--point", "500050,3999950",
+                             "--settings", tmp_path / "settings.json", "--cache", tmp_path / "cache",
+                             "--out", tmp_path / "out.gpkg", "-q")
+    assert code == 0, stderr
+    assert OutputLayer.crs_of(tmp_path / "out.gpkg").to_epsg() == 32633
 
 
 def test_a_missing_source_is_no_such_file(tmp_path):

@@ -463,3 +463,15 @@ def test_other_upper_case_extensions_keep_every_save(tmp_path, ext):
     OutputLayer(path, UTM).append(rows("B"))
     assert groups_in(OutputLayer(path, UTM)) == ["A", "B"]
     assert os.listdir(tmp_path) == [path.name]
+
+
+@pytest.mark.parametrize("ext", [".geojson", ".gpkg", ".fgb"])
+def test_a_link_to_a_layer_saves_into_the_layer_and_stays_a_link(tmp_path, ext):
+    real = tmp_path / "data" / f"real{ext}"
+    real.parent.mkdir()
+    OutputLayer(real, UTM).append(rows("A"))
+    link = tmp_path / f"link{ext}"
+    link.symlink_to(real)
+    OutputLayer(link, UTM).append(rows("B"))
+    assert link.is_symlink() and link.resolve() == real
+    assert groups_in(OutputLayer(real, UTM)) == ["A", "B"]
