@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 from collections.abc import Callable
@@ -29,6 +30,19 @@ def mount_tmpfs(folder: Path, options: str) -> Callable[[], None]:
     sudo, owner = ([], "") if os.geteuid() == 0 else (["sudo", "-n"], f",uid={os.getuid()},gid={os.getgid()}")
     subprocess.run([*sudo, "mount", "-t", "tmpfs", "-o", options + owner, "tmpfs", str(folder)], check=True)
     return lambda: subprocess.run([*sudo, "umount", "-l", str(folder)], check=True)
+
+
+def fill(folder: Path, leave: int) -> None:
+    """Write zeros to `folder/filler` until the disk refuses, then give back `leave` bytes."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 1024)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
+    finally:
+        os.close(fd)
 
 
 def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: int = 0) -> np.ndarray:

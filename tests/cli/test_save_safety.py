@@ -5,7 +5,6 @@ an upper-case '.SHP' is refused."""
 
 from __future__ import annotations
 
-import errno
 import os
 import resource
 import signal
@@ -21,7 +20,7 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
-from conftest import mount_tmpfs
+from conftest import fill, mount_tmpfs
 from rasterio.crs import CRS
 from shapely.geometry import box
 
@@ -85,15 +84,7 @@ def full_disk(folder: Path, layer: str, leave: int) -> bytes:
     values = {name: {"object": "x", "int32": 1, "float64": 2.5}[d] for name, d in FIELDS.items()}
     OutputLayer(folder / layer, CRS.from_epsg(32633)).append(
         [SavedPolygon(box(500000, 3999900, 500010, 3999910), **values)])
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 1024)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
-    finally:
-        os.close(fd)
+    fill(folder, leave)
     return (folder / layer).read_bytes()
 
 

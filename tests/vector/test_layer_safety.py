@@ -4,7 +4,6 @@ and a read-only folder. Real files, real processes, real kills."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ import pyogrio
 import pyogrio.raw
 import pytest
 import shapely
-from conftest import mount_tmpfs
+from conftest import fill, mount_tmpfs
 from rasterio.crs import CRS
 from shapely.geometry import box
 
@@ -342,19 +341,6 @@ def full_folder(tmp_path):
         yield folder
     finally:  # lazily (umount -l): a failed GeoPackage or Parquet write may leave a handle to collect
         unmount()
-
-
-def fill(folder: Path, leave: int) -> None:
-    """Write zeros to `folder/filler` until the disk refuses, then give back `leave` bytes."""
-    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 1024)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-        os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.parametrize("leave", [0, 4096])
