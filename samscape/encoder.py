@@ -41,9 +41,6 @@ from .raster import FINGERPRINT_VERSION, RasterSource, ReadSpec, ValueRange
 from .settings import EncodeSettings, settings_with
 
 MANIFEST_FLUSH_SECONDS = 30.0
-MAX_GRID_CHIPS = MAX_CHIPS
-"""Most chips in one feature folder: about 65 000 km² of 0.5 m pixels in 1024 px chips, half-chip strides."""
-MAX_GRID_SIDE = MAX_SIDE
 
 Progress = Callable[[int, int], None]
 
@@ -110,7 +107,7 @@ def plan_encoding(source: RasterSource, settings: EncodeSettings,
 def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tuple[ReadSpec, ChipGrid]:
     """How the open `source` is read (bands, value range, grid) and cut into `size`² chips.
 
-    The chip count is computed from the grid's size alone and checked against `MAX_GRID_CHIPS`
+    The chip count is computed from the grid's size alone and checked against `MAX_CHIPS`
     before any pixel is read, so an absurd resolution or extent costs nothing.
     """
     extent = parse_extent(settings.extent) if settings.extent is not None else None
@@ -126,13 +123,13 @@ def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tup
 
 
 def check_grid_size(width: int, height: int, size: int, stride: int) -> int:
-    """The chip count of a `width` × `height` px grid; SettingsError past `MAX_GRID_CHIPS` chips
-    or `MAX_GRID_SIDE` px a side, saying how to make it smaller."""
+    """The chip count of a `width` × `height` px grid; SettingsError past `MAX_CHIPS` chips
+    or `MAX_SIDE` px a side, saying how to make it smaller."""
     count = chip_count(width, size, stride) * chip_count(height, size, stride)
-    if count > MAX_GRID_CHIPS or max(width, height) > MAX_GRID_SIDE:
+    if count > MAX_CHIPS or max(width, height) > MAX_SIDE:
         raise SettingsError(
             f"the grid of {width:,} x {height:,} px would hold {count:,} chips, more than the "
-            f"{MAX_GRID_CHIPS:,} samscape encodes in one folder; give a coarser --resolution, a "
+            f"{MAX_CHIPS:,} samscape encodes in one folder; give a coarser --resolution, a "
             "smaller --extent or a larger --stride"
         )
     return count

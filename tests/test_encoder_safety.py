@@ -14,9 +14,10 @@ import rasterio
 from affine import Affine
 
 import samscape
-from samscape.encoder import MAX_GRID_CHIPS, EncodeSettings, encode
+from samscape.encoder import EncodeSettings, encode
 from samscape.errors import FolderConflictError, SamscapeError, SettingsError
 from samscape.features import FeatureFolder
+from samscape.geo.chips import MAX_CHIPS
 
 TINY = "tiny-random-sam"
 
@@ -131,7 +132,7 @@ def test_an_absurd_grid_is_refused_before_anything_is_allocated(make_raster, tmp
         encode(str(raster), tmp_path / "ff", model=TINY, resolution=0.00001, progress=False)
     assert time.perf_counter() - started < 10
     count = int(str(caught.value).split(" chips")[0].split()[-1].replace(",", ""))
-    assert count > MAX_GRID_CHIPS
+    assert count > MAX_CHIPS
     assert not (tmp_path / "ff").exists()
 
 
