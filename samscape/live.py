@@ -52,6 +52,8 @@ class LiveSource(FeatureSource):
     progress: True for a progress bar while chips are encoded, or a callable(done, total).
     """
 
+    mode = "live"
+
     def __init__(self, raster: str, settings: EncodeSettings | None = None, *,
                  cache_dir: str | os.PathLike | None = None, disk_mb: float = DEFAULT_DISK_MB,
                  memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | Progress = False,

@@ -74,6 +74,8 @@ class FeatureSource:
     Subclasses implement `has_chip` and `_load` (features of one chip, None if it has none).
     """
 
+    mode: str = ""  # "pre-encoded" or "live"
+
     def __init__(self, chips: ChipGrid, backend: SamBackend, name: str,
                  memory_mb: float = DEFAULT_MEMORY_MB) -> None:
         self.chips = chips
@@ -137,6 +139,8 @@ class FeatureSource:
 
 class EncodedSource(FeatureSource):
     """A feature folder: the manifest is read on opening, chips when a prompt needs them."""
+
+    mode = "pre-encoded"
 
     def __init__(self, folder: FeatureFolder, backend: SamBackend,
                  memory_mb: float = DEFAULT_MEMORY_MB) -> None:

@@ -37,7 +37,6 @@ from ..errors import (
 from ..geo import crs_label, norm_crs
 from ..segment import PromptSet, Segmenter, Session
 from ..segment.segmenter import SegmentResult
-from ..segment.sources import EncodedSource
 from ..vector import reproject
 from .bodies import (
     MAX_POINTS,
@@ -339,7 +338,7 @@ def describe(source_id: str, item: Opened) -> dict:
     source = item.source
     return {
         "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
-        "mode": "pre-encoded" if isinstance(source, EncodedSource) else "live", "crs": crs_label(source.crs),
+        "mode": source.mode, "crs": crs_label(source.crs),
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
         "extent": list(source.grid.bounds), "chips": len(source.chips),
         "encoded": len(source.encoded_ids()),
