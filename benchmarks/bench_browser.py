@@ -34,8 +34,9 @@ from playwright.sync_api import sync_playwright
 import samscape
 from samscape.demo import generate_scene
 from samscape.demo.evaluate import point_prompt
-from samscape.segment import Segmenter, Session, open_source
+from samscape.segment import Segmenter, Session
 from samscape.serve import Roots, create_app
+from samscape.sources import open_source
 
 
 def percentile(values: list[float], q: float) -> float:

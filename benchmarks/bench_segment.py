@@ -109,8 +109,8 @@ def same_polygons(a: list, b: list) -> bool:
 
 def run(model_id: str, folder: Path, clicks: int, compile_decoder: bool) -> dict:
     from samscape.features import FeatureFolder
-    from samscape.segment import EncodedSource, PromptSet, Segmenter
-    from samscape.segment.sources import ChipCache
+    from samscape.segment import PromptSet, Segmenter
+    from samscape.sources import ChipCache, EncodedSource
 
     source = EncodedSource.open(folder, device="cpu")
     if compile_decoder:

@@ -12,9 +12,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "encode": "encoder", "EncodeSettings": "encoder",
     "FeatureFolder": "features",
-    "LiveSource": "live",
-    "EncodedSource": "segment", "PromptSet": "segment", "Segmenter": "segment",
-    "SegmentResult": "segment", "Session": "segment", "open_source": "segment",
+    "EncodedSource": "sources", "LiveSource": "sources", "open_source": "sources",
+    "PromptSet": "segment", "Segmenter": "segment", "SegmentResult": "segment", "Session": "segment",
     "read_prompts": "segment",
     "OutputLayer": "vector", "VectorOptions": "vector",
 }

@@ -58,7 +58,8 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     Coordinates are in --crs (default: the source's CRS). Each object is saved as one group.
     """
     from ..geo import norm_crs
-    from ..segment import PromptSet, Segmenter, open_source, read_prompts, save_results
+    from ..segment import PromptSet, Segmenter, read_prompts, save_results
+    from ..sources import open_source
     from ..vector import OutputLayer, VectorOptions, driver_for
 
     driver_for(out)

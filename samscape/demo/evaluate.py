@@ -14,7 +14,8 @@ from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
 from ..encoder import EncodeSettings, encode
-from ..segment import EncodedSource, PromptSet, Segmenter, SegmentResult
+from ..segment import PromptSet, Segmenter, SegmentResult
+from ..sources import EncodedSource
 from .scene import CLASSES, Scene, generate_scene
 
 PROMPT_KINDS = ("point", "box")

@@ -18,7 +18,8 @@ from rasterio.errors import NotGeoreferencedWarning
 from ..encoder import EncodeSettings, encode
 from ..errors import FolderConflictError, FolderWriteError
 from ..models.backend import pick_device
-from ..segment import EncodedSource, Segmenter, save_results
+from ..segment import Segmenter, save_results
+from ..sources import EncodedSource
 from ..vector import OutputLayer
 from .evaluate import Evaluation, ObjectScore, object_iou, point_prompt
 from .scene import Scene, generate_scene

@@ -1,7 +1,7 @@
 """The feature folder format (version 1): manifest, chip files, and the folder reader."""
 
 from .chipfile import read_chip, write_chip
-from .folder import FeatureFolder
+from .folder import FeatureFolder, is_feature_folder
 from .manifest import (
     FEATURES_DIR,
     MANIFEST,
@@ -17,6 +17,7 @@ from .metadata import (
     ModelRecord,
     PreprocessingRecord,
 )
+from .origin import find_raster
 
 __all__ = [
     "FEATURES_DIR",
@@ -29,6 +30,8 @@ __all__ = [
     "ModelRecord",
     "PreprocessingRecord",
     "chip_relpath",
+    "find_raster",
+    "is_feature_folder",
     "read_chip",
     "read_manifest",
     "write_chip",

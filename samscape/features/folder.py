@@ -137,3 +137,8 @@ class FeatureFolder:
             "samscape_version": meta.samscape_version,
             "created": meta.created,
         }
+
+
+def is_feature_folder(path: str | os.PathLike) -> bool:
+    """Whether `path` is a folder holding a manifest (a feature folder, complete or not)."""
+    return (Path(path) / MANIFEST).is_file()

@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 from ..errors import PromptError, SettingsError
 from ..geo import Chip, Window, crs_label
 from ..geo.crs import plain_number
+from ..sources import FeatureSource
 from ..vector import VectorOptions, mask_to_polygons
 from .mosaic import ChipMask, merge
 from .placement import ChipPrompts, PixelPrompts, in_chip, seed_chips
 from .prompts import PromptSet
-from .sources import FeatureSource
 
 DEFAULT_MAX_CHIPS = 9
 

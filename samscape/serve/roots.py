@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
-from ..segment.sources import is_feature_folder
+from ..features import is_feature_folder
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".parquet")

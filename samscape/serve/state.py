@@ -10,11 +10,12 @@ from pathlib import Path
 from rasterio.crs import CRS
 
 from ..encoder import EncodeSettings, encode
-from ..errors import OutputLayerError, PathNotFoundError, RasterReadError, SamscapeError
+from ..errors import OutputLayerError, PathNotFoundError, SamscapeError
+from ..features import find_raster
 from ..geo import norm_crs
-from ..raster import RasterSource
 from ..raster.scaling import ValueRange
-from ..segment import FeatureSource, Segmenter, Session, open_source
+from ..segment import Segmenter, Session
+from ..sources import FeatureSource, open_source
 from ..vector import OutputLayer, VectorOptions
 from .roots import Roots
 from .tiles import TileGrid, TileRenderer
@@ -60,32 +61,6 @@ class Opened:
                                       TileGrid.for_grid(source.grid))
 
 
-def find_raster(source: FeatureSource, folder: Path, roots: Roots, given: str | None) -> Path | None:
-    """The raster a feature folder was encoded from: `given`, else a file of the recorded name
-    beside the folder or in it; it must lie under the roots and have the recorded fingerprint."""
-    pre = source.metadata.preprocessing
-    if given is None:
-        candidates = [folder.parent / pre.source_name, folder / pre.source_name]
-    else:
-        candidates = [roots.resolve(given)]
-        if not candidates[0].is_file():
-            raise PathNotFoundError(f"no such file '{given}' (raster); give the raster the "
-                                    f"features were encoded from ({pre.source_name}), or no raster")
-    for candidate in candidates:
-        try:
-            path = roots.resolve(candidate)
-            with RasterSource(path) as raster:
-                if raster.fingerprint() == pre.source_fingerprint:
-                    return path
-        except SamscapeError:
-            continue
-    if given is not None:
-        raise RasterReadError(f"'{given}' is not the raster '{folder.name}' was encoded from "
-                              f"({pre.source_name}, fingerprint {pre.source_fingerprint}); "
-                              f"pick {pre.source_name} as it was when encoded")
-    return None
-
-
 class Sources:
     """The sources a server has open, by id ('1', '2', ...); thread-safe."""
 
@@ -107,7 +82,8 @@ class Sources:
         else:
             source = open_source(resolved, model, progress=progress)
         try:
-            shown = find_raster(source, resolved, self.roots, raster) if resolved.is_dir() else resolved
+            shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve) if resolved.is_dir()
+                     else resolved)
             opened = Opened(source, resolved, progress, shown)
         except BaseException:
             source.close()

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .encoder import (
+from ..encoder import (
     EncodeSettings,
     Progress,
     check_target,
@@ -27,13 +27,13 @@ from .encoder import (
     prepare_folder,
     settings_with,
 )
-from .errors import FolderWriteError, SettingsError
-from .features import FolderMetadata, read_chip
-from .features.manifest import chip_relpath
-from .folderlock import FolderLock
-from .models.store import samscape_home
-from .raster import RasterSource
-from .segment.sources import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
+from ..errors import FolderWriteError, SettingsError
+from ..features import FolderMetadata, read_chip
+from ..features.manifest import chip_relpath
+from ..folderlock import FolderLock
+from ..models.store import samscape_home
+from ..raster import RasterSource
+from .base import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
 
 DEFAULT_DISK_MB = 4096.0
 
@@ -174,7 +174,7 @@ class LiveSource(FeatureSource):
             self.state.write(chip, pixels.shape[:2], feats)
             self._used[chip.chip_id] = now
 
-    def _load(self, chip_id: int) -> Features | None:
+    def load(self, chip_id: int) -> Features | None:
         with self._lock:
             if not self.has_chip(chip_id):
                 return None
@@ -189,7 +189,7 @@ class LiveSource(FeatureSource):
             except Exception:  # removed or damaged behind our back: encode it again
                 del self.state.records[chip_id]
                 file.unlink(missing_ok=True)
-                return self._load(chip_id)
+                return self.load(chip_id)
             self._used[chip_id] = time.time()
             os.utime(file)
             return features

@@ -12,7 +12,8 @@ from samscape.demo import generate_scene
 from samscape.demo.evaluate import evaluate, object_iou, point_prompt
 from samscape.models import CATALOGUE, load_backend
 from samscape.models.store import bundled_path
-from samscape.segment import EncodedSource, Segmenter, open_source
+from samscape.segment import Segmenter
+from samscape.sources import EncodedSource, open_source
 
 SEED = 1  # held-out scenes: training scenes use seeds from 100 000
 CHIP = 256

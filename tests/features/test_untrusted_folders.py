@@ -23,7 +23,7 @@ import samscape
 from samscape.cli.main import cli
 from samscape.errors import FeatureFolderError
 from samscape.features import FeatureFolder
-from samscape.segment import open_source
+from samscape.sources import open_source
 
 TINY = "tiny-random-sam"
 ORIGIN = (500000.0, 4000000.0)

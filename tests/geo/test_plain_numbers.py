@@ -12,7 +12,8 @@ import pytest
 import samscape
 from samscape.errors import PromptError
 from samscape.geo.crs import plain_number
-from samscape.segment import PromptSet, Segmenter, open_source
+from samscape.segment import PromptSet, Segmenter
+from samscape.sources import open_source
 
 SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import samscape
-from samscape.segment import open_source
-from samscape.segment.sources import FeatureSource
+from samscape.sources import FeatureSource, open_source
 
 MODEL = "tiny-random-sam"
 

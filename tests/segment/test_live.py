@@ -15,8 +15,8 @@ import samscape
 from samscape import FeatureFolder, LiveSource
 from samscape.errors import FeatureFolderError, FolderConflictError, PromptError, SettingsError
 from samscape.features import FEATURES_DIR, read_manifest
-from samscape.segment import PromptSet, Segmenter, open_source
-from samscape.segment.sources import ChipCache, EncodedSource
+from samscape.segment import PromptSet, Segmenter
+from samscape.sources import ChipCache, EncodedSource, open_source
 
 MODEL = "tiny-random-sam"
 

@@ -13,9 +13,10 @@ from rasterio.warp import transform as warp_points
 from rasterio.warp import transform_bounds
 
 from samscape.errors import PromptError, SettingsError
-from samscape.segment import PromptSet, Segmenter, open_source
+from samscape.segment import PromptSet, Segmenter
 from samscape.segment.placement import PixelPrompts, in_chip
 from samscape.segment.segmenter import _connected, _in_box
+from samscape.sources import open_source
 from samscape.vector import VectorOptions
 
 GEO_TRANSFORM = Affine(1e-5, 0, 15.0, 0, -1e-5, 45.0)

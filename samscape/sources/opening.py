@@ -1,0 +1,38 @@
+"""Opening a source by path: a feature folder (pre-encoded) or a raster with a model (live)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import FeatureFolderError, RasterReadError, SettingsError
+from ..features import MANIFEST, is_feature_folder
+from .base import DEFAULT_MEMORY_MB, FeatureSource
+from .encoded import EncodedSource
+from .live import LiveSource
+
+
+def open_source(path: str | os.PathLike, model: str | None = None, *, device: str = "auto",
+                memory_mb: float = DEFAULT_MEMORY_MB, **live) -> FeatureSource:
+    """A feature folder (pre-encoded; `model` optional, must match) or a raster (live; `model`
+    required, further keywords go to `LiveSource`: settings, cache_dir, disk_mb, progress, and
+    any `EncodeSettings` field)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SettingsError(f"source {path!r} is not valid: give the path of a feature folder or "
+                            "a raster")
+    if Path(path).is_dir():
+        if not is_feature_folder(path):
+            raise FeatureFolderError(
+                f"'{path}' is a folder but not a feature folder (no {MANIFEST}); give a folder made "
+                "by 'samscape encode', or a raster"
+            )
+        return EncodedSource.open(path, model, device, memory_mb)
+    if model is None:
+        if not Path(path).exists() and "://" not in str(path) and not str(path).startswith("/vsi"):
+            raise RasterReadError(f"no such file or folder: '{path}'; give a feature folder, or a "
+                                  "raster with --model")
+        raise SettingsError(
+            f"'{path}' is a raster: segmenting it live needs a model, e.g. --model "
+            "sam-vit-base (see 'samscape models list'); or give a feature folder"
+        )
+    return LiveSource(str(path), model=model, device=device, memory_mb=memory_mb, **live)
