@@ -14,13 +14,13 @@ from ..errors import FolderConflictError, FolderWriteError
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--seed", default=0, show_default=True, help="Different seeds, different scenes.")
 def sample_command(path: str, seed: int) -> None:
-    """Write a 1200x900 px synthetic RGB GeoTIFF (UTM 33N, 0.5 m) to PATH."""
-    from ..raster.sample import write_sample_raster
+    """Write a 1200x900 px synthetic RGB GeoTIFF (UTM 33N, 0.5 m), a small demo scene, to PATH."""
+    from ..demo import generate_scene
 
     if Path(path).exists():
         raise FolderConflictError(f"'{path}' exists; choose a new file name")
     try:
-        write_sample_raster(path, seed=seed)
+        generate_scene(seed, 1200, 900).write_raster(path)
     except (OSError, RasterioError) as exc:
         Path(path).unlink(missing_ok=True)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -70,18 +70,12 @@ class Scene:
         return window, self.labels[window] == object_id
 
     def write(self, folder: str | os.PathLike, stem: str = "scene") -> tuple[Path, Path]:
-        """Write `<stem>.tif` (tiled RGB GeoTIFF) and `<stem>_truth.gpkg` (objects with a
+        """Write `<stem>.tif` (see `write_raster`) and `<stem>_truth.gpkg` (objects with a
         `class` field) into `folder`; returns both paths."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         raster, truth = folder / f"{stem}.tif", folder / f"{stem}_truth.gpkg"
-        with rasterio.open(
-            raster, "w", driver="GTiff", width=self.grid.width, height=self.grid.height, count=3,
-            dtype="uint8", crs=self.grid.crs, transform=self.grid.transform, tiled=True,
-            blockxsize=256, blockysize=256, compress="deflate", photometric="RGB",
-        ) as ds:
-            ds.write(self.image.transpose(2, 0, 1))
-            ds.update_tags(samscape_demo_seed=str(self.seed))
+        self.write_raster(raster)
         truth.unlink(missing_ok=True)
         pyogrio.raw.write(
             truth, shapely.to_wkb([o.geometry for o in self.objects]),
@@ -91,6 +85,16 @@ class Scene:
             crs=self.grid.crs.to_wkt(),
         )
         return raster, truth
+
+    def write_raster(self, path: str | os.PathLike) -> None:
+        """Write the image as a tiled, deflated RGB GeoTIFF tagged with the scene's seed."""
+        with rasterio.open(
+            path, "w", driver="GTiff", width=self.grid.width, height=self.grid.height, count=3,
+            dtype="uint8", crs=self.grid.crs, transform=self.grid.transform, tiled=True,
+            blockxsize=256, blockysize=256, compress="deflate", photometric="RGB",
+        ) as ds:
+            ds.write(self.image.transpose(2, 0, 1))
+            ds.update_tags(samscape_demo_seed=str(self.seed))
 
 
 def generate_scene(seed: int, width: int = 2048, height: int = 2048,

@@ -1,6 +1,6 @@
 """Prompts in map coordinates → objects: sources of chip features, the segmenter, sessions."""
 
-from .batch import read_prompts
+from .promptfiles import read_prompts
 from .prompts import BACKGROUND, FOREGROUND, Point, PromptSet, make_box
 from .segmenter import DEFAULT_MAX_CHIPS, Segmenter, SegmentResult
 from .session import SavedGroup, Session, new_ulid, save_results
