@@ -61,6 +61,9 @@ def _saved_groups(served: Served) -> set[str]:
 def test_pre_encoded_workflow(page: Page, served: Served, scene) -> None:
     open_app(page, served.url)
     shot(page, "opened")
+    leaked = page.evaluate("""() => [typeof state, typeof layers, typeof settings, typeof loading,
+                                     typeof previewSeq, typeof dragBox, typeof TOKEN, typeof useSource]""")
+    assert set(leaked) == {"undefined"}  # the modules keep their state; tests use window.samscapeApp
     page.click("#browse-source")
     page.locator("#picker-entries li[data-kind=features]").click()
     expect(page.locator("#source-status")).to_contain_text("25 chips, model demo, EPSG:32633")
