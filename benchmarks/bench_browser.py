@@ -77,19 +77,21 @@ def browser_ms(root: Path, points: list[tuple[float, float]], chromium: str) -> 
             page.wait_for_selector("body[data-ready='1']")
             page.fill("#source-path", "features")
             page.click("#load")
-            page.wait_for_function("() => !state.loading && state.session")
+            page.wait_for_function("() => !samscapeApp.loading && samscapeApp.session")
             page.wait_for_load_state("networkidle")
             box = page.locator("#map").bounding_box()
             for timed in (False, True):
                 for x, y in points:
-                    px, py = page.evaluate("([x, y]) => map.getPixelFromCoordinate([x, y])", [x, y])
+                    px, py = page.evaluate("([x, y]) => samscapeApp.map.getPixelFromCoordinate([x, y])",
+                                           [x, y])
                     page.evaluate("() => { delete document.body.dataset.promptMs; }")
                     page.mouse.click(box["x"] + px, box["y"] + py)
-                    page.wait_for_function("() => document.body.dataset.promptMs && !state.busy")
+                    page.wait_for_function("() => document.body.dataset.promptMs && !samscapeApp.busy")
                     if timed:
                         times.append(float(page.evaluate("() => document.body.dataset.promptMs")))
                     page.keyboard.press("C")
-                    page.wait_for_function("() => !state.busy && state.session.points.length === 0")
+                    page.wait_for_function(
+                        "() => !samscapeApp.busy && samscapeApp.session.points.length === 0")
             browser.close()
     finally:
         server.should_exit = True

@@ -13,7 +13,7 @@ def shot(page: Page, name: str) -> None:
 
 def to_screen(page: Page, x: float, y: float) -> tuple[float, float]:
     """Map coordinates (the source's CRS) → page pixels."""
-    px, py = page.evaluate("([x, y]) => map.getPixelFromCoordinate([x, y])", [x, y])
+    px, py = page.evaluate("([x, y]) => samscapeApp.map.getPixelFromCoordinate([x, y])", [x, y])
     box = page.locator("#map").bounding_box()
     return box["x"] + px, box["y"] + py
 

@@ -32,12 +32,12 @@ def _centre(scene, obj) -> tuple[float, float]:
 
 
 def _idle(page: Page, points: int) -> None:
-    page.wait_for_function(f"() => !state.busy && state.session.points.length === {points}")
+    page.wait_for_function(f"() => !samscapeApp.busy && samscapeApp.session.points.length === {points}")
 
 
 def _result(page: Page, layer: str = "result"):
     """The polygons drawn on a map layer (the result, or the preview), as one shapely geometry."""
-    features = page.evaluate("""(name) => layers[name].getSource().getFeatures().map(
+    features = page.evaluate("""(name) => samscapeApp.layer(name).getSource().getFeatures().map(
         (f) => new ol.format.GeoJSON().writeGeometryObject(f.getGeometry()))""", layer)
     return shape({"type": "GeometryCollection", "geometries": features}).buffer(0)
 
@@ -45,7 +45,8 @@ def _result(page: Page, layer: str = "result"):
 def _load(page: Page, path: str) -> None:
     page.fill("#source-path", path)
     page.click("#load")
-    page.wait_for_function(f"() => !state.loading && state.session && state.source.path.endsWith({path!r})")
+    page.wait_for_function("() => !samscapeApp.loading && samscapeApp.session"
+                           f" && samscapeApp.source.path.endsWith({path!r})")
 
 
 def _iou(a, b) -> float:
@@ -60,6 +61,9 @@ def _saved_groups(served: Served) -> set[str]:
 def test_pre_encoded_workflow(page: Page, served: Served, scene) -> None:
     open_app(page, served.url)
     shot(page, "opened")
+    leaked = page.evaluate("""() => [typeof state, typeof layers, typeof settings, typeof loading,
+                                     typeof previewSeq, typeof dragBox, typeof TOKEN, typeof useSource]""")
+    assert set(leaked) == {"undefined"}  # the modules keep their state; tests use window.samscapeApp
     page.click("#browse-source")
     page.locator("#picker-entries li[data-kind=features]").click()
     expect(page.locator("#source-status")).to_contain_text("25 chips, model demo, EPSG:32633")
@@ -99,7 +103,7 @@ def test_pre_encoded_workflow(page: Page, served: Served, scene) -> None:
     page.mouse.move(*to_screen(page, (x0 + x1) / 2, (y0 + y1) / 2), steps=5)
     page.mouse.move(*to_screen(page, x1, y0), steps=5)
     page.mouse.up()
-    page.wait_for_function("() => !state.busy && state.session.box !== null")
+    page.wait_for_function("() => !samscapeApp.busy && samscapeApp.session.box !== null")
     assert _iou(_result(page), water.geometry) >= 0.85
     shot(page, "box")
     page.keyboard.press("S")
@@ -114,14 +118,14 @@ def test_pre_encoded_workflow(page: Page, served: Served, scene) -> None:
     _idle(page, 1)
     page.keyboard.press("C")
     _idle(page, 0)
-    assert page.evaluate("() => layers.result.getSource().getFeatures().length") == 0
+    assert page.evaluate("() => samscapeApp.layer('result').getSource().getFeatures().length") == 0
     shot(page, "cleared")
 
     page.mouse.click(*to_screen(page, *_centre(scene, building)))
     _idle(page, 1)
     page.keyboard.press("Z")
     _idle(page, 0)
-    assert page.evaluate("() => layers.prompts.getSource().getFeatures().length") == 0
+    assert page.evaluate("() => samscapeApp.layer('prompts').getSource().getFeatures().length") == 0
     shot(page, "undone")
 
     page.keyboard.press("Control+z")
@@ -138,11 +142,11 @@ def test_preview_follows_the_mouse(page: Page, served: Served, scene) -> None:
     for obj in (_largest(scene, "building"), _largest(scene, "water")):
         page.mouse.move(*to_screen(page, *_centre(scene, obj)), steps=3)
         page.wait_for_function("""() => {
-            const f = layers.preview.getSource().getFeatures();
-            return f.length > 0 && !previewBusy && previewPending === null; }""")
+            const f = samscapeApp.layer('preview').getSource().getFeatures();
+            return f.length > 0 && samscapeApp.previewIdle; }""")
         assert _iou(_result(page, "preview"), obj.geometry) >= 0.7, obj.cls
         shot(page, f"preview-{obj.cls}")
-    assert page.evaluate("() => state.session.points.length") == 0  # hovering keeps nothing
+    assert page.evaluate("() => samscapeApp.session.points.length") == 0  # hovering keeps nothing
 
     water = _largest(scene, "water")  # dragging a box previews before the mouse is released
     page.keyboard.press("Tab")
@@ -151,15 +155,15 @@ def test_preview_follows_the_mouse(page: Page, served: Served, scene) -> None:
     page.mouse.move(*to_screen(page, x0, y1))
     page.mouse.down()
     page.mouse.move(*to_screen(page, x1, y0), steps=8)
-    page.wait_for_function("() => !previewBusy && previewPending === null && state.session.box === null")
+    page.wait_for_function("() => samscapeApp.previewIdle && samscapeApp.session.box === null")
     assert _iou(_result(page, "preview"), water.geometry) >= 0.85
     shot(page, "preview-box-drag")
     page.mouse.up()
-    page.wait_for_function("() => !state.busy && state.session.box !== null")
+    page.wait_for_function("() => !samscapeApp.busy && samscapeApp.session.box !== null")
 
     page.keyboard.press("P")
     expect(page.locator("#opt-preview")).not_to_be_checked()
-    assert page.evaluate("() => layers.preview.getSource().getFeatures().length") == 0
+    assert page.evaluate("() => samscapeApp.layer('preview').getSource().getFeatures().length") == 0
 
 
 def test_live_mode_shows_progress_then_a_result(page: Page, served: Served, scene) -> None:
@@ -172,8 +176,10 @@ def test_live_mode_shows_progress_then_a_result(page: Page, served: Served, scen
     expect(page.locator("#source-status")).to_contain_text("live, 0 of 25 chips encoded")
     page.evaluate("""() => {
         window.progressSeen = [];
-        const seen = () => { if (!$('progress').hidden) progressSeen.push($('progress-text').textContent); };
-        new MutationObserver(seen).observe($('progress'),
+        const progress = document.getElementById('progress');
+        const text = document.getElementById('progress-text');
+        const seen = () => { if (!progress.hidden) progressSeen.push(text.textContent); };
+        new MutationObserver(seen).observe(progress,
             { attributes: true, subtree: true, childList: true, characterData: true }); }""")
     field = _largest(scene, "field")
     page.mouse.click(*to_screen(page, *_centre(scene, field)))
@@ -197,15 +203,15 @@ def test_typing_enable_switch_and_remembered_styles(page: Page, served: Served, 
     open_app(page, served.url)
     _load(page, "features")
     page.fill("#output-path", "typed s c z")  # shortcuts do nothing in a field
-    assert page.evaluate("() => state.tool") == "fg"
+    assert page.evaluate("() => samscapeApp.tool") == "fg"
     page.press("#output-path", "Tab")
-    assert page.evaluate("() => state.tool") == "fg"
+    assert page.evaluate("() => samscapeApp.tool") == "fg"
 
     page.uncheck("#enable")
     building = _largest(scene, "building")
     page.mouse.click(*to_screen(page, *_centre(scene, building)))
     page.wait_for_timeout(300)
-    assert page.evaluate("() => state.session.points.length") == 0
+    assert page.evaluate("() => samscapeApp.session.points.length") == 0
     page.check("#enable")
 
     page.click("#styles summary")
@@ -213,7 +219,7 @@ def test_typing_enable_switch_and_remembered_styles(page: Page, served: Served, 
     page.dispatch_event("#style-pointSize", "change")
     page.check("#opt-boundary")
     expect(page.locator("#opt-boundary")).to_be_checked()
-    assert page.evaluate("() => layers.chips.getVisible()")
+    assert page.evaluate("() => samscapeApp.layer('chips').getVisible()")
     shot(page, "boundary")
     page.reload()
     page.wait_for_selector("body[data-ready='1']")
@@ -239,13 +245,14 @@ def test_a_polar_stereographic_raster_is_shown_in_its_own_crs(page: Page, served
     _load(page, "polar.tif")
     expect(page.locator("#source-status")).to_contain_text("EPSG:3031")
     page.wait_for_load_state("networkidle")
-    assert page.evaluate("() => proj4.defs(map.getView().getProjection().getCode()).projName") == "stere"
+    code = page.evaluate("() => samscapeApp.map.getView().getProjection().getCode()")
+    assert page.evaluate("(code) => proj4.defs(code).projName", code) == "stere"
     shot(page, "polar")
     # a square of the raster is a square on screen, in the encoder's colours (top-left: 200, 180, 0)
     left, top = to_screen(page, 1_002_500, -502_500)
     right, bottom = to_screen(page, 1_007_500, -507_500)
     assert abs((right - left) - (bottom - top)) < 1
-    low, high = page.evaluate("() => state.source.value_range")
+    low, high = page.evaluate("() => samscapeApp.source.value_range")
     expected = np.clip(np.rint((np.array([200, 180, 0]) - low) * 255 / (high - low)), 0, 255)
     pixels = page.screenshot(clip={"x": left + 2, "y": top + 2, "width": 4, "height": 4})
     rgb = np.asarray(Image.open(BytesIO(pixels)).convert("RGB")).reshape(-1, 3)
@@ -261,11 +268,11 @@ def test_the_copilot_draws_the_grid_exports_settings_and_encodes(page: Page, ser
     page.click("#copilot-details summary")
     expect(page.locator("#cp-summary")).to_contain_text("25 chips of 256 px, stride 128 px")
     expect(page.locator("#cp-summary")).to_contain_text("on this machine")  # measured
-    assert page.evaluate("() => layers.copilot.getSource().getFeatures().length") == 25
+    assert page.evaluate("() => samscapeApp.layer('copilot').getSource().getFeatures().length") == 25
     page.fill("#cp-overlap", "0")
     page.dispatch_event("#cp-overlap", "change")
     expect(page.locator("#cp-summary")).to_contain_text("9 chips of 256 px, stride 256 px")
-    assert page.evaluate("() => layers.copilot.getSource().getFeatures().length") == 9
+    assert page.evaluate("() => samscapeApp.layer('copilot').getSource().getFeatures().length") == 9
     page.click("#cp-stats")
     expect(page.locator("#cp-min")).not_to_have_value("")
     shot(page, "copilot-grid")

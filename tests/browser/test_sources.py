@@ -20,6 +20,9 @@ from .conftest import Served
 from .driving import open_app, shot, to_screen
 from .test_app import _centre, _idle, _largest, _load, _result
 
+# whether the map shows the raster's tiles
+_RASTER_SHOWN = "() => samscapeApp.map.getLayers().getArray().includes(samscapeApp.layer('raster'))"
+
 
 def _live(page: Page) -> None:
     page.check("input[name=mode][value=live]", force=True)
@@ -32,7 +35,7 @@ def _drag_box(page: Page, bounds) -> None:
     page.mouse.down()
     page.mouse.move(*to_screen(page, x1, y0), steps=5)
     page.mouse.up()
-    page.wait_for_function("() => !state.busy && state.session.box !== null")
+    page.wait_for_function("() => !samscapeApp.busy && samscapeApp.session.box !== null")
 
 
 def _groups(path) -> gpd.GeoDataFrame:
@@ -46,17 +49,19 @@ def _picker_entry(page: Page, name: str):
 def test_a_second_load_wins_over_one_in_flight(page: Page, served: Served) -> None:
     open_app(page, served.url)
     page.evaluate("""() => {
+        const $ = (id) => document.getElementById(id);
         $('source-path').value = 'features';
         $('load').click();
-        document.querySelector('input[name=mode][value=live]').checked = true;
-        modeChanged();
+        const live = document.querySelector('input[name=mode][value=live]');
+        live.checked = true;
+        live.dispatchEvent(new Event('change'));
         $('model').value = 'demo';
         $('source-path').value = 'scene.tif';
         $('load').click(); }""")
-    page.wait_for_function("() => !state.loading && state.session && state.source.mode === 'live'",
-                           timeout=30_000)
+    page.wait_for_function("() => !samscapeApp.loading && samscapeApp.session"
+                           " && samscapeApp.source.mode === 'live'", timeout=30_000)
     page.wait_for_timeout(500)  # the first answer, had it been kept, would have landed by now
-    assert page.evaluate("() => state.source.path").endswith("scene.tif")
+    assert page.evaluate("() => samscapeApp.source.path").endswith("scene.tif")
     expect(page.locator("#source-status")).to_contain_text("Loaded scene.tif: live")
     expect(page.locator("#source-path")).to_have_value(str(served.root / "scene.tif"))
     expect(page.locator("input[name=mode][value=live]")).to_be_checked()
@@ -82,11 +87,11 @@ def test_a_load_superseded_while_it_chooses_the_output_layer_changes_nothing(pag
     _live(page)
     _load(page, "scene.tif")
     expect(page.locator("#output-status")).to_contain_text("saving to samscape_polygons.gpkg")
-    session = page.evaluate("() => state.session.id")
+    session = page.evaluate("() => samscapeApp.session.id")
     page.expected_errors.append("the server responded with a status of 404")  # its session is gone
     held[0].continue_()
     page.wait_for_timeout(500)
-    assert page.evaluate("() => [state.session.id, state.source.mode]") == [session, "live"]
+    assert page.evaluate("() => [samscapeApp.session.id, samscapeApp.source.mode]") == [session, "live"]
     expect(page.locator("#output-status")).to_have_class("message ok")
     expect(page.locator("#source-status")).to_contain_text("Loaded scene.tif: live")
 
@@ -95,18 +100,18 @@ def test_a_failed_load_keeps_the_scene_and_restores_the_form(page: Page, served:
     open_app(page, served.url)
     _load(page, "features")
     page.wait_for_load_state("networkidle")
-    shown = page.evaluate("() => state.source.id")
+    shown = page.evaluate("() => samscapeApp.source.id")
     page.expected_errors.append("the server responded with a status of 404")
     _live(page)
     page.fill("#source-path", "no/such/scene.tif")
     page.click("#load")
     expect(page.locator("#source-status")).to_have_class("message error")
     expect(page.locator("#source-status")).to_contain_text("no/such/scene.tif")
-    assert page.evaluate("() => !state.loading && state.source.id") == shown
+    assert page.evaluate("() => !samscapeApp.loading && samscapeApp.source.id") == shown
     expect(page.locator("#source-path")).to_have_value(str(served.root / "features"))
     expect(page.locator("input[name=mode][value=pre-encoded]")).to_be_checked()
     expect(page.locator("#model")).to_be_disabled()
-    assert page.evaluate("() => map.getLayers().getArray().includes(layers.raster)")
+    assert page.evaluate(_RASTER_SHOWN)
     shot(page, "failed-load")
 
 
@@ -123,7 +128,7 @@ def test_a_moved_feature_folder_asks_for_its_raster(page: Page, served: Served) 
     expect(status).to_contain_text("not found")
     expect(status).not_to_have_class("message ok")
     expect(page.locator("#find-raster")).to_be_visible()
-    assert page.evaluate("() => !map.getLayers().getArray().includes(layers.raster)")
+    assert not page.evaluate(_RASTER_SHOWN)
     shot(page, "raster-missing")
 
     page.click("#find-raster")
@@ -133,7 +138,7 @@ def test_a_moved_feature_folder_asks_for_its_raster(page: Page, served: Served) 
     expect(status).to_have_class("message error")
     expect(status).to_contain_text("other.tif")
     expect(status).to_contain_text("is not the raster")
-    assert page.evaluate("() => state.source.raster") is None
+    assert page.evaluate("() => samscapeApp.source.raster") is None
     expect(page.locator("#find-raster")).to_be_visible()
     shot(page, "wrong-raster")
 
@@ -141,11 +146,11 @@ def test_a_moved_feature_folder_asks_for_its_raster(page: Page, served: Served) 
     _picker_entry(page, "..").click()
     with page.expect_response(lambda r: "/tiles/" in r.url and r.status == 200):
         _picker_entry(page, "scene.tif").click()
-    page.wait_for_function("() => !state.loading && state.source.raster !== null")
-    assert page.evaluate("() => state.source.path").endswith("moved/features")
+    page.wait_for_function("() => !samscapeApp.loading && samscapeApp.source.raster !== null")
+    assert page.evaluate("() => samscapeApp.source.path").endswith("moved/features")
     expect(status).to_have_class("message ok")
     expect(page.locator("#find-raster")).to_be_hidden()
-    assert page.evaluate("() => map.getLayers().getArray().includes(layers.raster)")
+    assert page.evaluate(_RASTER_SHOWN)
     page.wait_for_load_state("networkidle")
     shot(page, "raster-found")
 
@@ -240,7 +245,7 @@ def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Pag
 def test_a_closed_tab_ends_its_session(page: Page, served: Served) -> None:
     open_app(page, served.url)
     _load(page, "features")
-    session = page.evaluate("() => state.session.id")
+    session = page.evaluate("() => samscapeApp.session.id")
     url = f"{served.url}api/sessions/{session}"
     assert httpx.get(url).status_code == 200
     page.close(run_before_unload=True)
