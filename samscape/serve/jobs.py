@@ -18,6 +18,10 @@ class EncodeProgress:
     it starts (one per group of chips it reaches); `encoding` until the request ends. An encoder
     progress callback: called with (done, total)."""
 
+    done: int
+    total: int
+    active: bool
+
     def __init__(self) -> None:
         self.finish()
 
