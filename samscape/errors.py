@@ -84,6 +84,10 @@ class PathNotFoundError(SamscapeError, FileNotFoundError):
     """A path given to the server does not exist, or is not the kind of thing asked for."""
 
 
+class NotFoundError(SamscapeError, LookupError):
+    """An id given to the server (source, session, job) or a map tile names nothing it holds."""
+
+
 class HostNotAllowedError(SamscapeError, PermissionError):
     """A request names a Host the server does not serve (DNS rebinding)."""
 

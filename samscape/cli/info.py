@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import FeatureFolderError, ModelNotAvailableError, UnknownModelError
 from ..features import FeatureFolder
 from ..geo.crs import plain_number
 
@@ -13,7 +14,6 @@ from ..geo.crs import plain_number
 def _model_mismatch(features: FeatureFolder) -> str | None:
     """Whether the folder's model, if on this machine, can take its features (None if it can, or
     if the model is not here to ask)."""
-    from ..errors import ModelNotAvailableError, UnknownModelError
     from ..models import load_backend
 
     try:
@@ -63,7 +63,5 @@ def info_command(folder: str, as_json: bool, validate: bool) -> None:
         click.echo("\n".join(lines))
         if validate:
             click.echo(f"validation:    {len(problems)} problem(s)")
-    for message in problems.values():
-        click.echo(f"samscape: error: {message}", err=True)
     if problems:
-        raise SystemExit(1)
+        raise FeatureFolderError("; ".join(problems.values()))

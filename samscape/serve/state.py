@@ -1,4 +1,5 @@
-"""What a server holds: open sources, segmentation sessions, and the output layers they write."""
+"""What a server holds: open sources, segmentation sessions, the output layers they write, and
+all of these with the encode jobs (`jobs.py`) as one `ServerState`."""
 
 from __future__ import annotations
 
@@ -9,45 +10,24 @@ from pathlib import Path
 
 from rasterio.crs import CRS
 
-from ..encoder import EncodeSettings, encode
-from ..errors import OutputLayerError, PathNotFoundError, SamscapeError
+from ..errors import NotFoundError, OutputLayerError, PathNotFoundError
 from ..features import find_raster
 from ..geo import norm_crs
 from ..raster.scaling import ValueRange
 from ..segment import Segmenter, Session
 from ..sources import FeatureSource, open_source
 from ..vector import OutputLayer, VectorOptions
+from .jobs import EncodeProgress, Jobs
 from .roots import Roots
 from .tiles import TileGrid, TileRenderer
 
 
-class Progress:
-    """Chips encoded so far by the request running on a live source, summed over the encodings
-    it starts (one per group of chips it reaches); `encoding` until the request ends."""
+class LoadedSource:
+    """A source the server has open: the source and its path, the lock that orders segmentations
+    on it (chip cache, live encoding), its live-encoding progress, the raster shown on the map and
+    its tiles (both None when the raster is not found under the roots)."""
 
-    def __init__(self) -> None:
-        self.finish()
-
-    def __call__(self, done: int, total: int) -> None:
-        if done == 0:  # a new encoding within the request
-            self._before = (self.done, self.total)
-        self.done, self.total = self._before[0] + done, self._before[1] + total
-        self.active = True
-
-    def finish(self) -> None:
-        self.done = self.total = 0
-        self._before = (0, 0)
-        self.active = False
-
-    def to_json(self) -> dict:
-        return {"encoding": self.active, "done": self.done, "total": self.total}
-
-
-class Opened:
-    """An open source, the lock that orders segmentations on it (chip cache, live encoding), its
-    live-encoding progress, and its tiles (None when its raster is not found under the roots)."""
-
-    def __init__(self, source: FeatureSource, path: Path, progress: Progress,
+    def __init__(self, source: FeatureSource, path: Path, progress: EncodeProgress,
                  raster: Path | None) -> None:
         self.source = source
         self.path = path
@@ -66,7 +46,7 @@ class Sources:
 
     def __init__(self, roots: Roots) -> None:
         self.roots = roots
-        self._open: dict[str, Opened] = {}
+        self._open: dict[str, LoadedSource] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -76,7 +56,7 @@ class Sources:
         resolved = self.roots.resolve(path)
         if not resolved.exists():
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
-        progress = Progress()
+        progress = EncodeProgress()
         if resolved.is_dir():
             source = open_source(resolved, model)
         else:
@@ -84,7 +64,7 @@ class Sources:
         try:
             shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve) if resolved.is_dir()
                      else resolved)
-            opened = Opened(source, resolved, progress, shown)
+            opened = LoadedSource(source, resolved, progress, shown)
         except BaseException:
             source.close()
             raise
@@ -93,13 +73,13 @@ class Sources:
             self._open[source_id] = opened
         return source_id
 
-    def get(self, source_id: str) -> Opened:
+    def get(self, source_id: str) -> LoadedSource:
         with self._lock:
             if source_id not in self._open:
-                raise PathNotFoundError(f"no open source {source_id!r}: open one with POST /api/sources")
+                raise NotFoundError(f"no open source {source_id!r}: open one with POST /api/sources")
             return self._open[source_id]
 
-    def items(self) -> list[tuple[str, Opened]]:
+    def items(self) -> list[tuple[str, LoadedSource]]:
         with self._lock:
             return list(self._open.items())
 
@@ -159,10 +139,10 @@ class Sessions:
             self._sessions[session_id] = (source_id, session)
         return session_id
 
-    def get(self, session_id: str) -> tuple[Opened, Session]:
+    def get(self, session_id: str) -> tuple[LoadedSource, Session]:
         with self._lock:
             if session_id not in self._sessions:
-                raise PathNotFoundError(f"no session {session_id!r}: start one with POST /api/sessions")
+                raise NotFoundError(f"no session {session_id!r}: start one with POST /api/sessions")
             source_id, session = self._sessions[session_id]
         return self.sources.get(source_id), session
 
@@ -178,56 +158,15 @@ class Sessions:
         return layer
 
 
-class Job:
-    """One background encoding: its chips done of total, and how it ended."""
+class ServerState:
+    """Everything one server holds, shared by its routes as `app.state.server`: the roots it
+    serves, its open sources (default: none yet), the output layers and sessions on them, its
+    encode jobs, and the token every /api call must give (None: none asked)."""
 
-    def __init__(self, job_id: str, raster: str, out: Path) -> None:
-        self.id = job_id
-        self.raster = raster
-        self.out = out
-        self.state = "running"
-        self.done = self.total = 0
-        self.error: str | None = None
-        self.encoded = 0
-        self.seconds = 0.0
-
-    def progress(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "state": self.state, "done": self.done, "total": self.total,
-                "raster": self.raster, "out": str(self.out), "error": self.error,
-                "encoded": self.encoded, "seconds": round(self.seconds, 3)}
-
-
-class Jobs:
-    """Background encodings by id ('1', '2', ...), one thread each."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[str, Job] = {}
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-
-    def start(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
-        with self._lock:
-            job = Job(str(next(self._ids)), raster, out)
-            self._jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, settings), daemon=True,
-                         name=f"samscape-encode-{job.id}").start()
-        return job
-
-    def _run(self, job: Job, settings: EncodeSettings) -> None:
-        try:
-            result = encode(job.raster, job.out, settings, progress=job.progress)
-            job.encoded, job.seconds = result.encoded, result.seconds
-            job.state = "done"
-        except SamscapeError as exc:
-            job.error, job.state = str(exc), "failed"
-        except Exception as exc:  # reported to the page, which has no other way to learn of it
-            job.error, job.state = f"encoding stopped: {type(exc).__name__}: {exc}", "failed"
-
-    def get(self, job_id: str) -> Job:
-        with self._lock:
-            if job_id not in self._jobs:
-                raise PathNotFoundError(f"no job {job_id!r}: start one with POST /api/jobs/encode")
-            return self._jobs[job_id]
+    def __init__(self, roots: Roots, sources: Sources | None = None, token: str | None = None) -> None:
+        self.roots = roots
+        self.sources = Sources(roots) if sources is None else sources
+        self.layers = Layers(roots)
+        self.sessions = Sessions(self.sources, self.layers)
+        self.jobs = Jobs()
+        self.token = token

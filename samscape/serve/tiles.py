@@ -20,7 +20,7 @@ from rio_tiler.errors import NoOverviewWarning, RioTilerError
 from rio_tiler.io import Reader
 from rio_tiler.utils import render
 
-from ..errors import PathNotFoundError, RasterReadError
+from ..errors import NotFoundError, RasterReadError
 from ..geo import PixelGrid
 from ..raster.scaling import ValueRange
 
@@ -53,14 +53,14 @@ class TileGrid:
                    (xmin, ymin, xmax, ymax), size)
 
     def bounds(self, z: int, x: int, y: int) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) of tile column `x`, row `y` at level `z`; PathNotFoundError
-        for a tile off the grid."""
+        """(xmin, ymin, xmax, ymax) of tile column `x`, row `y` at level `z`; NotFoundError for
+        a tile off the grid."""
         if not 0 <= z < len(self.resolutions) or x < 0 or y < 0:
-            raise PathNotFoundError(f"no tile {z}/{x}/{y}: levels are 0..{len(self.resolutions) - 1}")
+            raise NotFoundError(f"no tile {z}/{x}/{y}: levels are 0..{len(self.resolutions) - 1}")
         span = self.size * self.resolutions[z]
         left, top = self.origin[0] + x * span, self.origin[1] - y * span
         if left >= self.extent[2] or top <= self.extent[1]:
-            raise PathNotFoundError(f"tile {z}/{x}/{y} lies outside the source's extent")
+            raise NotFoundError(f"tile {z}/{x}/{y} lies outside the source's extent")
         return left, top - span, left + span, top
 
     def to_json(self) -> dict:

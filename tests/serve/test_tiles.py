@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 import samscape
-from samscape.errors import PathNotFoundError
+from samscape.errors import NotFoundError
 from samscape.geo import PixelGrid, Window
 from samscape.raster import RasterSource
 from samscape.raster.scaling import ValueRange
@@ -34,7 +34,7 @@ def test_tile_grid_levels_match_the_pixels_and_cover_the_extent() -> None:
     assert tiles.size * tiles.resolutions[0] >= 2000
     assert tiles.bounds(2, 1, 0) == (612.0, 4488.0, 1124.0, 5000.0)
     for bad in [(5, 0, 0), (0, -1, 0), (2, 4, 0), (2, 0, 3)]:
-        with pytest.raises(PathNotFoundError):
+        with pytest.raises(NotFoundError):
             tiles.bounds(*bad)
 
 

@@ -1,0 +1,71 @@
+"""Where errors become HTTP: the one table from error class to status, and its handlers.
+
+A user mistake (a SamscapeError) is a 4xx whose `detail` is its message on one line in the
+page's words; an invalid request body is 422 with pydantic's messages. Each class in STATUSES
+gets its own handler; an error takes the status of its most specific class in the table (the
+first in its MRO, as Starlette picks a handler), never an order of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ..errors import (
+    BodyTooLargeError,
+    HostNotAllowedError,
+    NotFoundError,
+    OriginNotAllowedError,
+    PathNotAllowedError,
+    PathNotFoundError,
+    SamscapeError,
+    UnknownModelError,
+)
+from .wording import page_words
+
+STATUSES: dict[type[SamscapeError], int] = {
+    SamscapeError: 400,
+    HostNotAllowedError: 400,
+    PathNotAllowedError: 403,
+    OriginNotAllowedError: 403,
+    NotFoundError: 404,
+    PathNotFoundError: 404,
+    UnknownModelError: 404,
+    BodyTooLargeError: 413,
+}
+
+
+def status_of(exc: SamscapeError) -> int:
+    """The status of `exc`: that of its most specific class in STATUSES (for the guards, which
+    answer before the handlers are reached)."""
+    return next(STATUSES[cls] for cls in type(exc).__mro__ if cls in STATUSES)
+
+
+def user_error(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """The handler answering a SamscapeError with `status` and its one-line page message."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": page_words(str(exc))}, status_code=status)
+
+    return handler
+
+
+async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
+    """Pydantic's messages without the offending input (a NaN would not serialise); `detail`
+    names the first invalid field."""
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+              for e in cast(RequestValidationError, exc).errors()]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    return JSONResponse({"detail": f"{where}: {first['msg']}", "errors": errors}, status_code=422)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """One handler per class in STATUSES, and the 422 handler for invalid bodies."""
+    for cls, status in STATUSES.items():
+        app.add_exception_handler(cls, user_error(status))
+    app.add_exception_handler(RequestValidationError, invalid_body)

@@ -1,0 +1,71 @@
+"""The JSON the API answers with: open sources, sessions, segmentation results and layers as
+GeoJSON FeatureCollections in a chosen CRS (coordinates x, y in that CRS's map units)."""
+
+from __future__ import annotations
+
+from rasterio.crs import CRS
+from shapely.geometry import mapping
+
+from ..geo import crs_label
+from ..segment import SegmentResult, Session
+from ..vector import OutputLayer, reproject
+from .state import LoadedSource
+
+
+def source_json(source_id: str, item: LoadedSource) -> dict:
+    """An open source: its path, model, mode, CRS, extent, chip counts, preprocessing, and the
+    raster and tile grid of its map (None when its raster was not found)."""
+    source = item.source
+    return {
+        "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
+        "mode": source.mode, "crs": crs_label(source.crs),
+        "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
+        "extent": list(source.grid.bounds), "chips": len(source.chips),
+        "encoded": len(source.encoded_ids()),
+        "bands": list(source.metadata.preprocessing.bands),
+        "value_range": list(source.metadata.preprocessing.value_range),
+        "raster": None if item.raster is None else str(item.raster),
+        "tiles": None if item.tiles is None else item.tiles.grid.to_json(),
+    }
+
+
+def chips_json(item: LoadedSource) -> dict:
+    """The chip grid as polygons in the source's CRS; `encoded` tells which have features now."""
+    source = item.source
+    encoded = source.encoded_ids()
+    return {"type": "FeatureCollection", "crs": crs_label(source.crs), "features": [
+        {"type": "Feature", "geometry": mapping(chip.footprint),
+         "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
+        for chip in source.chips]}
+
+
+def result_json(result: SegmentResult, crs: CRS) -> dict:
+    """A result as a GeoJSON FeatureCollection in `crs`, with its score and chips."""
+    polygons = reproject(list(result.polygons), result.crs, crs)
+    return {"type": "FeatureCollection", "crs": crs_label(crs), "score": result.score,
+            "chips": list(result.chip_ids),
+            "features": [{"type": "Feature", "geometry": mapping(p),
+                          "properties": {"area": p.area}} for p in polygons]}
+
+
+def session_json(session_id: str, session: Session) -> dict:
+    """A session's prompts, current result and output layer, in the session's CRS."""
+    prompts, result, layer = session.prompts, session.result, session.layer
+    return {
+        "id": session_id, "crs": crs_label(session.crs),
+        "points": [{"x": p.x, "y": p.y, "label": p.label} for p in prompts.points],
+        "box": None if prompts.box is None else list(prompts.box),
+        "result": None if result is None else result_json(result, session.crs),
+        "output": None if layer is None else str(layer.path),
+        "output_crs": None if layer is None else crs_label(layer.crs),
+        "saved_groups": session.saved_groups,
+    }
+
+
+def layer_json(layer: OutputLayer, crs: CRS) -> dict:
+    """Every polygon in `layer` with its properties, reprojected to `crs`."""
+    rows = layer.read()
+    polygons = reproject([r.geometry for r in rows], layer.crs, crs)
+    return {"type": "FeatureCollection", "crs": crs_label(crs), "features": [
+        {"type": "Feature", "geometry": mapping(p), "properties": r.properties()}
+        for p, r in zip(polygons, rows, strict=True)]}
