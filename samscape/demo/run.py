@@ -15,10 +15,11 @@ import shapely
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
-from ..encoder import EncodeSettings, encode
+from ..encoder import encode
 from ..errors import FolderConflictError, FolderWriteError
 from ..models.backend import pick_device
 from ..segment import EncodedSource, Segmenter, save_results
+from ..settings import EncodeSettings
 from ..vector import OutputLayer
 from .evaluate import Evaluation, ObjectScore, object_iou, point_prompt
 from .scene import Scene, generate_scene
