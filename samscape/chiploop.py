@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Protocol
@@ -52,7 +52,7 @@ class BatchDone:
 
 
 def encode_chips(source: RasterSource, plan: EncodePlan, chips: Iterable[Chip], batch_size: int,
-                 sink: ChipSink, *, warm_up: bool = False) -> Iterator[BatchDone]:
+                 sink: ChipSink, *, warm_up: bool = False) -> Generator[BatchDone, None, None]:
     """Encode `chips` of the open `source` as `plan` says, in batches of up to `batch_size` chips
     with data, into `sink`; yields after each batch so the caller can report progress or stop.
 
@@ -101,7 +101,7 @@ def _batches(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], size: 
         yield batch, nodata
 
 
-def _prefetch(items: Iterator[_Batch], depth: int = 2) -> Iterator[_Batch]:
+def _prefetch(items: Iterator[_Batch], depth: int = 2) -> Generator[_Batch, None, None]:
     """Run `items` in a background thread, `depth` ahead, so reading overlaps encoding."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     end = object()

@@ -73,7 +73,7 @@ class _FirstChipFile:
         if self.bytes:
             return
         self.path.parent.mkdir(exist_ok=True)
-        write_chip(self.path, 0, self.metadata.model.id, tuple(pixels_shape), features, self.metadata.dtype)
+        write_chip(self.path, 0, self.metadata.model.id, pixels_shape, features, self.metadata.dtype)
         self.bytes = self.path.stat().st_size
 
     def skip(self, chip: Chip) -> None:

@@ -75,6 +75,7 @@ def check_grid_size(width: int, height: int, size: int, stride: int) -> int:
 def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
               dtype: str) -> FolderMetadata:
     grid = spec.grid
+    xmin, ymin, xmax, ymax = grid.bounds
     pre = backend.preprocessing
     return FolderMetadata(
         model=ModelRecord(**backend.info.to_dict()),
@@ -85,7 +86,7 @@ def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: Sa
             value_range=(spec.value_range.low, spec.value_range.high),
             crs=crs_label(grid.crs),
             resolution=grid.res,
-            extent=tuple(grid.bounds),
+            extent=(xmin, ymin, xmax, ymax),
             grid=GridRecord.from_grid(grid),
             chip_size=chips.size,
             stride=chips.stride,

@@ -80,19 +80,20 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
     `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
     if (out / MANIFEST).is_file():
+        existing: FolderMetadata | None
         try:
             existing, _ = read_manifest(out)
         except FeatureFolderError:
-            if not overwrite:
-                raise FolderConflictError(f"'{out}' holds an unreadable manifest; {fix}") from None
             existing = None
-        if existing is not None and existing.same_encoding(metadata) and not overwrite:
+        if overwrite:
+            _remove_own_files(out)
+        elif existing is None:
+            raise FolderConflictError(f"'{out}' holds an unreadable manifest; {fix}")
+        elif existing.same_encoding(metadata):
             metadata = metadata.model_copy(update={"created": existing.created})
             skipped = set(existing.skipped_chip_ids)
-        elif not overwrite:
-            raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
         else:
-            _remove_own_files(out)
+            raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
     try:
         for leftover in out.glob(f".{MANIFEST}.*.tmp"):
             if abandoned(leftover):
