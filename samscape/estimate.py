@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import tempfile
-import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .encoder import EncodePlan
+from .chiploop import encode_chips
 from .errors import SettingsError
-from .features.chipfile import write_chip
-from .features.manifest import chip_relpath
+from .features import FolderMetadata, chip_relpath, write_chip
+from .geo import Chip
+from .planning import EncodePlan
 from .raster import RasterSource
 
 
@@ -47,25 +48,33 @@ def measure_chip_cost(source: RasterSource, plan: EncodePlan, batch_size: int) -
     to warm the model up) and write one feature file; SettingsError if every chip tried is
     nodata."""
     count = len(plan.chips)
-    pixels = []
-    for i in range(min(64, count)):  # by id, not by listing the grid: it may hold a million chips
-        chip = plan.chips.chip((count // 2 + i) % count)
-        data = source.read_chip(plan.read_spec, chip.window)
-        if data is not None:
-            pixels.append(torch.from_numpy(data))
-        if len(pixels) == batch_size:
-            break
-    if not pixels:
-        raise SettingsError("the chips tried are all nodata; choose an extent with data")
-    backend = plan.backend
-    features = backend.encode(pixels[:1], plan.mixed_precision)
-    start = time.perf_counter()
-    backend.encode(pixels, plan.mixed_precision)
-    seconds = (time.perf_counter() - start) / len(pixels)
-    meta = plan.metadata
+    # by id, not by listing the grid: it may hold a million chips
+    tried = [plan.chips.chip((count // 2 + i) % count) for i in range(min(64, count))]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / chip_relpath(0)  # the archive inside names its file: same length
-        path.parent.mkdir()
-        write_chip(path, 0, meta.model.id, tuple(pixels[0].shape[:2]), features[0], meta.dtype)
-        size = path.stat().st_size
-    return ChipCost(seconds, size, len(pixels))
+        sink = _FirstChipFile(Path(tmp), plan.metadata)
+        with closing(encode_chips(source, plan, tried, batch_size, sink, warm_up=True)) as batches:
+            for batch in batches:
+                if batch.encoded:
+                    return ChipCost(batch.seconds / len(batch.encoded), sink.bytes, len(batch.encoded))
+    raise SettingsError("the chips tried are all nodata; choose an extent with data")
+
+
+class _FirstChipFile:
+    """A sink that writes the first chip it is given to a real feature file in `folder` and keeps
+    its size in bytes; the rest it drops."""
+
+    def __init__(self, folder: Path, metadata: FolderMetadata) -> None:
+        self.path = folder / chip_relpath(0)  # the archive inside names its file: same length
+        self.metadata = metadata
+        self.bytes = 0
+
+    def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
+              ) -> None:
+        if self.bytes:
+            return
+        self.path.parent.mkdir(exist_ok=True)
+        write_chip(self.path, 0, self.metadata.model.id, pixels_shape, features, self.metadata.dtype)
+        self.bytes = self.path.stat().st_size
+
+    def skip(self, chip: Chip) -> None:
+        pass

@@ -18,10 +18,11 @@ from rasterio.windows import Window as RioWindow
 from rasterio.windows import transform as window_transform
 from shapely import union_all
 
-from samscape.encoder import EncodeSettings, encode
+from samscape.encoder import encode
 from samscape.errors import BandError, ExtentError, FolderConflictError, SettingsError
 from samscape.features import FeatureFolder
 from samscape.geo import ChipGrid
+from samscape.settings import EncodeSettings
 
 TINY = "tiny-random-sam"
 

@@ -14,10 +14,11 @@ import rasterio
 from affine import Affine
 
 import samscape
-from samscape.encoder import EncodeSettings, encode
+from samscape.encoder import encode
 from samscape.errors import FolderConflictError, SamscapeError, SettingsError
 from samscape.features import FeatureFolder
 from samscape.geo.chips import MAX_CHIPS
+from samscape.settings import EncodeSettings
 
 TINY = "tiny-random-sam"
 

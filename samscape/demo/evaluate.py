@@ -13,8 +13,9 @@ import rasterio.features
 from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
-from ..encoder import EncodeSettings, encode
+from ..encoder import encode
 from ..segment import PromptSet, Segmenter, SegmentResult
+from ..settings import EncodeSettings
 from ..sources import EncodedSource
 from .scene import CLASSES, Scene, generate_scene
 

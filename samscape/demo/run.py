@@ -15,10 +15,11 @@ import shapely
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
 
-from ..encoder import EncodeSettings, encode
+from ..encoder import encode
 from ..errors import FolderConflictError, FolderWriteError
 from ..models.backend import pick_device
 from ..segment import Segmenter, save_results
+from ..settings import EncodeSettings
 from ..sources import EncodedSource
 from ..vector import OutputLayer
 from .evaluate import Evaluation, ObjectScore, object_iou, point_prompt

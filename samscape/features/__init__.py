@@ -1,4 +1,4 @@
-"""The feature folder format (version 1): manifest, chip files, and the folder reader."""
+"""The feature folder format (version 1): manifest, chip files, the folder reader and its writer."""
 
 from .chipfile import read_chip, write_chip
 from .folder import FeatureFolder, is_feature_folder
@@ -18,20 +18,25 @@ from .metadata import (
     PreprocessingRecord,
 )
 from .origin import find_raster
+from .writer import OVERWRITE_FIX, FolderState, check_target, prepare_folder
 
 __all__ = [
     "FEATURES_DIR",
     "FORMAT_VERSION",
     "MANIFEST",
+    "OVERWRITE_FIX",
     "ChipRecord",
     "FeatureFolder",
     "FolderMetadata",
+    "FolderState",
     "GridRecord",
     "ModelRecord",
     "PreprocessingRecord",
+    "check_target",
     "chip_relpath",
     "find_raster",
     "is_feature_folder",
+    "prepare_folder",
     "read_chip",
     "read_manifest",
     "write_chip",

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import FeatureFolderError
 from ..geo import Chip
-from ..vector.geoparquet import geo_metadata
+from ..geo.geoparquet import geo_metadata
 from .metadata import METADATA_KEY, FolderMetadata
 from .temporaries import temporary_for
 

@@ -8,12 +8,14 @@ import threading
 from fastapi import APIRouter
 from shapely.geometry import mapping
 
-from ..encoder import EncodeSettings, check_target, plan_chips, plan_encoding
 from ..errors import PathNotFoundError
 from ..estimate import ChipCost, EncodeEstimate, measure_chip_cost
+from ..features import check_target
 from ..geo import crs_label
 from ..models import get_spec
+from ..planning import plan_chips, plan_encoding
 from ..raster import RasterSource
+from ..settings import EncodeSettings
 from .bodies import EncodeRequest, JobRequest, PlanRequest
 from .roots import Roots
 from .state import Jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ..encoder import OVERWRITE_FIX
+from ..features import OVERWRITE_FIX
 
 # Whole phrases first (where a field reads differently from its flag), then any flag the page
 # has a field for; flags it has none for (--root: how the server was started) stay.

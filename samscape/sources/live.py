@@ -16,23 +16,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from numbers import Real
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
-from ..encoder import (
-    EncodeSettings,
-    Progress,
-    check_target,
-    plan_encoding,
-    prepare_folder,
-    settings_with,
-)
+from ..chiploop import ProgressCallback, encode_chips
 from ..errors import FolderWriteError, SettingsError
-from ..features import FolderMetadata, read_chip
-from ..features.manifest import chip_relpath
+from ..features import FolderMetadata, check_target, chip_relpath, prepare_folder, read_chip
 from ..folderlock import FolderLock
 from ..models.store import samscape_home
+from ..planning import plan_encoding
 from ..raster import RasterSource
+from ..settings import EncodeSettings, settings_with
 from .base import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
 
 DEFAULT_DISK_MB = 4096.0
@@ -56,7 +49,7 @@ class LiveSource(FeatureSource):
 
     def __init__(self, raster: str, settings: EncodeSettings | None = None, *,
                  cache_dir: str | os.PathLike | None = None, disk_mb: float = DEFAULT_DISK_MB,
-                 memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | Progress = False,
+                 memory_mb: float = DEFAULT_MEMORY_MB, progress: bool | ProgressCallback = False,
                  **kwargs) -> None:
         settings = settings_with(settings, **kwargs)
         check_memory_mb(memory_mb)
@@ -127,10 +120,7 @@ class LiveSource(FeatureSource):
                 return
             report = self._reporter(len(todo))
             try:
-                size = self.settings.batch_size
-                for start in range(0, len(todo), size):
-                    self._encode(todo[start:start + size])
-                    report(min(start + size, len(todo)))
+                self._encode(todo, report)
             finally:
                 report(None)
                 self.state.flush()
@@ -156,23 +146,16 @@ class LiveSource(FeatureSource):
 
         return report
 
-    def _encode(self, chip_ids: list[int]) -> None:
-        batch = []
-        for cid in chip_ids:
-            chip = self.chips.chip(cid)
-            pixels = self._raster.read_chip(self.plan.read_spec, chip.window)
-            if pixels is None:
-                self.state.skipped.add(cid)
-            else:
-                batch.append((chip, pixels))
-        if not batch:
-            return
-        features = self.backend.encode([torch.from_numpy(p) for _, p in batch],
-                                       self.plan.mixed_precision)
-        now = time.time()
-        for (chip, pixels), feats in zip(batch, features, strict=True):
-            self.state.write(chip, pixels.shape[:2], feats)
-            self._used[chip.chip_id] = now
+    def _encode(self, chip_ids: list[int], report: Callable[[int], None]) -> None:
+        """Encode `chip_ids` into the cache, reporting the count done after each batch."""
+        chips = [self.chips.chip(cid) for cid in chip_ids]
+        done = 0
+        for batch in encode_chips(self._raster, self.plan, chips, self.settings.batch_size, self.state):
+            now = time.time()
+            for chip in batch.encoded:
+                self._used[chip.chip_id] = now
+            done += len(batch)
+            report(done)
 
     def load(self, chip_id: int) -> Features | None:
         with self._lock:

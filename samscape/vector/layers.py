@@ -30,8 +30,8 @@ from shapely.geometry import Polygon
 from ..errors import OutputLayerError
 from ..folderlock import FolderLock
 from ..geo import crs_label
+from ..geo.geoparquet import geo_metadata
 from . import gpkg
-from .geoparquet import geo_metadata
 from .layerfiles import check_name, check_writable, recover, swap_in, sync, temp_path, write_errors
 
 DRIVERS = {

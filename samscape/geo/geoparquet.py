@@ -1,4 +1,4 @@
-"""GeoParquet 1.1 metadata: one WKB geometry column with its CRS and bounding box."""
+"""GeoParquet 1.1 `geo` metadata: one WKB geometry column with its CRS and bounding box (a dict)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,183 @@
+"""Writing a feature folder: start, resume or overwrite one, store chips, flush its manifest.
+
+The one writer of the format: the batch encoder, the live cache and the estimator all write
+through it, so a folder is checked, verified and named the same way whoever writes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
+from ..geo import Chip, ChipGrid
+from ..raster import FINGERPRINT_VERSION
+from .chipfile import read_chip, write_chip
+from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, chip_relpath, read_manifest, write_manifest
+from .metadata import FolderMetadata, PreprocessingRecord
+from .temporaries import abandoned
+
+OVERWRITE_FIX = "pass --overwrite to encode it again, or choose another folder"
+
+CHIP_FILE = re.compile(r"chip_(\d{6,})\.pt")
+CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+(\.[0-9a-f]+)?\.tmp")
+
+
+@dataclass
+class FolderState:
+    """A feature folder being written: its metadata, the chips written, the chips all nodata."""
+
+    folder: Path
+    metadata: FolderMetadata
+    records: dict[int, ChipRecord]
+    skipped: set[int]
+
+    def flush(self) -> None:
+        metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
+        try:
+            write_manifest(self.folder, metadata, list(self.records.values()))
+        except OSError as exc:
+            raise _write_error(self.folder, exc) from None
+
+    def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
+              ) -> None:
+        """Store one chip's features (not yet in the manifest until `flush`)."""
+        try:
+            write_chip(self.folder / chip_relpath(chip.chip_id), chip.chip_id, self.metadata.model.id,
+                       pixels_shape, features, self.metadata.dtype)
+        except OSError as exc:
+            raise _write_error(self.folder, exc) from None
+        self.records[chip.chip_id] = ChipRecord.from_chip(chip)
+
+    def skip(self, chip: Chip) -> None:
+        """Record `chip` as all nodata (in the manifest from the next `flush`)."""
+        self.skipped.add(chip.chip_id)
+
+
+def check_target(out: Path) -> None:
+    """Refuse a file, or a non-empty folder that is not a feature folder (leftovers of a run
+    killed before its first manifest, an empty features/ and a temporary manifest, don't count)."""
+    if out.exists() and not out.is_dir():
+        raise FolderConflictError(f"'{out}' is a file; give a folder path for the features")
+    if out.is_dir() and not (out / MANIFEST).is_file() and not all(map(_leftover, out.iterdir())):
+        raise FolderConflictError(
+            f"'{out}' is not empty and is not a feature folder; choose a new or empty folder"
+        )
+
+
+def _leftover(path: Path) -> bool:
+    if path.name == FEATURES_DIR:
+        return path.is_dir() and not any(path.iterdir())
+    return path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp")
+
+
+def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
+                   fix: str = OVERWRITE_FIX) -> FolderState:
+    """Start a new folder, or resume one holding the same encoding, or start over if asked;
+    `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
+    skipped: set[int] = set()
+    if (out / MANIFEST).is_file():
+        existing: FolderMetadata | None
+        try:
+            existing, _ = read_manifest(out)
+        except FeatureFolderError:
+            existing = None
+        if overwrite:
+            _remove_own_files(out)
+        elif existing is None:
+            raise FolderConflictError(f"'{out}' holds an unreadable manifest; {fix}")
+        elif existing.same_encoding(metadata):
+            metadata = metadata.model_copy(update={"created": existing.created})
+            skipped = set(existing.skipped_chip_ids)
+        else:
+            raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
+    try:
+        for leftover in out.glob(f".{MANIFEST}.*.tmp"):
+            if abandoned(leftover):
+                leftover.unlink(missing_ok=True)
+        (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
+        state = FolderState(out, metadata, {}, skipped)
+        _verify_existing(state)
+        state.flush()
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+    return state
+
+
+def _write_error(out: Path, exc: OSError) -> FolderWriteError:
+    if isinstance(exc, FolderWriteError):  # already said, by a write inside the failing step
+        return exc
+    reason = exc.strerror or str(exc).splitlines()[0]
+    return FolderWriteError(f"cannot write the feature folder '{out}': {reason}; choose a folder you "
+                            "can write to, or free some space")
+
+
+def _remove_own_files(out: Path) -> None:
+    """Remove what samscape wrote in `out` (the manifest, chip files, temporaries of both); any
+    other file, in `features/` too, stays."""
+    try:
+        (out / MANIFEST).unlink(missing_ok=True)
+        for file in (out / FEATURES_DIR).glob("*"):
+            if _own_chip_file(file.name) is not None or CHIP_TEMPORARY.fullmatch(file.name):
+                file.unlink(missing_ok=True)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+
+
+def _own_chip_file(name: str) -> int | None:
+    """The chip id of a file named as samscape names chip files, else None."""
+    match = CHIP_FILE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def _conflict(out: Path, old: FolderMetadata, new: FolderMetadata) -> str:
+    """Why the folder `out`, holding `old`, cannot take the encoding `new` (no fix)."""
+    before, now = old.preprocessing, new.preprocessing
+    if before.source_name == now.source_name and before.source_fingerprint != now.source_fingerprint:
+        if not before.source_fingerprint.startswith(f"{FINGERPRINT_VERSION}:"):
+            return (f"'{out}' was encoded by an older samscape, which cannot tell whether the raster "
+                    f"'{now.source_name}' changed since")
+        return (f"the raster '{now.source_name}' changed since '{out}' was encoded (its pixels, size "
+                "or georeferencing differ), so its chips are stale")
+    return f"'{out}' holds a different encoding ({_difference(old, new)})"
+
+
+def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
+    if old.model != new.model:
+        return f"model {old.model.id}, not {new.model.id}"
+    if old.dtype != new.dtype:
+        return f"dtype {old.dtype}, not {new.dtype}"
+    for key in PreprocessingRecord.model_fields:
+        a, b = getattr(old.preprocessing, key), getattr(new.preprocessing, key)
+        if a != b:
+            return f"{key} {a}, not {b}"
+    return "other settings"
+
+
+def _verify_existing(state: FolderState) -> None:
+    """Keep exactly the chip files that load and verify, in the manifest or not (a killed run may
+    have written some after its last manifest update); delete temporary and corrupt files."""
+    features = state.folder / FEATURES_DIR
+    for tmp in features.glob(".chip_*.tmp"):
+        if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
+            tmp.unlink(missing_ok=True)
+    meta = state.metadata
+    pre = meta.preprocessing
+    grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+    records = {}
+    for file in sorted(features.glob("chip_*.pt")):
+        chip_id = _own_chip_file(file.name)
+        if chip_id is None:
+            continue  # not a name samscape writes: the user's
+        try:
+            if not 0 <= chip_id < len(grid):
+                raise ValueError("not a chip of this grid")
+            read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+        except Exception:
+            file.unlink(missing_ok=True)
+            continue
+        records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
+    state.records = records
