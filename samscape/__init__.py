@@ -10,7 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "encode": "encoder", "EncodeSettings": "encoder",
+    "encode": "encoder", "EncodeSettings": "settings",
     "FeatureFolder": "features",
     "EncodedSource": "sources", "LiveSource": "sources", "open_source": "sources",
     "PromptSet": "segment", "Segmenter": "segment", "SegmentResult": "segment", "Session": "segment",

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..encoder import EncodeSettings, encode
+from ..encoder import encode
 from ..errors import NotFoundError, SamscapeError
+from ..settings import EncodeSettings
 
 
 class EncodeProgress:
