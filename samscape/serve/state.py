@@ -89,8 +89,9 @@ def find_raster(source: FeatureSource, folder: Path, roots: Roots, given: str | 
 class Sources:
     """The sources a server has open, by id ('1', '2', ...); thread-safe."""
 
-    def __init__(self, roots: Roots) -> None:
+    def __init__(self, roots: Roots, device: str = "auto") -> None:
         self.roots = roots
+        self.device = device
         self._open: dict[str, Opened] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -103,9 +104,9 @@ class Sources:
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
         progress = Progress()
         if resolved.is_dir():
-            source = open_source(resolved, model)
+            source = open_source(resolved, model, device=self.device)
         else:
-            source = open_source(resolved, model, progress=progress)
+            source = open_source(resolved, model, device=self.device, progress=progress)
         try:
             shown = find_raster(source, resolved, self.roots, raster) if resolved.is_dir() else resolved
             opened = Opened(source, resolved, progress, shown)
