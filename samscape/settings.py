@@ -61,9 +61,9 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
         "device": validate.text("device", s.device),
         "dtype": validate.text("dtype", s.dtype, ("float16", "float32")),
         "mixed_precision": validate.flag("mixed_precision", s.mixed_precision),
-        "percentiles": validate.numbers("percentiles", s.percentiles, 2, "(2, 98)"),
     }
-    low, high = values["percentiles"]
+    values["percentiles"] = percentiles = validate.numbers("percentiles", s.percentiles, 2, "(2, 98)")
+    low, high = percentiles
     if not 0 <= low < high <= 100:
         raise SettingsError(f"percentiles {low},{high} must satisfy 0 <= LOW < HIGH <= 100")
     if s.bands is not None:
@@ -86,7 +86,8 @@ def settings_with(settings: EncodeSettings | Mapping | None, **kwargs) -> Encode
     """`settings` (an EncodeSettings or a dict of its keys; default: the defaults) with `kwargs`
     replaced; SettingsError for an unknown key."""
     if isinstance(settings, Mapping):
-        settings, kwargs = None, {**settings, **kwargs}
+        kwargs = {**settings, **kwargs}
+        settings = None
     elif settings is not None and not isinstance(settings, EncodeSettings):
         raise SettingsError(f"settings {settings!r} is not valid: give an EncodeSettings, a dict of "
                             "its keys, or the settings as keywords")
@@ -122,7 +123,7 @@ def _boolean(value: object, name: str) -> bool:
     return value
 
 
-FILE_KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
+FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     # file key (= `samscape encode` flag) → (EncodeSettings field, parser of the file's value)
     "model": ("model", str),
     "bands": ("bands", lambda v: parse_numbers(v, None, "bands", int)),
@@ -142,7 +143,7 @@ FILE_KEYS: dict[str, tuple[str, Callable[[object], object]]] = {
 _MACHINE_DEFAULTS = {"device": "auto", "mixed-precision": True}
 
 
-def read_settings_file(path: str | os.PathLike) -> dict[str, object]:
+def read_settings_file(path: str | os.PathLike) -> dict[str, Any]:
     """The settings file's JSON object, keys as flag names ('batch_size' read as 'batch-size'),
     null values left out; one-line SettingsError for a missing file, bad JSON or an unknown key."""
     try:
@@ -163,7 +164,7 @@ def read_settings_file(path: str | os.PathLike) -> dict[str, object]:
     return data
 
 
-def settings_kwargs(path: str | os.PathLike | None, flags: Mapping[str, object]) -> dict[str, object]:
+def settings_kwargs(path: str | os.PathLike | None, flags: Mapping[str, Any]) -> dict[str, Any]:
     """EncodeSettings keyword arguments from a settings file (None: none) and flags given by flag
     name ('batch-size' or 'batch_size'; None: not given); flags win. A value of the wrong type is
     a one-line SettingsError naming the key."""
@@ -172,7 +173,7 @@ def settings_kwargs(path: str | os.PathLike | None, flags: Mapping[str, object])
     return {FILE_KEYS[key][0]: FILE_KEYS[key][1](value) for key, value in given.items()}
 
 
-def load_settings(path: str | os.PathLike | None, flags: Mapping[str, object] | None = None
+def load_settings(path: str | os.PathLike | None, flags: Mapping[str, Any] | None = None
                   ) -> EncodeSettings:
     """The EncodeSettings of a settings file and flags (flags win), checked."""
     return EncodeSettings(**settings_kwargs(path, flags or {}))
