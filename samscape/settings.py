@@ -1,14 +1,24 @@
-"""Encode settings: what decides an encoding, checked on construction (the Python API has no flag
-parser in front, so every value's type and range is checked here, one line per problem)."""
+"""Encode settings, the one owner of them: the `EncodeSettings` value (checked on construction,
+one line per problem), the settings file (`samscape encode --settings`, the Copilot's download:
+a JSON object whose keys are `encode`'s flag names) read and written, and the Copilot's rules
+that turn its choices (overlap %, resolution scale, extent) into settings."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rasterio.crs import CRS
 
 from . import validate
 from .errors import SettingsError
-from .models import DEFAULT_MODEL
+from .geo import PixelGrid, crs_label
+from .models import DEFAULT_MODEL, get_spec
 
 
 @dataclass(frozen=True)
@@ -51,9 +61,9 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
         "device": validate.text("device", s.device),
         "dtype": validate.text("dtype", s.dtype, ("float16", "float32")),
         "mixed_precision": validate.flag("mixed_precision", s.mixed_precision),
-        "percentiles": validate.numbers("percentiles", s.percentiles, 2, "(2, 98)"),
     }
-    low, high = values["percentiles"]
+    values["percentiles"] = percentiles = validate.numbers("percentiles", s.percentiles, 2, "(2, 98)")
+    low, high = percentiles
     if not 0 <= low < high <= 100:
         raise SettingsError(f"percentiles {low},{high} must satisfy 0 <= LOW < HIGH <= 100")
     if s.bands is not None:
@@ -76,7 +86,8 @@ def settings_with(settings: EncodeSettings | Mapping | None, **kwargs) -> Encode
     """`settings` (an EncodeSettings or a dict of its keys; default: the defaults) with `kwargs`
     replaced; SettingsError for an unknown key."""
     if isinstance(settings, Mapping):
-        settings, kwargs = None, {**settings, **kwargs}
+        kwargs = {**settings, **kwargs}
+        settings = None
     elif settings is not None and not isinstance(settings, EncodeSettings):
         raise SettingsError(f"settings {settings!r} is not valid: give an EncodeSettings, a dict of "
                             "its keys, or the settings as keywords")
@@ -86,3 +97,139 @@ def settings_with(settings: EncodeSettings | Mapping | None, **kwargs) -> Encode
         raise SettingsError(f"unknown setting(s) {', '.join(unknown)}{hint}; "
                             f"known: {', '.join(EncodeSettings.keys())}")
     return replace(settings or EncodeSettings(), **kwargs)
+
+
+# The settings file
+
+def parse_numbers(value: str | Sequence | float | int, count: int | None, name: str,
+                  kind: type = float) -> tuple:
+    """'1,2,3' or [1, 2, 3] → a tuple of `kind`, checking there are `count` (None: 1 to 3)."""
+    items = value.split(",") if isinstance(value, str) else (
+        list(value) if isinstance(value, (list, tuple)) else [value])
+    try:
+        parsed = tuple(kind(str(v).strip()) if kind is int else kind(v) for v in items)
+    except (TypeError, ValueError):
+        parsed = ()
+    ok = len(parsed) == count if count else 1 <= len(parsed) <= 3
+    if not ok or not all(math.isfinite(v) for v in parsed):
+        want = f"{count} comma-separated numbers" if count else "1 to 3 comma-separated integers"
+        raise SettingsError(f"{name} {value!r} is not valid: give {want}")
+    return parsed
+
+
+def _boolean(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} {value!r} is not valid: give true or false")
+    return value
+
+
+FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    # file key (= `samscape encode` flag) → (EncodeSettings field, parser of the file's value)
+    "model": ("model", str),
+    "bands": ("bands", lambda v: parse_numbers(v, None, "bands", int)),
+    "range": ("value_range", lambda v: parse_numbers(v, 2, "range")),
+    "percentiles": ("percentiles", lambda v: parse_numbers(v, 2, "percentiles")),
+    "crs": ("crs", str),
+    "resolution": ("resolution", lambda v: parse_numbers(v, 1, "resolution")[0]),
+    "extent": ("extent", lambda v: v if isinstance(v, str) else parse_numbers(v, 4, "extent")),
+    "stride": ("stride", lambda v: parse_numbers(v, 1, "stride", int)[0]),
+    "batch-size": ("batch_size", lambda v: parse_numbers(v, 1, "batch size", int)[0]),
+    "device": ("device", str),
+    "dtype": ("dtype", str),
+    "mixed-precision": ("mixed_precision", lambda v: _boolean(v, "mixed-precision")),
+}
+# How a machine runs an encoding, not what it makes: written only where they differ from the
+# default, so a downloaded file runs with each machine's best.
+_MACHINE_DEFAULTS = {"device": "auto", "mixed-precision": True}
+
+
+def read_settings_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings file's JSON object, keys as flag names ('batch_size' read as 'batch-size'),
+    null values left out; one-line SettingsError for a missing file, bad JSON or an unknown key."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file '{path}': {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"settings file '{path}' is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file '{path}' must hold a JSON object of flag names")
+    data = {k.replace("_", "-"): v for k, v in data.items() if v is not None}
+    unknown = sorted(set(data) - set(FILE_KEYS))
+    if unknown:
+        raise SettingsError(
+            f"settings file '{path}' has unknown key(s) {', '.join(unknown)}; "
+            f"known keys: {', '.join(FILE_KEYS)}"
+        )
+    return data
+
+
+def settings_kwargs(path: str | os.PathLike | None, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """EncodeSettings keyword arguments from a settings file (None: none) and flags given by flag
+    name ('batch-size' or 'batch_size'; None: not given); flags win. A value of the wrong type is
+    a one-line SettingsError naming the key."""
+    given = read_settings_file(path) if path else {}
+    given.update({k.replace("_", "-"): v for k, v in flags.items() if v is not None})
+    return {FILE_KEYS[key][0]: FILE_KEYS[key][1](value) for key, value in given.items()}
+
+
+def load_settings(path: str | os.PathLike | None, flags: Mapping[str, Any] | None = None
+                  ) -> EncodeSettings:
+    """The EncodeSettings of a settings file and flags (flags win), checked."""
+    return EncodeSettings(**settings_kwargs(path, flags or {}))
+
+
+def settings_dict(settings: EncodeSettings) -> dict[str, object]:
+    """`settings` as the settings file's JSON object (flag names as keys, lists for tuples);
+    unset (None) values and the machine's defaults (device auto, mixed precision on) left out.
+    `load_settings` reads it back to equal settings."""
+    values: dict[str, object] = {}
+    for key, (name, _) in FILE_KEYS.items():
+        value = getattr(settings, name)
+        if value is None or (key in _MACHINE_DEFAULTS and value == _MACHINE_DEFAULTS[key]):
+            continue
+        values[key] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+def write_settings_file(settings: EncodeSettings, path: str | os.PathLike) -> Path:
+    """Write `settings_dict(settings)` to `path` as indented JSON; the path written."""
+    path = Path(path)
+    path.write_text(json.dumps(settings_dict(settings), indent=2) + "\n")
+    return path
+
+
+# The Copilot's rules
+
+def stride_for_overlap(chip_size: int, overlap_percent: float) -> int:
+    """Pixels between chip starts when neighbouring chips share `overlap_percent` % of a
+    `chip_size` px chip: chip × (1 − overlap), rounded, at least 1."""
+    return max(1, round(chip_size * (1 - overlap_percent / 100)))
+
+
+def scaled_resolution(grid: PixelGrid, scale: float) -> tuple[float | None, str | None]:
+    """(resolution, crs) that make pixels `scale` times the raster's, in the raster's own CRS;
+    (None, None) at scale 1 (the raster's own grid)."""
+    if scale == 1:
+        return None, None
+    return grid.res[0] * scale, crs_label(grid.crs)
+
+
+def extent_text(bounds: Sequence[float], crs: CRS) -> str:
+    """(xmin, ymin, xmax, ymax) in `crs` as the extent setting 'XMIN,YMIN,XMAX,YMAX@CRS'."""
+    return ",".join(f"{v:.10g}" for v in bounds) + f"@{crs_label(crs)}"
+
+
+def copilot_settings(grid: PixelGrid, model: str, *, overlap: float = 50.0,
+                     resolution_scale: float = 1.0, extent: Sequence[float] | None = None,
+                     **other: Any) -> EncodeSettings:
+    """The Copilot's choices for a raster of `grid` as EncodeSettings: `overlap` (% of a chip of
+    `model`'s input size) becomes the stride, `resolution_scale` a resolution in the raster's own
+    CRS, `extent` (xmin, ymin, xmax, ymax in that CRS) the extent setting; `other` settings as
+    they are."""
+    resolution, crs = scaled_resolution(grid, resolution_scale)
+    return EncodeSettings(
+        model=model, crs=crs, resolution=resolution,
+        extent=None if extent is None else extent_text(extent, grid.crs),
+        stride=stride_for_overlap(get_spec(model).input_size, overlap), **other,
+    )

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from .options import device_opt, json_opt, quiet_opt
+
 
 @click.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False), default="samscape-demo",
@@ -13,9 +15,9 @@ import click
 @click.option("--seed", type=int, default=0, show_default=True, help="Which scene to generate.")
 @click.option("--size", type=click.IntRange(256, 8192), default=2048, show_default=True,
               help="Scene width and height in pixels (0.5 m each).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@device_opt
+@json_opt
+@quiet_opt
 def demo_command(out: str, seed: int, size: int, device: str, as_json: bool, quiet: bool) -> None:
     """Generate a synthetic orthophoto, encode it with the bundled demo model, segment every
     ground-truth object from one point, save the polygons and print the IoU per class."""

@@ -3,60 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from ..errors import SettingsError
-from .options import numbers
-
-# settings-file key (also the flag name) → (EncodeSettings field, parser)
-_KEYS = {
-    "model": ("model", str),
-    "bands": ("bands", lambda v: numbers(v, None, "bands", int)),
-    "range": ("value_range", lambda v: numbers(v, 2, "range")),
-    "percentiles": ("percentiles", lambda v: numbers(v, 2, "percentiles")),
-    "crs": ("crs", str),
-    "resolution": ("resolution", lambda v: numbers(v, 1, "resolution")[0]),
-    "extent": ("extent", lambda v: v if isinstance(v, str) else numbers(v, 4, "extent")),
-    "stride": ("stride", lambda v: numbers(v, 1, "stride", int)[0]),
-    "batch-size": ("batch_size", lambda v: numbers(v, 1, "batch size", int)[0]),
-    "device": ("device", str),
-    "dtype": ("dtype", str),
-    "mixed-precision": ("mixed_precision", lambda v: _boolean(v, "mixed-precision")),
-}
-
-
-def _boolean(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise SettingsError(f"{name} {value!r} is not valid: give true or false")
-    return value
-
-
-def _settings_file(path: str) -> dict:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise SettingsError(f"cannot read settings file '{path}': {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"settings file '{path}' is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise SettingsError(f"settings file '{path}' must hold a JSON object of flag names")
-    data = {k.replace("_", "-"): v for k, v in data.items() if v is not None}
-    unknown = sorted(set(data) - set(_KEYS))
-    if unknown:
-        raise SettingsError(
-            f"settings file '{path}' has unknown key(s) {', '.join(unknown)}; "
-            f"known keys: {', '.join(_KEYS)}"
-        )
-    return data
-
-
-def settings_kwargs(settings_file: str | None, flags: dict) -> dict:
-    """EncodeSettings keyword arguments from a settings file and flags (flags win)."""
-    given = _settings_file(settings_file) if settings_file else {}
-    given.update({k.replace("_", "-"): v for k, v in flags.items() if v is not None})
-    return {_KEYS[key][0]: _KEYS[key][1](value) for key, value in given.items()}
+from .options import device_opt, json_opt, quiet_opt, settings_opt
 
 
 @click.command("encode")
@@ -73,26 +24,28 @@ def settings_kwargs(settings_file: str | None, flags: dict) -> dict:
 @click.option("--extent", metavar="XMIN,YMIN,XMAX,YMAX[@CRS]", help="Processing extent.")
 @click.option("--stride", help="Pixels between chip starts [default: half a chip].")
 @click.option("--batch-size", help="Chips encoded together [default: 4].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]))
+@device_opt
 @click.option("--dtype", type=click.Choice(["float16", "float32"]),
               help="Storage precision of the features [default: float16].")
 @click.option("--mixed-precision/--no-mixed-precision", default=None,
               help="Encode in bf16/fp16 where it is faster and verified [default: on].")
-@click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
-              help="JSON file with the same keys as these flags; flags win.")
+@settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def encode_command(raster: str, out_dir: str, settings_file: str | None, overwrite: bool,
-                   as_json: bool, quiet: bool, range_: str | None, **flags) -> None:
+@json_opt
+@quiet_opt
+@click.pass_context
+def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file: str | None,
+                   overwrite: bool, as_json: bool, quiet: bool, **flags) -> None:
     """Encode RASTER (any GDAL source) into the feature folder OUT_DIR.
 
     Running the same command again resumes an interrupted encoding.
     """
-    from ..encoder import EncodeSettings, encode
+    from ..encoder import encode
+    from ..settings import load_settings
 
-    flags["range"] = range_
-    result = encode(raster, out_dir, EncodeSettings(**settings_kwargs(settings_file, flags)),
+    given = {name.rstrip("_"): value for name, value in flags.items()
+             if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    result = encode(raster, out_dir, load_settings(settings_file, given),
                     overwrite=overwrite, progress=not quiet)
     summary = {
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,

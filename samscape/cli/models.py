@@ -7,6 +7,7 @@ import json
 import click
 
 from .. import models as store
+from .options import json_opt
 
 
 @click.group("models")
@@ -15,7 +16,7 @@ def models_group() -> None:
 
 
 @models_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_opt
 def list_command(as_json: bool) -> None:
     """Every catalogue and imported model, and whether it is on this machine ('broken': its
     record in the store is damaged; the line says how to fix it)."""

@@ -1,23 +1,33 @@
-"""Parsing of option values shared by subcommands: number lists from flags or settings files."""
+"""Options shared by more than one subcommand, defined once (as rasterio's `rio/options.py`):
+`@device_opt` and the like stack on a click command as its own `@click.option`s would."""
 
 from __future__ import annotations
 
-import math
+import click
 
-from ..errors import SettingsError
+from ..models import pick_device
 
 
-def numbers(value: str | list | tuple | float | int, count: int | None, name: str,
-            kind: type = float) -> tuple:
-    """'1,2,3' or [1, 2, 3] → a tuple of `kind`, checking there are `count` (None: 1 to 3)."""
-    items = value.split(",") if isinstance(value, str) else (
-        list(value) if isinstance(value, (list, tuple)) else [value])
-    try:
-        parsed = tuple(kind(str(v).strip()) if kind is int else kind(v) for v in items)
-    except (TypeError, ValueError):
-        parsed = ()
-    ok = len(parsed) == count if count else 1 <= len(parsed) <= 3
-    if not ok or not all(math.isfinite(v) for v in parsed):
-        want = f"{count} comma-separated numbers" if count else "1 to 3 comma-separated integers"
-        raise SettingsError(f"{name} {value!r} is not valid: give {want}")
-    return parsed
+def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A device name this machine can use, else a one-line DeviceError before anything is done."""
+    if value != "auto":
+        pick_device(value)
+    return value
+
+
+device_opt = click.option(
+    "--device", default="auto", show_default=True, metavar="auto|cpu|cuda|mps", callback=_device,
+    help="Where the model runs: auto picks cuda, then mps, then cpu.")
+
+live_model_opt = click.option(
+    "--model", help="Model for a raster SOURCE, segmented live (see 'samscape models list'); a "
+                    "feature folder brings its own.")
+
+settings_opt = click.option(
+    "--settings", "settings_file", type=click.Path(dir_okay=False), metavar="FILE",
+    help="Encoding settings: a JSON file whose keys are 'samscape encode' flags (the Copilot's "
+         "download); flags win.")
+
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")

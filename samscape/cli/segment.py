@@ -8,7 +8,9 @@ import click
 from shapely.geometry import mapping
 
 from ..errors import SettingsError
-from .options import numbers
+from ..segment import DEFAULT_MAX_CHIPS
+from ..settings import parse_numbers
+from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_opt
 
 
 @click.command("segment")
@@ -16,7 +18,7 @@ from .options import numbers
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
               help="Output layer: .gpkg (FILE.gpkg:LAYER names the layer, default the file's stem; "
                    "other layers are left as they are), .shp, .geojson, .fgb or .parquet; appended to.")
-@click.option("--model", help="Model id: required for a raster (live); a folder's is in its manifest.")
+@live_model_opt
 @click.option("--point", "points", multiple=True, metavar="X,Y", help="Foreground point.")
 @click.option("--bg-point", "bg_points", multiple=True, metavar="X,Y", help="Background point.")
 @click.option("--box", "boxes", multiple=True, metavar="XMIN,YMIN,XMAX,YMAX",
@@ -36,16 +38,15 @@ from .options import numbers
               help="Drop specks: parts of an object smaller than this many pixels (0 keeps them).")
 @click.option("--fill-holes", type=float, default=0.0,
               help="Fill holes smaller than this (map units²).")
-@click.option("--max-chips", type=int, default=9, show_default=True,
+@click.option("--max-chips", type=int, default=DEFAULT_MAX_CHIPS, show_default=True,
               help="Chips one object may span (continued across chip edges).")
 @click.option("--out-crs", help="CRS of a new output layer [default: the source's].")
-@click.option("--settings", "settings_file", type=click.Path(dir_okay=False),
-              help="Live: encoding settings JSON, as for 'samscape encode --settings'.")
+@settings_opt
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Live: feature folder the chips are encoded into [default: under SAMSCAPE_HOME].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
-@click.option("--json", "as_json", is_flag=True, help="Print what was saved as GeoJSON.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@device_opt
+@json_opt
+@quiet_opt
 def segment_command(source: str, out: str, model: str | None, points: tuple[str, ...],
                     bg_points: tuple[str, ...], boxes: tuple[str, ...], crs: str | None,
                     prompts_file: str | None, vectorize: str, tolerance: float,
@@ -55,7 +56,8 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
                     device: str, as_json: bool, quiet: bool) -> None:
     """Segment objects in SOURCE (a feature folder, or a raster with --model) and save them.
 
-    Coordinates are in --crs (default: the source's CRS). Each object is saved as one group.
+    Coordinates are in --crs (default: the source's CRS). Each object is saved as one group;
+    --json prints what was saved as GeoJSON. --settings and --cache are for a raster SOURCE.
     """
     from ..geo import norm_crs
     from ..segment import PromptSet, Segmenter, read_prompts, save_results
@@ -108,8 +110,7 @@ def _is_folder(source: str) -> bool:
 
 
 def _live_settings(settings_file: str | None, model: str):
-    from ..encoder import EncodeSettings
-    from .encode import settings_kwargs
+    from ..settings import EncodeSettings, settings_kwargs
 
     kwargs = settings_kwargs(settings_file, {})
     if kwargs.get("model", model) != model:
@@ -120,16 +121,16 @@ def _live_settings(settings_file: str | None, model: str):
 
 def _objects(empty, points, bg_points, boxes) -> list:
     """The objects of the --point/--bg-point/--box flags."""
-    boxes = [numbers(b, 4, "box") for b in boxes]
+    boxes = [parse_numbers(b, 4, "box") for b in boxes]
     if (points or bg_points) and len(boxes) > 1:
         raise SettingsError("points go with at most one --box; use --prompts for several objects")
     if not (points or bg_points):
         return [empty.with_box(b) for b in boxes]
     prompts = empty
     for value in points:
-        prompts = prompts.add_point(*numbers(value, 2, "point"))
+        prompts = prompts.add_point(*parse_numbers(value, 2, "point"))
     for value in bg_points:
-        prompts = prompts.add_point(*numbers(value, 2, "background point"), label=0)
+        prompts = prompts.add_point(*parse_numbers(value, 2, "background point"), label=0)
     if boxes:
         prompts = prompts.with_box(boxes[0])
     return [prompts]

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import SettingsError
+from .options import device_opt, live_model_opt
 
 
 def _is_loopback(host: str) -> bool:
@@ -37,10 +38,11 @@ def _hosts(host: str) -> tuple[str, ...] | None:
 @click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
               help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
                    "else the current folder].")
-@click.option("--model", help="Model for a raster SOURCE (live); a feature folder brings its own.")
+@live_model_opt
+@device_opt
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default web browser.")
 def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ...],
-                  model: str | None, open_browser: bool) -> None:
+                  model: str | None, device: str, open_browser: bool) -> None:
     """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
     files under the allowed roots. The API is described at /openapi.json."""
     import threading
@@ -54,7 +56,7 @@ def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ..
         raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")
     default = Path(source).resolve().parent if source is not None else Path.cwd()
     allowed = Roots.of(*(roots or (default,)))
-    sources = Sources(allowed)
+    sources = Sources(allowed, device)
     if source is not None:
         sources.open(str(Path(source).resolve()), model)
     token = None if _is_loopback(host) else secrets.token_urlsafe(24)

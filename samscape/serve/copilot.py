@@ -15,7 +15,7 @@ from ..geo import crs_label
 from ..models import get_spec
 from ..planning import plan_chips, plan_encoding
 from ..raster import RasterSource
-from ..settings import EncodeSettings
+from ..settings import EncodeSettings, copilot_settings, settings_dict
 from .bodies import EncodeRequest, JobRequest, PlanRequest
 from .roots import Roots
 from .state import Jobs
@@ -25,34 +25,18 @@ MAX_GRID_FEATURES = 5000
 
 
 def settings_for(body: EncodeRequest, raster: RasterSource) -> EncodeSettings:
-    """The request as encode settings for `raster`: the scale becomes a resolution in the raster's
-    own CRS, the overlap a stride."""
-    size = get_spec(body.model).input_size
-    resolution = crs = None
-    if body.resolution_scale != 1:
-        resolution = raster.grid.res[0] * body.resolution_scale
-        crs = crs_label(raster.grid.crs)
-    extent = None
-    if body.extent is not None:
-        extent = ",".join(f"{v:.10g}" for v in body.extent) + f"@{crs_label(raster.grid.crs)}"
-    return EncodeSettings(
-        model=body.model, bands=tuple(body.bands) if body.bands else None,
-        value_range=body.value_range, percentiles=body.percentiles, crs=crs, resolution=resolution,
-        extent=extent, stride=max(1, round(size * (1 - body.overlap / 100))),
-        batch_size=body.batch_size,
+    """The request as encode settings for `raster`, by the Copilot's rules in `samscape.settings`
+    (the scale becomes a resolution in the raster's own CRS, the overlap a stride)."""
+    return copilot_settings(
+        raster.grid, body.model, overlap=body.overlap, resolution_scale=body.resolution_scale,
+        extent=body.extent, bands=tuple(body.bands) if body.bands else None,
+        value_range=body.value_range, percentiles=body.percentiles, batch_size=body.batch_size,
     )
 
 
 def settings_file(settings: EncodeSettings) -> dict:
     """`settings` as the JSON object `samscape encode --settings` reads (flag names as keys)."""
-    values = {
-        "model": settings.model, "bands": list(settings.bands) if settings.bands else None,
-        "range": list(settings.value_range) if settings.value_range else None,
-        "percentiles": list(settings.percentiles), "crs": settings.crs,
-        "resolution": settings.resolution, "extent": settings.extent, "stride": settings.stride,
-        "batch-size": settings.batch_size, "dtype": settings.dtype,
-    }
-    return {key: value for key, value in values.items() if value is not None}
+    return settings_dict(settings)
 
 
 def copilot_routes(roots: Roots, jobs: Jobs) -> APIRouter:

@@ -44,8 +44,9 @@ class LoadedSource:
 class Sources:
     """The sources a server has open, by id ('1', '2', ...); thread-safe."""
 
-    def __init__(self, roots: Roots) -> None:
+    def __init__(self, roots: Roots, device: str = "auto") -> None:
         self.roots = roots
+        self.device = device
         self._open: dict[str, LoadedSource] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -58,9 +59,9 @@ class Sources:
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
         progress = EncodeProgress()
         if resolved.is_dir():
-            source = open_source(resolved, model)
+            source = open_source(resolved, model, device=self.device)
         else:
-            source = open_source(resolved, model, progress=progress)
+            source = open_source(resolved, model, device=self.device, progress=progress)
         try:
             shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve) if resolved.is_dir()
                      else resolved)

@@ -87,3 +87,24 @@ def test_a_missing_source_is_one_line_and_no_server(tmp_path: Path) -> None:
                              str(tmp_path / "nothing")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_serve_opens_its_source_on_the_device_given(tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from samscape.cli.main import cli
+    from samscape.errors import SettingsError
+    from samscape.serve import state
+
+    asked = {}
+
+    def recording(path, model=None, **kwargs):
+        asked.update(kwargs)
+        raise SettingsError("recorded")
+
+    monkeypatch.setattr(state, "open_source", recording)
+    (tmp_path / "scene.tif").touch()
+    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "scene.tif"), "--device", "cpu"])
+    assert result.exit_code == 1 and "recorded" in result.stderr and asked["device"] == "cpu"
+    unknown = CliRunner().invoke(cli, ["serve", "--root", str(tmp_path), "--device", "tpu"])
+    assert unknown.exit_code == 1 and unknown.stderr.count("\n") == 1 and "unknown device" in unknown.stderr
