@@ -17,6 +17,7 @@ from ..raster.scaling import ValueRange
 from ..segment import Segmenter, Session
 from ..sources import FeatureSource, open_source
 from ..vector import OutputLayer, VectorOptions
+from .copilot import ChipCosts
 from .jobs import EncodeProgress, Jobs
 from .roots import Roots
 from .tiles import TileGrid, TileRenderer
@@ -170,4 +171,5 @@ class ServerState:
         self.layers = Layers(roots)
         self.sessions = Sessions(self.sources, self.layers)
         self.jobs = Jobs()
+        self.costs = ChipCosts()
         self.token = token

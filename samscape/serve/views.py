@@ -8,16 +8,21 @@ from shapely.geometry import mapping
 
 from ..geo import crs_label
 from ..segment import SegmentResult, Session
+from ..settings import settings_dict
 from ..vector import OutputLayer, reproject
+from .copilot import CopilotPlan
 from .state import LoadedSource
+
+MAX_GRID_FEATURES = 5000
 
 
 def source_json(source_id: str, item: LoadedSource) -> dict:
-    """An open source: its path, model, mode, CRS, extent, chip counts, preprocessing, and the
-    raster and tile grid of its map (None when its raster was not found)."""
+    """An open source: its path, model, the device it runs on, mode, CRS, extent, chip counts,
+    preprocessing, and the raster and tile grid of its map (None when its raster was not found)."""
     source = item.source
     return {
         "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
+        "device": str(source.backend.device),
         "mode": source.mode, "crs": crs_label(source.crs),
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
         "extent": list(source.grid.bounds), "chips": len(source.chips),
@@ -69,3 +74,24 @@ def layer_json(layer: OutputLayer, crs: CRS) -> dict:
     return {"type": "FeatureCollection", "crs": crs_label(crs), "features": [
         {"type": "Feature", "geometry": mapping(p), "properties": r.properties()}
         for p, r in zip(polygons, rows, strict=True)]}
+
+
+def plan_json(plan: CopilotPlan) -> dict:
+    """A Copilot plan: chip count, size, stride, CRS, extent, bands, value range, the chip grid as
+    GeoJSON (None past `MAX_GRID_FEATURES` chips), the settings file, and the estimate (or None)."""
+    chips, spec, estimate = plan.chips, plan.read_spec, plan.estimate
+    grid = None
+    if len(chips) <= MAX_GRID_FEATURES:
+        grid = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": mapping(c.footprint), "properties": {"id": c.chip_id}}
+            for c in chips]}
+    return {
+        "chips": len(chips), "chip_size": chips.size, "stride": chips.stride,
+        "crs": crs_label(chips.grid.crs), "extent": list(chips.grid.bounds),
+        "bands": list(spec.bands), "value_range": [spec.value_range.low, spec.value_range.high],
+        "grid": grid, "settings": settings_dict(plan.settings),
+        "estimate": None if estimate is None else {
+            "disk_bytes": estimate.disk_bytes, "seconds": estimate.seconds,
+            "seconds_per_chip": estimate.cost.seconds, "bytes_per_chip": estimate.cost.bytes,
+            "measured_chips": estimate.cost.batch_size},
+    }

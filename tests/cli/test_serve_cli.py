@@ -42,11 +42,11 @@ def _wait(port: int, process: subprocess.Popen, **kwargs) -> httpx.Response:
 def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None:
     folder = tmp_path / "features"
     samscape.encode(str(make_raster(width=300, height=300)), folder, model="demo", progress=False)
-    process, port = _serve(str(folder))
+    process, port = _serve(str(folder), "--device", "cpu")
     try:
         assert _wait(port, process).json() == {"version": samscape.__version__}
         info = httpx.get(f"http://127.0.0.1:{port}/api/sources/1").json()
-        assert info["mode"] == "pre-encoded" and info["model"] == "demo"
+        assert info["mode"] == "pre-encoded" and info["model"] == "demo" and info["device"] == "cpu"
         # The default root is the source's folder: its parent is outside.
         outside = httpx.get(f"http://127.0.0.1:{port}/api/browse", params={"path": str(tmp_path.parent)})
         assert outside.status_code == 403
@@ -89,22 +89,8 @@ def test_a_missing_source_is_one_line_and_no_server(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
 
 
-def test_serve_opens_its_source_on_the_device_given(tmp_path: Path, monkeypatch) -> None:
-    from click.testing import CliRunner
-
-    from samscape.cli.main import cli
-    from samscape.errors import SettingsError
-    from samscape.serve import state
-
-    asked = {}
-
-    def recording(path, model=None, **kwargs):
-        asked.update(kwargs)
-        raise SettingsError("recorded")
-
-    monkeypatch.setattr(state, "open_source", recording)
-    (tmp_path / "scene.tif").touch()
-    result = CliRunner().invoke(cli, ["serve", str(tmp_path / "scene.tif"), "--device", "cpu"])
-    assert result.exit_code == 1 and "recorded" in result.stderr and asked["device"] == "cpu"
-    unknown = CliRunner().invoke(cli, ["serve", "--root", str(tmp_path), "--device", "tpu"])
-    assert unknown.exit_code == 1 and unknown.stderr.count("\n") == 1 and "unknown device" in unknown.stderr
+def test_an_unknown_device_is_one_line_and_no_server(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "samscape.cli.main", "serve", "--root", str(tmp_path),
+                             "--device", "tpu"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "unknown device" in result.stderr
