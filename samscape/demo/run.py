@@ -17,7 +17,7 @@ from rasterio.errors import NotGeoreferencedWarning
 
 from ..encoder import encode
 from ..errors import FolderConflictError, FolderWriteError
-from ..models.backend import pick_device
+from ..models import pick_device
 from ..segment import Segmenter, save_results
 from ..settings import EncodeSettings
 from ..sources import EncodedSource

@@ -13,7 +13,7 @@ from rasterio.crs import CRS
 from ..errors import NotFoundError, OutputLayerError, PathNotFoundError
 from ..features import find_raster
 from ..geo import norm_crs
-from ..raster.scaling import ValueRange
+from ..raster import ValueRange
 from ..segment import Segmenter, Session
 from ..sources import FeatureSource, open_source
 from ..vector import OutputLayer, VectorOptions

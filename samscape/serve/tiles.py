@@ -22,7 +22,7 @@ from rio_tiler.utils import render
 
 from ..errors import NotFoundError, RasterReadError
 from ..geo import PixelGrid
-from ..raster.scaling import ValueRange
+from ..raster import ValueRange
 
 # rio-tiler suggests overviews on every read, and a PNG tile has no georeferencing; both are
 # expected here (set once: warnings.catch_warnings is not thread-safe).

@@ -22,7 +22,7 @@ from ..chiploop import ProgressCallback, encode_chips
 from ..errors import FolderWriteError, SettingsError
 from ..features import FolderMetadata, check_target, chip_relpath, prepare_folder, read_chip
 from ..folderlock import FolderLock
-from ..models.store import samscape_home
+from ..models import samscape_home
 from ..planning import plan_encoding
 from ..raster import RasterSource
 from ..settings import EncodeSettings, settings_with

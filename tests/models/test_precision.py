@@ -14,9 +14,8 @@ import pytest
 import torch
 from transformers import SamConfig, SamModel
 
-from samscape.models import ModelInfo, SamBackend, autocast_dtype, load_backend
+from samscape.models import CATALOGUE, ModelInfo, SamBackend, autocast_dtype, load_backend
 from samscape.models.backend import MIXED_PRECISION_FAMILIES
-from samscape.models.catalogue import CATALOGUE
 
 SIZE = 256
 MIN_IOU = 0.98

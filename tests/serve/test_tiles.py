@@ -14,8 +14,7 @@ from PIL import Image
 import samscape
 from samscape.errors import NotFoundError
 from samscape.geo import PixelGrid, Window
-from samscape.raster import RasterSource
-from samscape.raster.scaling import ValueRange
+from samscape.raster import RasterSource, ValueRange
 from samscape.serve import Roots, create_app
 from samscape.serve.tiles import TileGrid, TileRenderer
 
