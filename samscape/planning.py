@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Literal
 
 from . import __version__
 from .errors import SettingsError
@@ -73,7 +74,7 @@ def check_grid_size(width: int, height: int, size: int, stride: int) -> int:
 
 
 def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: SamBackend,
-              dtype: str) -> FolderMetadata:
+              dtype: Literal["float16", "float32"]) -> FolderMetadata:
     grid = spec.grid
     xmin, ymin, xmax, ymax = grid.bounds
     pre = backend.preprocessing

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rasterio.crs import CRS
 
@@ -41,7 +41,7 @@ class EncodeSettings:
     stride: int | None = None
     batch_size: int = 4
     device: str = "auto"
-    dtype: str = "float16"
+    dtype: Literal["float16", "float32"] = "float16"
     mixed_precision: bool = True
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ crafted manifest is refused when the folder is opened, not by a crash later.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import pyproj
 from affine import Affine
@@ -19,8 +19,8 @@ from rasterio.errors import CRSError
 from ..geo import PixelGrid, chip_count
 from ..geo.chips import MAX_CHIPS, MAX_SIDE
 
-FORMAT_NAME = "samscape-features"
-FORMAT_VERSION = 1
+FORMAT_NAME: Final = "samscape-features"
+FORMAT_VERSION: Final = 1
 METADATA_KEY = b"samscape"
 MAX_INPUT_SIZE = 4096
 """Largest model input (and chip) side a folder may declare, in pixels."""

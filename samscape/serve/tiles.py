@@ -92,5 +92,5 @@ class TileRenderer:
         if np.issubdtype(data.dtype, np.floating):
             data = np.ma.masked_invalid(data)
         pixels = self.value_range.to_uint8(data).transpose(2, 0, 1)
-        valid = ~np.ma.getmaskarray(data).any(axis=0)
-        return render(pixels, (valid * 255).astype(np.uint8), img_format="PNG")
+        valid = np.asarray(~np.ma.getmaskarray(data).any(axis=0))
+        return render(pixels, valid.astype(np.uint8) * 255, img_format="PNG")

@@ -26,7 +26,7 @@ Features = dict[str, torch.Tensor]
 
 def check_memory_mb(value: object) -> None:
     """SettingsError unless `value` is a number of MB, 0 or more."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, Real) or not float(value) >= 0:
         raise SettingsError(f"memory cache size (memory_mb) {value!r} is not valid: "
                             "give a number of MB, 0 or more")
 

@@ -20,10 +20,10 @@ from tqdm.auto import tqdm
 
 from ..chiploop import ProgressCallback, encode_chips
 from ..errors import FolderWriteError, SettingsError
-from ..features import FolderMetadata, check_target, chip_relpath, prepare_folder, read_chip
+from ..features import FolderMetadata, FolderState, check_target, chip_relpath, prepare_folder, read_chip
 from ..folderlock import FolderLock
 from ..models import samscape_home
-from ..planning import plan_encoding
+from ..planning import EncodePlan, plan_encoding
 from ..raster import RasterSource
 from ..settings import EncodeSettings, settings_with
 from .base import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
@@ -46,6 +46,15 @@ class LiveSource(FeatureSource):
     """
 
     mode = "live"
+    settings: EncodeSettings
+    plan: EncodePlan
+    state: FolderState
+    disk_bytes: int
+    progress: bool | ProgressCallback
+    _raster: RasterSource
+    _lock: threading.RLock
+    _used: dict[int, float]
+    _executor: ThreadPoolExecutor
 
     def __init__(self, raster: str, settings: EncodeSettings | None = None, *,
                  cache_dir: str | os.PathLike | None = None, disk_mb: float = DEFAULT_DISK_MB,
@@ -134,7 +143,12 @@ class LiveSource(FeatureSource):
         if callable(self.progress):
             callback = self.progress
             callback(0, total)
-            return lambda done: done is not None and callback(done, total)
+
+            def call(done: int | None) -> None:
+                if done is not None:
+                    callback(done, total)
+
+            return call
         bar = tqdm(total=total, unit="chip", desc="encoding", disable=not self.progress,
                    dynamic_ncols=True, leave=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ...geo import norm_crs
+from ...geo import Bounds, norm_crs
 from ...segment import PromptSet, Segmenter
 from ..bodies import OpenRequest, SegmentRequest
 from ..depends import Server
@@ -61,7 +61,7 @@ def segment(source_id: str, body: SegmentRequest, server: Server) -> dict:
     for p in body.points:
         prompts = prompts.add_point(p.x, p.y, p.label)
     if body.box is not None:
-        prompts = prompts.with_box(body.box)
+        prompts = prompts.with_box(Bounds(*body.box))
     with item.lock, encoding(item.progress):
         result = Segmenter(item.source, body.options()).segment(prompts)
     return result_json(result, crs)
