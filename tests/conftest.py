@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # read once when huggingface_hub is imported
+# One OpenMP thread unless asked otherwise: the test models are tiny, and on a busy 2-core machine
+# spinning OpenMP workers make every encode and decode many times slower (inherited by subprocesses).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
