@@ -62,6 +62,19 @@ def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: i
     return (data * (top * 0.9) + top * 0.05).astype(dtype)
 
 
+@pytest.fixture(scope="session")
+def demo_root_768(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 768² demo scene (seed 4) as scene.tif, scene_truth.gpkg and features/ (encoded with the
+    demo model), encoded once per session: copy it (shutil.copytree) before changing anything."""
+    import samscape
+    from samscape.demo import generate_scene
+
+    root = tmp_path_factory.mktemp("demo-root-768")
+    raster, _ = generate_scene(4, 768, 768).write(root)
+    samscape.encode(str(raster), root / "features", model="demo", progress=False)
+    return root
+
+
 @pytest.fixture
 def make_raster(tmp_path: Path) -> Callable[..., Path]:
     """Write a GeoTIFF: `make_raster(width=, height=, count=, dtype=, crs=, transform=, nodata=, data=)`."""

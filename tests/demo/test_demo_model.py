@@ -53,12 +53,14 @@ BARS = {("point", "building"): 0.80, ("point", "water"): 0.80,
         ("box", "building"): 0.85, ("box", "water"): 0.85}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("prompt", "cls"), list(BARS))
 def test_quality_on_a_held_out_scene(evaluation, prompt: str, cls: str) -> None:
     assert len(evaluation.select(prompt, cls)) >= 3
     assert evaluation.mean_iou(prompt, cls) >= BARS[prompt, cls], evaluation.by_class(prompt)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", ["field", "water"])
 def test_an_object_larger_than_a_chip_is_one_polygon_live_and_pre_encoded(
         held_out, tmp_path: Path, cls: str) -> None:
