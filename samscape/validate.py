@@ -27,7 +27,7 @@ def number(name: str, value: object, positive: bool = False) -> float:
     """A finite real number (not a bool, not a string); > 0 if `positive`."""
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise _fail(name, value, "give a finite number")
-    if positive and not value > 0:
+    if positive and not float(value) > 0:
         raise _fail(name, value, "give a number greater than 0")
     return float(value)
 

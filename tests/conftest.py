@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # read once when huggingface_hub is imported
+# One OpenMP thread unless asked otherwise: the test models are tiny, and on a busy 2-core machine
+# spinning OpenMP workers make every encode and decode many times slower (inherited by subprocesses).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -57,6 +60,19 @@ def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: i
     data = np.stack(bands)
     top = np.iinfo(dtype).max if np.issubdtype(np.dtype(dtype), np.integer) else 1.0
     return (data * (top * 0.9) + top * 0.05).astype(dtype)
+
+
+@pytest.fixture(scope="session")
+def demo_root_768(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 768² demo scene (seed 4) as scene.tif, scene_truth.gpkg and features/ (encoded with the
+    demo model), encoded once per session: copy it (shutil.copytree) before changing anything."""
+    import samscape
+    from samscape.demo import generate_scene
+
+    root = tmp_path_factory.mktemp("demo-root-768")
+    raster, _ = generate_scene(4, 768, 768).write(root)
+    samscape.encode(str(raster), root / "features", model="demo", progress=False)
+    return root
 
 
 @pytest.fixture

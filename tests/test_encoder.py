@@ -67,6 +67,7 @@ def test_resume_skips_written_chips(make_raster, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ff" / "features").iterdir()} == mtimes
 
 
+@pytest.mark.slow
 def test_killed_encoding_resumes_to_the_same_folder(make_raster, tmp_path):
     raster = str(make_raster(width=1600, height=1600))
     cmd = [sys.executable, "-m", "samscape.cli.main", "encode", raster, str(tmp_path / "killed"),

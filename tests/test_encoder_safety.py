@@ -137,6 +137,7 @@ def test_an_absurd_grid_is_refused_before_anything_is_allocated(make_raster, tmp
     assert not (tmp_path / "ff").exists()
 
 
+@pytest.mark.slow
 def test_cli_tiny_resolution_returns_quickly_with_one_line(make_raster, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "samscape.cli.main", "encode", str(make_raster()),
                            str(tmp_path / "ff"), "--model", TINY, "--resolution", "0.00001"],

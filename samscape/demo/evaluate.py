@@ -14,6 +14,7 @@ from affine import Affine
 from scipy.ndimage import distance_transform_edt
 
 from ..encoder import encode
+from ..geo import Bounds
 from ..segment import PromptSet, Segmenter, SegmentResult
 from ..settings import EncodeSettings
 from ..sources import EncodedSource
@@ -68,17 +69,17 @@ def point_prompt(scene: Scene, object_id: int) -> PromptSet:
 
 def box_prompt(scene: Scene, object_id: int) -> PromptSet:
     """The bounding box of the object's pixels."""
-    rows, cols = scene.slices[object_id - 1]
+    (rows, cols), _ = scene.mask(object_id)
     x0, y0 = scene.grid.transform @ (cols.start, rows.stop)
     x1, y1 = scene.grid.transform @ (cols.stop, rows.start)
-    return PromptSet(scene.grid.crs).with_box((x0, y0, x1, y1))
+    return PromptSet(scene.grid.crs).with_box(Bounds(x0, y0, x1, y1))
 
 
 def object_iou(scene: Scene, object_id: int, result: SegmentResult) -> float:
     """IoU of the result's polygons, rasterised on the scene's grid, with the object's pixels."""
     if not result.polygons:
         return 0.0
-    rows, cols = scene.slices[object_id - 1]
+    (rows, cols), _ = scene.mask(object_id)
     inv = ~scene.grid.transform
     xmin, ymin, xmax, ymax = np.array([p.bounds for p in result.polygons]).T
     (a, b), (c, d) = inv @ (xmin.min(), ymax.max()), inv @ (xmax.max(), ymin.min())

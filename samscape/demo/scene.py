@@ -67,6 +67,8 @@ class Scene:
     def mask(self, object_id: int) -> tuple[tuple[slice, slice], np.ndarray]:
         """The object's bounding slices and its (h, w) bool pixel mask within them."""
         window = self.slices[object_id - 1]
+        if window is None:
+            raise ValueError(f"object {object_id} has no pixels in the scene")
         return window, self.labels[window] == object_id
 
     def write(self, folder: str | os.PathLike, stem: str = "scene") -> tuple[Path, Path]:

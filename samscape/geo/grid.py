@@ -83,9 +83,9 @@ class PixelGrid:
         if resolution is not None and not resolution > 0:
             raise ValueError(f"resolution must be positive, got {resolution}")
         crs = crs or self.crs
-        if crs == self.crs and resolution is None:
-            return self
         if crs == self.crs:
+            if resolution is None:
+                return self
             xmin, ymin, xmax, ymax = self.bounds
             _check_side((xmax - xmin) / resolution, (ymax - ymin) / resolution, resolution)
             width = max(1, round((xmax - xmin) / resolution))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +86,8 @@ class SamBackend:
         self.spec = spec
         self.info = info
         self.device = device
-        self.model = model.to(device).eval()
+        # Any: attributes of a transformers SamModel / Sam2Model are typed Tensor | Module
+        self.model: Any = model.to(device).eval()
         self.preprocessing = Preprocessing(spec.family, spec.input_size)
 
     @property

@@ -11,6 +11,7 @@ import socket
 import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import torch
@@ -19,11 +20,14 @@ from platformdirs import user_cache_dir
 from ..errors import ModelImportError, ModelNotAvailableError, ModelStoreError, UnknownModelError
 from .backend import ModelInfo, SamBackend, pick_device
 from .cache import BUILD_LOCK, key_lock, shared
-from .catalogue import CATALOGUE, ModelSpec
+from .catalogue import CATALOGUE, Family, ModelSpec
 
 PROVENANCE = "samscape-model.json"
 WEIGHT_FILES = ("config.json", "*.safetensors", "preprocessor_config.json")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -55,6 +59,7 @@ def provenance(model_id: str) -> dict | None:
     file = model_path(model_id) / PROVENANCE
     if not file.is_file():
         return None
+    problem: str | None
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -204,7 +209,8 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
         config = json.loads(config_file.read_text())
     except json.JSONDecodeError as exc:
         raise ModelImportError(f"'{config_file}' is not valid JSON ({exc})") from None
-    family = {"sam": "sam", "sam2": "sam2"}.get(config.get("model_type"))
+    families: dict[str, Family] = {"sam": "sam", "sam2": "sam2"}
+    family = families.get(config.get("model_type"))
     if family is None:
         raise ModelImportError(
             f"'{src}' holds a {config.get('model_type')!r} model; samscape imports 'sam' and "
@@ -338,7 +344,7 @@ def _check_hub_reachable() -> None:
         raise OSError(f"cannot reach {host}: {exc.strerror or exc}") from None
 
 
-def _model_class(family: str) -> type:
+def _model_class(family: str) -> type[PreTrainedModel]:
     from transformers import Sam2Model, SamModel
     from transformers.utils import logging
 
@@ -348,7 +354,7 @@ def _model_class(family: str) -> type:
     return Sam2Model if family == "sam2" else SamModel
 
 
-def _build_tiny(spec: ModelSpec) -> tuple[torch.nn.Module, str]:
+def _build_tiny(spec: ModelSpec) -> tuple[PreTrainedModel, str]:
     from transformers import Sam2Config, SamConfig
 
     config = (Sam2Config if spec.family == "sam2" else SamConfig)(**spec.tiny)

@@ -219,8 +219,8 @@ class RasterSource:
 def _fingerprint_windows(width: int, height: int, pixel_bytes: int, whole: bool) -> list[RioWindow]:
     """Row strips of about 8 MB covering the raster (`whole`), else a fixed spread of windows."""
     if whole:
-        rows = max(1, (8 * 2**20) // max(1, width * pixel_bytes))
-        return [RioWindow(0, r, width, min(rows, height - r)) for r in range(0, height, rows)]
+        strip = max(1, (8 * 2**20) // max(1, width * pixel_bytes))
+        return [RioWindow(0, r, width, min(strip, height - r)) for r in range(0, height, strip)]
     n, size = FINGERPRINT_SAMPLES, FINGERPRINT_WINDOW
     w, h = min(size, width), min(size, height)
     cols = sorted({round(i * (width - w) / (n - 1)) for i in range(n)})

@@ -131,12 +131,12 @@ class Segmenter:
         """One result per prompt set, in order. All prompts are checked before any decoding;
         objects are processed grouped by their first chip, so each chip is loaded once."""
         seeds = [self.locate(prompts)[1][0].chip_id for prompts in objects]
-        results: list[SegmentResult | None] = [None] * len(objects)
+        results: dict[int, SegmentResult] = {}
         order = sorted(range(len(objects)), key=seeds.__getitem__)
         for i in tqdm(order, unit="object", desc="segmenting", disable=not progress,
                       dynamic_ncols=True):
             results[i] = self.segment(objects[i])
-        return results
+        return [results[i] for i in range(len(objects))]
 
     def _decode(self, task: _Task) -> ChipMask | None:
         p = task.prompts

@@ -45,8 +45,8 @@ class VectorOptions:
             raise SettingsError(f"vectorize mode {self.mode!r} is not one of: pixel, simplified")
         for name in ("tolerance", "min_area", "fill_holes", "min_pixels"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not (np.isfinite(value)
-                                                                           and value >= 0):
+            if isinstance(value, bool) or not isinstance(value, Real) or not (np.isfinite(float(value))
+                                                                           and float(value) >= 0):
                 raise SettingsError(f"{name.replace('_', ' ')} must be a number >= 0, got {value}")
 
 

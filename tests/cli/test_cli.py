@@ -75,6 +75,7 @@ def test_validate_names_missing_chip(make_raster, tmp_path):
         (["models", "remove", "tiny-random-sam"], "built in"),
     ],
 )
+@pytest.mark.slow
 def test_user_errors_are_one_line_and_leave_nothing(make_raster, tmp_path, args, needle):
     raster = make_raster()
     paths = {
@@ -120,6 +121,7 @@ def _one_line_error(*args: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inside", [True, False])
 def test_encode_into_a_read_only_folder_is_one_line(make_raster, read_only_dir, inside):
     out = read_only_dir / "ff" if inside else read_only_dir
@@ -134,6 +136,7 @@ def test_zero_or_negative_stride_is_refused(make_raster, tmp_path, stride):
     assert not (tmp_path / "ff").exists()
 
 
+@pytest.mark.slow
 def test_a_rotated_raster_is_refused_and_says_to_warp_it(make_raster, tmp_path):
     from affine import Affine
 
@@ -144,12 +147,14 @@ def test_a_rotated_raster_is_refused_and_says_to_warp_it(make_raster, tmp_path):
     assert not (tmp_path / "ff").exists()
 
 
+@pytest.mark.slow
 def test_sample_raster_into_a_missing_folder_is_one_line(tmp_path):
     line = _one_line_error("sample-raster", tmp_path / "no" / "scene.tif")
     assert "cannot write" in line and "choose a folder that exists" in line
     assert not (tmp_path / "no").exists()
 
 
+@pytest.mark.slow
 def test_a_raster_without_georeferencing_is_one_line_without_warnings(tmp_path):
     raster = tmp_path / "plain.tif"
     with rasterio.open(raster, "w", driver="GTiff", width=64, height=64, count=1, dtype="uint8") as ds:

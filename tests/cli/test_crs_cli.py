@@ -71,6 +71,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.Compl
     return results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(BAD))
 def test_an_unknown_crs_is_exactly_one_error_line(runs: dict, name: str) -> None:
     result = runs[name]
@@ -80,6 +81,7 @@ def test_an_unknown_crs_is_exactly_one_error_line(runs: dict, name: str) -> None
     assert lines[0].startswith("samscape: error: unknown CRS "), result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(GOOD))
 def test_a_bare_epsg_code_is_a_crs(runs: dict, name: str) -> None:
     result = runs[name]

@@ -27,6 +27,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return out, json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_demo_reports_iou_per_class(demo_run) -> None:
     out, report = demo_run
     assert {"mean_iou", "iou_by_class", "folder", "output"} <= report.keys()
@@ -37,6 +38,7 @@ def test_demo_reports_iou_per_class(demo_run) -> None:
     assert (out / "features" / "manifest.parquet").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_demo_polygons_open_with_pyogrio(demo_run) -> None:
     out, report = demo_run
@@ -49,6 +51,7 @@ def test_demo_polygons_open_with_pyogrio(demo_run) -> None:
         assert png.count == 3 and png.width == 1024
 
 
+@pytest.mark.slow
 def test_demo_refuses_to_overwrite_a_previous_run(demo_run) -> None:
     out, report = demo_run
     before = Path(report["output"]).stat().st_mtime_ns
@@ -59,6 +62,7 @@ def test_demo_refuses_to_overwrite_a_previous_run(demo_run) -> None:
     assert Path(report["output"]).stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", ["tpu", "cuda"])
 def test_demo_on_a_device_it_cannot_use_leaves_nothing(tmp_path, device) -> None:
     import torch
@@ -71,6 +75,7 @@ def test_demo_on_a_device_it_cannot_use_leaves_nothing(tmp_path, device) -> None
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_demo_into_a_read_only_folder_is_one_line(read_only_dir) -> None:
     done = _demo("--out", str(read_only_dir / "run"), "--size", "256", "-q")
     assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr

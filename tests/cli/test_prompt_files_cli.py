@@ -54,6 +54,7 @@ def scene_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, dict]:
     return buildings, results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(RUNS))
 def test_prompt_file_points_segment_their_buildings(scene_runs, name: str) -> None:
     buildings, results = scene_runs

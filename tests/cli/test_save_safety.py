@@ -144,6 +144,7 @@ def one_line_error(result) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_segment_into_a_project_geopackage_keeps_its_layers(runs):
     base, state, done = runs
     path = base / "project" / "file.gpkg"
@@ -156,6 +157,7 @@ def test_segment_into_a_project_geopackage_keeps_its_layers(runs):
     assert os.listdir(path.parent) == ["file.gpkg"]
 
 
+@pytest.mark.slow
 def test_semicolon_in_the_output_name_is_refused_and_nothing_written(runs):
     base, _, done = runs
     for result in done["semicolon"]:
@@ -165,6 +167,7 @@ def test_semicolon_in_the_output_name_is_refused_and_nothing_written(runs):
     assert os.listdir(target) == [".bashrc"] and (target / ".bashrc").read_text() == "export KEEP=1\n"
 
 
+@pytest.mark.slow
 def test_read_only_output_folder_gives_one_line(runs):
     base, _, done = runs
     line = one_line_error(done["read_only"][0])
@@ -172,6 +175,7 @@ def test_read_only_output_folder_gives_one_line(runs):
     assert os.listdir(base / "ro") == []
 
 
+@pytest.mark.slow
 def test_file_size_limit_gives_one_line_and_the_layer_stays(runs):
     base, state, done = runs
     line = one_line_error(done["limited"][0])
@@ -180,6 +184,7 @@ def test_file_size_limit_gives_one_line_and_the_layer_stays(runs):
     assert layer.read_bytes() == state["limited"] and os.listdir(layer.parent) == ["kept.geojson"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["full.geojson", "full.fgb"])
 def test_full_disk_gives_one_line_and_the_layer_stays(runs, name):
     base, state, done = runs
@@ -189,6 +194,7 @@ def test_full_disk_gives_one_line_and_the_layer_stays(runs, name):
     assert layer.read_bytes() == state[name] and sorted(os.listdir(layer.parent)) == ["filler", name]
 
 
+@pytest.mark.slow
 def test_upper_case_shapefile_extension_is_refused(runs):
     base, _, done = runs
     line = one_line_error(done["upper"][0])

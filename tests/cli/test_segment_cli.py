@@ -407,6 +407,7 @@ def finished(base: Path, cases: dict[str, Case], name: str) -> tuple[Case, str, 
     return case, (base / f"{name}.stdout").read_text(), (base / f"{name}.stderr").read_text()
 
 
+@pytest.mark.slow
 def test_process_run_writes_the_layer_and_prints_it_as_geojson(processes):
     base, cases = processes
     started = datetime.now(timezone.utc) - timedelta(minutes=5)
@@ -432,6 +433,7 @@ def test_process_run_writes_the_layer_and_prints_it_as_geojson(processes):
     "outside_geographic", "not_a_feature_folder", "missing_chip", "corrupt_chip", "other_schema",
     "other_crs", "unknown_extension", "live_without_model", "no_prompts",
 ])
+@pytest.mark.slow
 def test_user_error_is_one_line_and_writes_nothing(processes, name):
     base, cases = processes
     case, stdout, stderr = finished(base, cases, name)
@@ -451,6 +453,7 @@ def test_user_error_is_one_line_and_writes_nothing(processes, name):
         assert snapshot(folder) == case.before  # same files, same bytes, same mtimes
 
 
+@pytest.mark.slow
 def test_outside_message_gives_the_extent_in_the_prompt_crs(processes):
     base, cases = processes
     _, _, stderr = finished(base, cases, "outside_geographic")
@@ -460,6 +463,7 @@ def test_outside_message_gives_the_extent_in_the_prompt_crs(processes):
     assert [float(v) for v in found.groups()] == pytest.approx(expected, abs=2e-6)
 
 
+@pytest.mark.slow
 def test_missing_chip_message_names_the_chip_file(processes):
     base, cases = processes
     _, _, stderr = finished(base, cases, "missing_chip")

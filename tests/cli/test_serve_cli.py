@@ -39,6 +39,7 @@ def _wait(port: int, process: subprocess.Popen, **kwargs) -> httpx.Response:
     pytest.fail("server did not answer within 20 s")
 
 
+@pytest.mark.slow
 def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None:
     folder = tmp_path / "features"
     samscape.encode(str(make_raster(width=300, height=300)), folder, model="demo", progress=False)
@@ -63,6 +64,7 @@ def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None
         process.wait(10)
 
 
+@pytest.mark.slow
 def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
     process, port = _serve("--host", "0.0.0.0", "--root", str(tmp_path))
     try:
@@ -82,6 +84,7 @@ def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
         process.wait(10)
 
 
+@pytest.mark.slow
 def test_a_missing_source_is_one_line_and_no_server(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "samscape.cli.main", "serve",
                              str(tmp_path / "nothing")], capture_output=True, text=True, timeout=60)

@@ -77,6 +77,7 @@ def test_objects_are_painted_apart_from_their_surroundings(scene) -> None:
     assert distinct >= 0.9 * len(checked)
 
 
+@pytest.mark.slow
 def test_a_full_scene_has_every_class_and_water_larger_than_a_chip() -> None:
     scene = generate_scene(0)
     assert (scene.grid.width, scene.grid.height) == (2048, 2048)

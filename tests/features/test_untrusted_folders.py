@@ -144,6 +144,7 @@ def test_info_is_one_line(folders, name):
     assert len(lines) == 1 and lines[0].startswith("samscape: error: "), result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(BAD))
 @pytest.mark.parametrize("kind", ["validate", "segment"])
 def test_validate_and_segment_fail_with_one_line(processes, folders, name, kind):
@@ -155,6 +156,7 @@ def test_validate_and_segment_fail_with_one_line(processes, folders, name, kind)
     assert not Path(str(folders[name]) + ".geojson").exists()
 
 
+@pytest.mark.slow
 def test_validate_names_the_chip_whose_features_the_model_cannot_take(processes):
     err = processes["wrong_shapes", "validate"].stderr
     assert "image_embeddings" in err and "(8, 8, 8)" in err

@@ -61,6 +61,7 @@ def test_a_damaged_import_is_listed_as_broken_with_its_fix(saved: Path, damage: 
     assert load_backend("my-good", device="cpu").info.id == "my-good"
 
 
+@pytest.mark.slow
 def test_models_list_and_remove_through_the_cli(saved: Path, make_raster) -> None:
     import_folder(saved, "my-good")
     import_folder(saved, "my-bad")

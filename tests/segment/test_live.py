@@ -39,6 +39,7 @@ def manifest_ids(folder: Path) -> set[int]:
     return {r.chip_id for r in read_manifest(folder)[1]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["tiny-random-sam", "tiny-random-sam2"])
 def test_live_results_equal_pre_encoded_and_the_cache_completes_to_the_same_folder(
         model, raster, encode_folder, tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -19,12 +20,10 @@ from samscape.serve import Roots, create_app
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def root(tmp_path_factory: pytest.TempPathFactory, demo_root_768: Path) -> Path:
     """A root folder with a 768² demo scene, its ground truth, and its feature folder."""
     root = tmp_path_factory.mktemp("root")
-    scene = generate_scene(4, 768, 768)
-    raster, _ = scene.write(root)
-    samscape.encode(str(raster), root / "features", model="demo", progress=False)
+    shutil.copytree(demo_root_768, root, dirs_exist_ok=True)
     (root / "notes").mkdir()
     return root
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 import samscape
 
@@ -20,6 +21,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_concurrent_opens_on_a_fresh_server_all_load(make_raster, tmp_path: Path) -> None:
     rasters = [make_raster(f"scene{i}.tif", width=256, height=256) for i in range(2)]
     samscape.encode(str(rasters[0]), tmp_path / "features", model="demo", progress=False)

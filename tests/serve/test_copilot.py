@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from samscape.features import FeatureFolder
@@ -48,6 +49,7 @@ def test_a_measured_estimate_matches_the_real_chip_files(client: TestClient, roo
     assert _plan(client, overlap=0)["estimate"]["seconds_per_chip"] == estimate["seconds_per_chip"]
 
 
+@pytest.mark.slow
 def test_the_settings_file_encodes_with_samscape_encode(client: TestClient, root: Path) -> None:
     plan = _plan(client, overlap=25, bands=[2, 2, 1], value_range=[5, 250])
     settings = root / "copilot.json"
