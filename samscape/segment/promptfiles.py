@@ -8,6 +8,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyogrio.raw
@@ -57,9 +58,9 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | int | None = None,
 def _objects(path: str | os.PathLike, file_crs: CRS, geometries: list, labels: list,
              groups: list | None, unit: str = "feature") -> list[PromptSet]:
     """One PromptSet per feature, or per `group` value where there is one (in file order)."""
-    objects: dict[object, PromptSet] = {}
+    objects: dict[tuple[str, Any], PromptSet] = {}
     for i, geometry in enumerate(geometries):
-        key = ("row", i) if groups is None or _missing(groups[i]) else ("group", groups[i])
+        key: tuple[str, Any] = ("row", i) if groups is None or _missing(groups[i]) else ("group", groups[i])
         name = _name(key, unit)
         prompts = objects.get(key, PromptSet(file_crs))
         if geometry is None or geometry.is_empty:
@@ -165,7 +166,7 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _label(value: object) -> int | None:
+def _label(value: Any) -> int | None:
     """1 or 0 from 1, 0, 1.0, 0.0, '1', '0', True, False; None for anything else."""
     try:
         number = float(value)
