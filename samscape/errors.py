@@ -111,3 +111,6 @@ class UnsupportedRasterError(SamscapeError, ValueError):
 class AddressInUseError(SamscapeError, OSError):
     """The server's address cannot be bound (the port is taken, or not this machine's)."""
 
+
+class PluginInstallError(SamscapeError, OSError):
+    """The QGIS plugin cannot be installed or packaged (a foreign folder in the way, bad metadata)."""
