@@ -130,10 +130,12 @@ def test_the_token_comes_from_the_environment_and_is_not_printed_as_generated(tm
     assert "token (send" not in out
 
 
-def test_sigterm_stops_the_server_within_seconds(tmp_path: Path) -> None:
-    process = _serve_port0(tmp_path)
+def test_sigterm_stops_the_server_within_seconds(make_raster, tmp_path: Path) -> None:
+    """With a live source open (its encoder thread and cache are closed on the way out)."""
+    raster = make_raster(width=300, height=300)
+    process = _serve_port0(tmp_path, str(raster), "--model", "demo", "--device", "cpu")
     url = _ready(process)["url"]
-    assert httpx.get(f"{url}/api/health").status_code == 200
+    assert httpx.get(f"{url}/api/sources/1").json()["mode"] == "live"
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(10)
