@@ -106,3 +106,11 @@ class FolderWriteError(SamscapeError, OSError):
 
 class UnsupportedRasterError(SamscapeError, ValueError):
     """A raster's georeferencing is not one samscape processes (rotated or sheared)."""
+
+
+class AddressInUseError(SamscapeError, OSError):
+    """The server's address cannot be bound (the port is taken, or not this machine's)."""
+
+
+class PluginInstallError(SamscapeError, OSError):
+    """The QGIS plugin cannot be installed or packaged (a foreign folder in the way, bad metadata)."""

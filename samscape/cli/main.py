@@ -39,6 +39,7 @@ def _register() -> None:
     from .encode import encode_command
     from .info import info_command
     from .models import models_group
+    from .qgis import qgis_group
     from .sample import sample_command
     from .segment import segment_command
     from .serve import serve_command
@@ -47,6 +48,7 @@ def _register() -> None:
     cli.add_command(encode_command)
     cli.add_command(info_command)
     cli.add_command(models_group)
+    cli.add_command(qgis_group)
     cli.add_command(sample_command)
     cli.add_command(segment_command)
     cli.add_command(serve_command)

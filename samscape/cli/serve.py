@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import sys
 from pathlib import Path
 
 import click
@@ -17,6 +18,16 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def _checked(token: str | None) -> str | None:
+    """A given token as it must travel in a header (None or empty: no token)."""
+    if not token:
+        return None
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise SettingsError("--token (or SAMSCAPE_TOKEN) must be printable ASCII without spaces; "
+                            "give another")
+    return token
 
 
 def _hosts(host: str) -> tuple[str, ...] | None:
@@ -34,42 +45,57 @@ def _hosts(host: str) -> tuple[str, ...] | None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; any other than this machine's loopback requires the printed token. "
                    "Requests must name loopback or this host in their Host header.")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on; 0 picks a free one (the printed URLs and the ready line give it).")
+@click.option("--token", envvar="SAMSCAPE_TOKEN", metavar="TOKEN",
+              help="Require 'Authorization: Bearer TOKEN' on every API call, on loopback too "
+                   "[env: SAMSCAPE_TOKEN; default: a fresh one for a non-loopback --host, else none].")
 @click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
               help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
                    "else the current folder].")
 @live_model_opt
 @device_opt
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default web browser.")
-def serve_command(source: str | None, host: str, port: int, roots: tuple[str, ...],
+def serve_command(source: str | None, host: str, port: int, token: str | None, roots: tuple[str, ...],
                   model: str | None, device: str, open_browser: bool) -> None:
     """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
-    files under the allowed roots. The API is described at /openapi.json."""
+    files under the allowed roots. The API is described at /openapi.json.
+
+    Once connections are accepted, one line 'SAMSCAPE_READY {"url": ..., "port": ..., "version":
+    ..., "api": ...}' is printed for programs that start the server; SIGTERM stops it."""
     import threading
     import webbrowser
 
-    import uvicorn
-
     from ..serve import Roots, Sources, create_app
+    from ..serve.runner import bind, local_url, ready_line, run
 
     if source is not None and not Path(source).exists():
         raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")
+    generated = not token and not _is_loopback(host)
+    token = secrets.token_urlsafe(24) if generated else _checked(token)
     default = Path(source).resolve().parent if source is not None else Path.cwd()
     allowed = Roots.of(*(roots or (default,)))
+    sock = bind(host, port)
+    port = sock.getsockname()[1]
     sources = Sources(allowed, device)
-    if source is not None:
-        sources.open(str(Path(source).resolve()), model)
-    token = None if _is_loopback(host) else secrets.token_urlsafe(24)
+    try:
+        if source is not None:
+            sources.open(str(Path(source).resolve()), model)
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(allowed, token, sources, hosts=_hosts(host))
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     click.echo(f"samscape: serving {', '.join(str(p) for p in allowed.paths)}")
     click.echo(f"samscape: app at {url}  (API described at http://{shown}:{port}/openapi.json)")
-    if token:
+    if generated:
         click.echo(f"samscape: token (send 'Authorization: Bearer TOKEN' or ?token=): {token}")
-    if open_browser:
-        threading.Timer(1.0, webbrowser.open, (url,)).start()
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        sources.close_all()
+
+    def ready() -> None:
+        click.echo(ready_line(local_url(host, port), port))
+        sys.stdout.flush()
+        if open_browser:
+            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+    run(app, sock, on_ready=ready, on_stop=sources.close_all)

@@ -2,6 +2,7 @@
 
 from .api import create_app
 from .roots import Roots
+from .routers.server import API_VERSION
 from .state import Sources
 
-__all__ = ["Roots", "Sources", "create_app"]
+__all__ = ["API_VERSION", "Roots", "Sources", "create_app"]

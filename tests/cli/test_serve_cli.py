@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -45,7 +48,7 @@ def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None
     samscape.encode(str(make_raster(width=300, height=300)), folder, model="demo", progress=False)
     process, port = _serve(str(folder), "--device", "cpu")
     try:
-        assert _wait(port, process).json() == {"version": samscape.__version__}
+        assert _wait(port, process).json() == {"version": samscape.__version__, "api": 1}
         info = httpx.get(f"http://127.0.0.1:{port}/api/sources/1").json()
         assert info["mode"] == "pre-encoded" and info["model"] == "demo" and info["device"] == "cpu"
         # The default root is the source's folder: its parent is outside.
@@ -82,6 +85,81 @@ def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def _ready(process: subprocess.Popen) -> dict:
+    """The JSON of the ready line, read from the server's stdout (lines before it are for people)."""
+    for line in process.stdout:
+        if line.startswith("SAMSCAPE_READY "):
+            return json.loads(line.removeprefix("SAMSCAPE_READY "))
+    pytest.fail(f"no ready line; the server said: {process.stderr.read()}")
+
+
+def _serve_port0(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "serve", "--root", str(tmp_path),
+                             "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_port_0_reports_the_chosen_port_once_ready_and_the_token_guards_loopback(tmp_path: Path) -> None:
+    process = _serve_port0(tmp_path, "--token", "s3cret-token")
+    try:
+        ready = _ready(process)
+        port = ready["port"]
+        assert port > 0 and ready == {"url": f"http://127.0.0.1:{port}", "port": port,
+                                      "version": samscape.__version__, "api": 1}
+        # Ready means accepting: the first request answers, no retry.
+        health = httpx.get(f"{ready['url']}/api/health", headers={"Authorization": "Bearer s3cret-token"})
+        assert health.json() == {"version": samscape.__version__, "api": 1}
+        assert httpx.get(f"{ready['url']}/api/health").status_code == 401
+        wrong = httpx.get(f"{ready['url']}/api/health", headers={"Authorization": "Bearer other"})
+        assert wrong.status_code == 401
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.slow
+def test_the_token_comes_from_the_environment_and_is_not_printed_as_generated(tmp_path: Path) -> None:
+    process = _serve_port0(tmp_path, env={"SAMSCAPE_TOKEN": "from-env"})
+    try:
+        ready = _ready(process)
+        assert httpx.get(f"{ready['url']}/api/health").status_code == 401
+        auth = {"Authorization": "Bearer from-env"}
+        assert httpx.get(f"{ready['url']}/api/health", headers=auth).status_code == 200
+    finally:
+        process.terminate()
+        out, _ = process.communicate(timeout=10)
+    assert "token (send" not in out
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_server_within_seconds(make_raster, tmp_path: Path) -> None:
+    """With a live source open (its encoder thread and cache are closed on the way out)."""
+    raster = make_raster(width=300, height=300)
+    process = _serve_port0(tmp_path, str(raster), "--model", "demo", "--device", "cpu")
+    url = _ready(process)["url"]
+    assert httpx.get(f"{url}/api/sources/1").json()["mode"] == "live"
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(10)
+    assert time.monotonic() - started < 5
+    assert process.returncode == -signal.SIGTERM  # stopped cleanly, then ended by the signal as usual
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/api/health", timeout=2)
+
+
+@pytest.mark.slow
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "samscape.cli.main", "serve", "--root", str(tmp_path),
+                                 "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and f"port {port}" in result.stderr and "--port" in result.stderr
 
 
 @pytest.mark.slow

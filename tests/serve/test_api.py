@@ -24,7 +24,7 @@ def _opened(client: TestClient, path: str = "features", **body) -> dict:
 
 
 def test_health_roots_and_openapi(client: TestClient, root: Path) -> None:
-    assert client.get("/api/health").json() == {"version": samscape.__version__}
+    assert client.get("/api/health").json() == {"version": samscape.__version__, "api": 1}
     assert client.get("/api/roots").json() == {"roots": [str(root.resolve())]}
     schema = client.get("/openapi.json").json()
     assert "/api/sources/{source_id}/segment" in schema["paths"]

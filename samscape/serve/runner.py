@@ -1,0 +1,82 @@
+"""Running the app under uvicorn as `samscape serve` does: on a socket bound here (so port 0
+gives a free port that is known before anyone connects), one machine-readable ready line once
+connections are accepted, and the sources closed on SIGTERM or Ctrl+C before the process ends.
+
+The ready line is what a program that starts the server (the QGIS plugin) waits for:
+`SAMSCAPE_READY {"url": "http://127.0.0.1:PORT", "port": PORT, "version": "X.Y.Z", "api": 1}`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+from collections.abc import Callable, Iterator
+
+import uvicorn
+
+from .. import __version__
+from ..errors import AddressInUseError
+from .routers.server import API_VERSION
+
+READY = "SAMSCAPE_READY"
+GRACE_S = 3  # requests still running at a stop get this long before they are cut
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host`:`port` (0: a free port; read it with `getsockname()`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if sys.platform != "win32":  # on Windows it would let another process share the port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AddressInUseError(f"cannot listen on {host} port {port} ({exc.strerror or exc}); "
+                                f"give another with --port (0 picks a free one)") from exc
+    return sock
+
+
+def local_url(host: str, port: int) -> str:
+    """The base URL a client on this machine uses (loopback for a wildcard bind)."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def ready_line(url: str, port: int) -> str:
+    return f"{READY} " + json.dumps({"url": url, "port": port, "version": __version__, "api": API_VERSION})
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, calling `on_ready` once it accepts connections and `on_stop` after it
+    stopped (before a captured SIGTERM or SIGINT takes its usual effect)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None],
+                 on_stop: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+        self.on_stop = on_stop
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self.on_ready()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self.on_stop()
+
+
+def run(app, sock: socket.socket, on_ready: Callable[[], None], on_stop: Callable[[], None]) -> None:
+    """Serve `app` on the bound `sock` until SIGTERM or Ctrl+C."""
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    Server(config, on_ready, on_stop).run(sockets=[sock])
