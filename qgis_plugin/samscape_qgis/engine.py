@@ -4,7 +4,8 @@ Either the plugin starts `samscape serve --port 0 --root R ...` itself, with a f
 only through the environment (`SAMSCAPE_TOKEN`, which `ps` does not show), and waits for the
 line `SAMSCAPE_READY {"url": ..., "port": ..., "version": ..., "api": 1}` on its stdout; or it
 attaches to an engine started by hand (URL and token from the settings) after asking its
-`/api/health`. The engine's stdout and stderr go to QGIS's log panel (tab "samscape").
+`/api/health`. The engine's stdout and stderr go to QGIS's log panel (tab "samscape"), the
+token blanked out.
 """
 
 from __future__ import annotations
@@ -208,13 +209,13 @@ class Engine(QObject):
             if line.startswith(READY) and process is self._process and self.state == STARTING:
                 self._ready_line(line[len(READY):])
             elif line.strip():
-                log(line)
+                log(line.replace(self.token, "TOKEN") if self.token else line)
 
     def _read_stderr(self, process: QProcess) -> None:
         text = bytes(process.readAllStandardError()).decode("utf-8", "replace")
         for line in text.splitlines():
             if line.strip():
-                log(line, Qgis.MessageLevel.Warning)
+                log(line.replace(self.token, "TOKEN") if self.token else line, Qgis.MessageLevel.Warning)
                 if process is self._process:
                     self._last_stderr = line.strip()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Recorder, wait_until
+from qgis.core import QgsApplication
 
 from samscape_qgis.client import Client
 from samscape_qgis.engine import Engine, api_problem, default_roots, not_found
@@ -42,6 +43,7 @@ def engine(samscape_command: str, tmp_path: Path):
 
 def test_start_ready_token_and_stop(engine: Engine) -> None:
     ready, stopped = Recorder(engine.ready), Recorder(engine.stopped)
+    logged = Recorder(QgsApplication.messageLog().messageReceived)
     engine.start()
     assert engine.state == "starting"
     (url,) = ready.wait(START_S)
@@ -54,6 +56,9 @@ def test_start_ready_token_and_stop(engine: Engine) -> None:
     health = answer(engine.client())
     assert health.ok and health.status == 200 and health.data["api"] == 1
     assert health.data["version"] == engine.version
+    lines = [message for message, tag, _ in logged.calls if tag == "samscape"]
+    assert any(f"ready at {url}" in line for line in lines)
+    assert not any(engine.token in line for line in lines)
     refused = answer(Client(url, ""))
     assert refused.status == 401 and not refused.ok
     assert refused.error.startswith(f"the samscape engine at {url} refused this plugin's token;")
