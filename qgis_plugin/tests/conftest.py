@@ -65,3 +65,53 @@ def samscape_command() -> str:
     assert command, ("no samscape command: install samscape where these tests run (on PATH) "
                      "or set SAMSCAPE_COMMAND to its path")
     return command
+
+
+@pytest.fixture
+def iface():
+    """QGIS's interface as `qgis.testing.mocked.get_iface` builds it (a Mock with QGIS's
+    interface as its spec, a real main window and map canvas), with a real message bar, and
+    docks, toolbar icons and plugin menus that land in the real window."""
+    from unittest import mock
+
+    from qgis.gui import QgisInterface, QgsMapCanvas, QgsMessageBar
+    from qgis.PyQt.QtWidgets import QMainWindow
+
+    window = QMainWindow()
+    window.resize(1000, 700)
+    canvas = QgsMapCanvas(window)
+    window.setCentralWidget(canvas)
+    bar = QgsMessageBar(window)
+    toolbar = window.addToolBar("Plugins")
+    menus: dict[str, object] = {}
+
+    def menu(name: str):
+        if name not in menus:
+            menus[name] = window.menuBar().addMenu(name)
+        return menus[name]
+
+    iface = mock.Mock(spec=QgisInterface)
+    iface.mainWindow.return_value = window
+    iface.mapCanvas.return_value = canvas
+    iface.messageBar.return_value = bar
+    iface.addDockWidget.side_effect = window.addDockWidget
+    iface.removeDockWidget.side_effect = window.removeDockWidget
+    iface.addToolBarIcon.side_effect = toolbar.addAction
+    iface.removeToolBarIcon.side_effect = toolbar.removeAction
+    iface.addPluginToMenu.side_effect = lambda name, action: menu(name).addAction(action)
+    iface.removePluginMenu.side_effect = lambda name, action: menu(name).removeAction(action)
+    iface.menus = menus
+    iface.toolbar = toolbar
+    window.show()
+    yield iface
+    window.close()
+    window.deleteLater()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests save what they show (SAMSCAPE_QGIS_SCREENSHOTS, else a temporary folder)."""
+    folder = os.environ.get("SAMSCAPE_QGIS_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
