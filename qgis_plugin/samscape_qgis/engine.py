@@ -103,6 +103,7 @@ class Engine(QObject):
         super().__init__(parent)
         self.settings = settings
         self.roots = list(roots) if roots is not None else None
+        self.start_timeout_ms = START_TIMEOUT_MS
         self.state = STOPPED
         self.url = ""
         self.token = ""
@@ -198,7 +199,7 @@ class Engine(QObject):
         self._process = process
         self._set_starting()
         log(f"starting {program} {' '.join(arguments)}")
-        self._start_timer.start(START_TIMEOUT_MS)
+        self._start_timer.start(self.start_timeout_ms)
         process.start()
 
     def _read_stdout(self, process: QProcess) -> None:
@@ -238,7 +239,7 @@ class Engine(QObject):
     def _start_timed_out(self) -> None:
         if self.state != STARTING or self._process is None:
             return
-        seconds = START_TIMEOUT_MS // 1000
+        seconds = round(self.start_timeout_ms / 1000)
         last = f" (last message: {one_line(self._last_stderr, 160)})" if self._last_stderr else ""
         self._fail(f"samscape serve did not report ready within {seconds} s{last}; run "
                    f"`{self.settings.command} serve --port 0` in a terminal to see why (samscape older "

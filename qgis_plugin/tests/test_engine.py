@@ -152,6 +152,47 @@ def test_exit_before_ready_names_the_last_error_line(samscape_command: str, tmp_
     assert engine.state == "failed" and engine.pid is None
 
 
+def other_samscape(tmp_path: Path, output: str) -> str:
+    """A stand-in for a samscape of another version (none is installed here): a script that
+    prints `output` as that version's `samscape serve` would, then keeps running."""
+    script = tmp_path / "other-samscape"
+    script.write_text(f"#!/bin/sh\ncat <<'END'\n{output}\nEND\nexec sleep 60\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_older_samscape_without_a_ready_line_times_out(tmp_path: Path) -> None:
+    command = other_samscape(tmp_path, "samscape: app at http://127.0.0.1:0/")
+    engine = Engine(EngineSettings(command=command), roots=[str(tmp_path)])
+    engine.start_timeout_ms = 1500
+    failed = Recorder(engine.failed)
+    engine.start()
+    pid = engine.pid
+    (message,) = failed.wait(10)
+    assert message == (f"samscape serve did not report ready within 2 s; run `{command} serve --port 0` in "
+                       f"a terminal to see why (samscape older than this plugin never reports ready: "
+                       f"pip install -U samscape)")
+    wait_until(lambda: engine.pid is None and not alive(pid), 5, "the silent engine was not stopped")
+    assert engine.state == "failed"
+
+
+@pytest.mark.parametrize(("api", "expected"), [
+    (0, "samscape 0.0.9 is too old for this plugin; run: pip install -U samscape"),
+    (2, "samscape 0.0.9 is newer than this plugin (engine API 2, plugin API 1); update the plugin: "
+        "run `samscape qgis install`"),
+])
+def test_ready_line_with_another_api_is_refused(api: int, expected: str, tmp_path: Path) -> None:
+    info = {"url": "http://127.0.0.1:9", "port": 9, "version": "0.0.9", "api": api}
+    line = f"SAMSCAPE_READY {json.dumps(info)}"
+    engine = Engine(EngineSettings(command=other_samscape(tmp_path, line)), roots=[str(tmp_path)])
+    failed, ready = Recorder(engine.failed), Recorder(engine.ready)
+    engine.start()
+    pid = engine.pid
+    assert failed.wait(10) == (expected,)
+    wait_until(lambda: engine.pid is None and not alive(pid), 5, "the refused engine was not stopped")
+    assert engine.state == "failed" and not ready.calls and len(failed.calls) == 1
+
+
 @pytest.fixture
 def hand_started(samscape_command: str, tmp_path: Path):
     """An engine started by hand with a token, as a user would for attach mode: (url, token)."""

@@ -96,7 +96,7 @@ def test_load_open_dock_engine_ready_unload(loaded, iface, screenshots: Path) ->
     pid = plugin.engine.pid
 
     assert qgis.utils.unloadPlugin(NAME)
-    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    assert not Path(f"/proc/{pid}").exists(), "the engine outlived the plugin"
     assert iface.menus["samscape"].actions() == [] and iface.toolbar.actions() == []
     wait_until(lambda: window.findChild(type(dock), "samscape_dock") is None, 5, "the dock is still there")
 
