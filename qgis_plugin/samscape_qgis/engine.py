@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 from collections.abc import Iterable
 
@@ -31,14 +32,29 @@ LOG_TAG = "samscape"
 STOPPED, STARTING, RUNNING, FAILED = "stopped", "starting", "ready", "failed"
 
 
-def resolve_command(command: str) -> str | None:
-    """The executable `command` names (a path, or a name looked up on PATH), or None."""
-    command = os.path.expanduser(command.strip())
-    if not command:
+def resolve_program(program: str) -> str | None:
+    """The executable `program` names (a path, or a name looked up on PATH), or None."""
+    program = os.path.expanduser(program.strip())
+    if not program:
         return None
-    if os.sep in command or (os.altsep and os.altsep in command):
-        return command if os.path.isfile(command) and os.access(command, os.X_OK) else None
-    return shutil.which(command)
+    if os.sep in program or (os.altsep and os.altsep in program):
+        return program if os.path.isfile(program) and os.access(program, os.X_OK) else None
+    return shutil.which(program)
+
+
+def command_line(command: str) -> list[str] | None:
+    """The program and leading arguments of the engine `command`: a path or name (spaces in a
+    path need no quotes), or a shell-quoted command line such as `/usr/bin/python3 -m
+    samscape.cli.main`; None when its program is not found."""
+    whole = resolve_program(command)
+    if whole is not None:
+        return [whole]
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    program = resolve_program(words[0]) if len(words) > 1 else None
+    return [program, *words[1:]] if program is not None else None
 
 
 def not_found(command: str) -> str:
@@ -172,11 +188,11 @@ class Engine(QObject):
     # the plugin's own engine
 
     def _spawn(self) -> None:
-        command = self.settings.command
-        program = resolve_command(command)
-        if program is None:
-            self._fail(not_found(command))
+        command = command_line(self.settings.command)
+        if command is None:
+            self._fail(not_found(self.settings.command))
             return
+        program, leading = command[0], command[1:]
         self.token = secrets.token_urlsafe(32)
         self.url = ""
         self._stdout, self._last_stderr = b"", ""
@@ -188,7 +204,7 @@ class Engine(QObject):
         process.setWorkingDirectory(QDir.homePath())
         process.setProgram(program)
         roots = self.roots if self.roots is not None else default_roots(self.settings.extra_roots)
-        arguments = ["serve", "--port", "0"]
+        arguments = [*leading, "serve", "--port", "0"]
         for root in roots:
             arguments += ["--root", root]
         process.setArguments(arguments)

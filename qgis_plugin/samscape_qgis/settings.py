@@ -4,7 +4,7 @@ They live in the QGIS profile's settings file (`QGIS/QGIS3.ini` in the profile f
 group `samscape`, so `samscape qgis install` can write `engine_command` there before QGIS starts:
 
     [samscape]
-    engine_command=/home/me/venvs/sam/bin/samscape
+    engine_command=/home/me/venvs/sam/bin/samscape  (or a command line: python3 -m samscape.cli.main)
     engine_url=            (attach mode: the URL of an engine started by hand; empty: start one)
     engine_token=          (attach mode: the token that engine was given)
     extra_roots=           (folders the engine may also read and write, besides the defaults)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -14,7 +16,7 @@ from conftest import Recorder, wait_until
 from qgis.core import QgsApplication
 
 from samscape_qgis.client import Client
-from samscape_qgis.engine import Engine, api_problem, default_roots, not_found
+from samscape_qgis.engine import Engine, api_problem, command_line, default_roots, not_found
 from samscape_qgis.settings import EngineSettings
 
 START_S = 90  # a cold start on a busy 2-core machine; a warm one takes about 3 s
@@ -104,6 +106,31 @@ def test_restart_on_demand_replaces_a_running_engine(engine: Engine) -> None:
     stopped.wait(10)
     ready.wait(START_S, count=2)
     assert not alive(old_pid) and engine.pid != old_pid and answer(engine.client()).ok
+
+
+def test_command_line_with_arguments_starts(samscape_command: str, tmp_path: Path) -> None:
+    engine = Engine(EngineSettings(command=f"env {shlex.quote(samscape_command)}"), roots=[str(tmp_path)])
+    ready = Recorder(engine.ready)
+    engine.start()
+    ready.wait(START_S)
+    try:
+        assert answer(engine.client()).ok
+    finally:
+        engine.stop(wait=True)
+
+
+def test_command_line(tmp_path: Path) -> None:
+    spaced = tmp_path / "my venv" / "bin" / "samscape"
+    spaced.parent.mkdir(parents=True)
+    spaced.write_text("#!/bin/sh\n")
+    spaced.chmod(0o755)
+    assert command_line(str(spaced)) == [str(spaced)]
+    assert command_line(f" {spaced} ") == [str(spaced)]
+    assert command_line(f"'{spaced}' --verbose") == [str(spaced), "--verbose"]
+    assert command_line("sh -m samscape.cli.main") == [shutil.which("sh"), "-m", "samscape.cli.main"]
+    assert command_line("no-such-python -m samscape.cli.main") is None
+    assert command_line(str(tmp_path / "none")) is None and command_line("") is None
+    assert command_line("'unclosed") is None
 
 
 def test_stop_and_wait_for_qgis_closing(engine: Engine) -> None:
