@@ -34,7 +34,8 @@ def test_metadata_icon_and_licence() -> None:
         assert general.get(key, "").strip(), f"metadata.txt lacks {key}"
     assert general["name"] == "samscape" and general["version"] == pyproject_version()
     assert general["qgisMinimumVersion"] == "3.22" and general["qgisMaximumVersion"] == "4.99"
-    assert general["experimental"] == "True"
+    assert general["experimental"] == "True" and general["supportsQt6"] == "True"
+    assert general["repository"]
     icon = QImage(str(PACKAGE / general["icon"]))
     assert not icon.isNull() and (icon.width(), icon.height()) == (64, 64)
     assert (PACKAGE / "LICENSE").read_text().split()[:3] == ["Apache", "License", "Version"]
