@@ -1,12 +1,97 @@
-"""The plugin object QGIS holds (a placeholder until the dock arrives)."""
+"""The plugin object QGIS loads: menu and toolbar entries, the dock, and the engine's lifetime
+(started when the dock first opens, so QGIS starts as fast as without the plugin; stopped when
+the plugin unloads, which QGIS does on closing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qgis.core import Qgis
+from qgis.PyQt.QtCore import Qt
+from qgis.PyQt.QtGui import QIcon
+
+try:
+    from qgis.PyQt.QtGui import QAction  # Qt 6 (QGIS 4)
+except ImportError:
+    from qgis.PyQt.QtWidgets import QAction  # Qt 5
+
+from . import settings
+from .dock import SamscapeDock
+from .engine import FAILED, STOPPED, Engine
+from .settings_dialog import SettingsDialog
+
+MENU = "samscape"
+ICON = Path(__file__).resolve().parent / "icon.png"
 
 
 class SamscapePlugin:
+    """samscape in QGIS. `engine` and `dock` exist between initGui and unload."""
+
     def __init__(self, iface) -> None:
         self.iface = iface
+        self.engine: Engine | None = None
+        self.dock: SamscapeDock | None = None
+        self.actions: list[QAction] = []
 
-    def initGui(self) -> None:  # noqa: N802 (QGIS's name)
-        pass
+    def initGui(self) -> None:  # noqa: N802 - QGIS's name
+        window = self.iface.mainWindow()
+        self.engine = Engine(settings.load(), parent=window)
+        self.engine.failed.connect(self._show_failure)
+        self.dock = SamscapeDock(self.engine, window)
+        self.dock.restart_requested.connect(self.restart_engine)
+        self.dock.settings_requested.connect(self.edit_settings)
+        self.dock.hide()
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+
+        show = QAction(QIcon(str(ICON)), "samscape", window)
+        show.setObjectName("samscape_show")
+        show.setToolTip("samscape: Segment Anything on rasters")
+        show.triggered.connect(self.show_dock)
+        restart = QAction("Restart engine", window)
+        restart.setObjectName("samscape_restart")
+        restart.triggered.connect(self.restart_engine)
+        configure = QAction("Settings…", window)
+        configure.setObjectName("samscape_settings")
+        configure.triggered.connect(self.edit_settings)
+        self.iface.addToolBarIcon(show)
+        for action in (show, restart, configure):
+            self.iface.addPluginToMenu(MENU, action)
+        self.actions = [show, restart, configure]
+
+    def show_dock(self) -> None:
+        """Show the dock in front; the engine starts if it is not running (first show, or
+        after a failure, with the settings as they are now)."""
+        self.dock.show()
+        self.dock.raise_()
+        if self.engine.state in (STOPPED, FAILED):
+            self.restart_engine()
+
+    def restart_engine(self) -> None:
+        """(Re)start the engine with the settings as they are now."""
+        self.engine.settings = settings.load()
+        self.engine.restart()
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(settings.load(), self.iface.mainWindow())
+        if dialog.exec():
+            settings.save(dialog.value())
+            self.restart_engine()
+
+    def _show_failure(self, message: str) -> None:
+        self.iface.messageBar().pushMessage("samscape", message, level=Qgis.MessageLevel.Critical)
 
     def unload(self) -> None:
-        pass
+        """Stop the engine (waiting a few seconds at most) and remove what initGui added."""
+        if self.engine is not None:
+            self.engine.stop(wait=True)
+            self.engine.deleteLater()
+            self.engine = None
+        for action in self.actions:
+            self.iface.removePluginMenu(MENU, action)
+            self.iface.removeToolBarIcon(action)
+            action.deleteLater()
+        self.actions = []
+        if self.dock is not None:
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+            self.dock = None

@@ -1,0 +1,117 @@
+"""The plugin's tests run in real QGIS (Debian's python3-qgis, offscreen) against a real
+`samscape serve`: the command on PATH, or SAMSCAPE_COMMAND.
+
+Run with QGIS's Python, not the project's: `python3 -m pytest qgis_plugin/tests`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qgis.PyQt.QtCore import QEventLoop, QTimer  # noqa: E402
+from qgis.testing import start_app  # noqa: E402
+
+QGIS_APP = start_app()
+
+
+class Recorder:
+    """Records every emission of a signal (connect it before the action that emits)."""
+
+    def __init__(self, signal) -> None:
+        self.calls: list[tuple] = []
+        signal.connect(lambda *args: self.calls.append(args))
+
+    def wait(self, timeout_s: float, count: int = 1) -> tuple:
+        """The arguments of the `count`-th emission, spinning Qt's event loop until it came."""
+        wait_until(lambda: len(self.calls) >= count, timeout_s,
+                   f"signal not emitted {count} time(s) within {timeout_s} s (got {self.calls})")
+        return self.calls[count - 1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, message: str = "") -> None:
+    """Spin Qt's event loop (no sleeping) until `predicate()` or fail after `timeout_s`."""
+    if predicate():
+        return
+    loop = QEventLoop()
+    poll = QTimer(interval=10, timeout=lambda: predicate() and loop.quit())
+    deadline = QTimer(singleShot=True, timeout=loop.quit)
+    poll.start()
+    deadline.start(int(timeout_s * 1000))
+    loop.exec()
+    poll.stop()
+    deadline.stop()
+    assert predicate(), message or f"condition not met within {timeout_s} s"
+
+
+def spin(seconds: float) -> None:
+    """Run Qt's event loop for `seconds`."""
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+@pytest.fixture(scope="session")
+def samscape_command() -> str:
+    command = os.environ.get("SAMSCAPE_COMMAND") or shutil.which("samscape")
+    assert command, ("no samscape command: install samscape where these tests run (on PATH) "
+                     "or set SAMSCAPE_COMMAND to its path")
+    return command
+
+
+@pytest.fixture
+def iface():
+    """QGIS's interface as `qgis.testing.mocked.get_iface` builds it (a Mock with QGIS's
+    interface as its spec, a real main window and map canvas), with a real message bar, and
+    docks, toolbar icons and plugin menus that land in the real window."""
+    from unittest import mock
+
+    from qgis.gui import QgisInterface, QgsMapCanvas, QgsMessageBar
+    from qgis.PyQt.QtWidgets import QMainWindow
+
+    window = QMainWindow()
+    window.resize(1000, 700)
+    canvas = QgsMapCanvas(window)
+    window.setCentralWidget(canvas)
+    bar = QgsMessageBar(window)
+    toolbar = window.addToolBar("Plugins")
+    menus: dict[str, object] = {}
+
+    def menu(name: str):
+        if name not in menus:
+            menus[name] = window.menuBar().addMenu(name)
+        return menus[name]
+
+    iface = mock.Mock(spec=QgisInterface)
+    iface.mainWindow.return_value = window
+    iface.mapCanvas.return_value = canvas
+    iface.messageBar.return_value = bar
+    iface.addDockWidget.side_effect = window.addDockWidget
+    iface.removeDockWidget.side_effect = window.removeDockWidget
+    iface.addToolBarIcon.side_effect = toolbar.addAction
+    iface.removeToolBarIcon.side_effect = toolbar.removeAction
+    iface.addPluginToMenu.side_effect = lambda name, action: menu(name).addAction(action)
+    iface.removePluginMenu.side_effect = lambda name, action: menu(name).removeAction(action)
+    iface.menus = menus
+    iface.toolbar = toolbar
+    window.show()
+    yield iface
+    window.close()
+    window.deleteLater()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests save what they show (SAMSCAPE_QGIS_SCREENSHOTS, else a temporary folder)."""
+    folder = os.environ.get("SAMSCAPE_QGIS_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
