@@ -24,6 +24,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
+class ImportModelRequest(Body):
+    path: str = PATH
+    id: str = Field(min_length=1, max_length=200, description="the model's id in the store")
+
+
 class OpenRequest(Body):
     path: str = PATH
     model: str | None = Field(None, max_length=200, description="required for a raster (live)")

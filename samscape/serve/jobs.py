@@ -1,16 +1,18 @@
-"""Encoding the server runs besides answering: background encode jobs into a new feature folder,
-and the progress of the live encoding a request on a live source runs."""
+"""Work the server runs besides answering: background jobs (encoding a raster into a new feature
+folder, downloading a model), and the progress of the live encoding a request on a live source runs."""
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..encoder import encode
 from ..errors import NotFoundError, SamscapeError
+from ..models import download as download_model
+from ..models import forget_backends
 from ..settings import EncodeSettings
 
 
@@ -51,55 +53,72 @@ def encoding(progress: EncodeProgress) -> Iterator[None]:
 
 
 class Job:
-    """One background encoding: its chips done of total, and how it ended."""
+    """One background task (encoding a raster, downloading a model): its steps done of total, what
+    it works on (`about`), its result, and how it ended."""
 
-    def __init__(self, job_id: str, raster: str, out: Path) -> None:
+    def __init__(self, job_id: str, kind: str, about: dict, result: dict) -> None:
         self.id = job_id
-        self.raster = raster
-        self.out = out
+        self.kind = kind
+        self.about = about
+        self.result = result
         self.state = "running"
         self.done = self.total = 0
         self.error: str | None = None
-        self.encoded = 0
-        self.seconds = 0.0
 
     def progress(self, done: int, total: int) -> None:
         self.done, self.total = done, total
 
     def to_json(self) -> dict:
-        return {"id": self.id, "state": self.state, "done": self.done, "total": self.total,
-                "raster": self.raster, "out": str(self.out), "error": self.error,
-                "encoded": self.encoded, "seconds": round(self.seconds, 3)}
+        return {"id": self.id, "kind": self.kind, "state": self.state, "done": self.done,
+                "total": self.total, **self.about, "error": self.error, **self.result}
 
 
 class Jobs:
-    """Background encodings by id ('1', '2', ...), one thread each."""
+    """Background tasks by id ('1', '2', ...), one thread each."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def start(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
+    def encode(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
+        """Encode `raster` into the feature folder `out`; the result: chips encoded, seconds."""
+        def work(job: Job) -> None:
+            result = encode(raster, out, settings, progress=job.progress)
+            job.result = {"encoded": result.encoded, "seconds": round(result.seconds, 3)}
+
+        return self._start("encode", {"raster": raster, "out": str(out)}, {"encoded": 0, "seconds": 0.0},
+                           work)
+
+    def download(self, model_id: str) -> Job:
+        """Fetch `model_id`'s pinned weights into the model store."""
+        def work(job: Job) -> None:
+            download_model(model_id, progress=False)
+            forget_backends()
+
+        return self._start("download", {"model": model_id}, {}, work)
+
+    def _start(self, kind: str, about: dict, result: dict, work: Callable[[Job], None]) -> Job:
         with self._lock:
-            job = Job(str(next(self._ids)), raster, out)
+            job = Job(str(next(self._ids)), kind, about, result)
             self._jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, settings), daemon=True,
-                         name=f"samscape-encode-{job.id}").start()
+        threading.Thread(target=self._run, args=(job, work), daemon=True,
+                         name=f"samscape-{kind}-{job.id}").start()
         return job
 
-    def _run(self, job: Job, settings: EncodeSettings) -> None:
+    @staticmethod
+    def _run(job: Job, work: Callable[[Job], None]) -> None:
         try:
-            result = encode(job.raster, job.out, settings, progress=job.progress)
-            job.encoded, job.seconds = result.encoded, result.seconds
+            work(job)
             job.state = "done"
         except SamscapeError as exc:
             job.error, job.state = str(exc), "failed"
         except Exception as exc:  # reported to the page, which has no other way to learn of it
-            job.error, job.state = f"encoding stopped: {type(exc).__name__}: {exc}", "failed"
+            job.error, job.state = f"{job.kind} stopped: {type(exc).__name__}: {exc}", "failed"
 
     def get(self, job_id: str) -> Job:
         with self._lock:
             if job_id not in self._jobs:
-                raise NotFoundError(f"no job {job_id!r}: start one with POST /api/jobs/encode")
+                raise NotFoundError(f"no job {job_id!r}: start one with POST /api/jobs/encode or "
+                                    "POST /api/models/ID/download")
             return self._jobs[job_id]

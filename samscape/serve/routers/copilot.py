@@ -1,5 +1,5 @@
 """The Encoder Copilot's routes: the chip grid and estimate of an encoding as its settings change,
-and encoding as a background job."""
+and encoding as a background job (followed at /api/jobs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from ..bodies import JobRequest, PlanRequest
 from ..copilot import open_raster, settings_for
 from ..depends import Server
 from ..views import plan_json
-from ..wording import page_words
 
 router = APIRouter(prefix="/api", tags=["encoder copilot"])
 
@@ -35,13 +34,4 @@ def start_encoding(body: JobRequest, server: Server) -> dict:
     if not out.parent.is_dir():
         raise PathNotFoundError(f"no such folder '{out.parent}'; choose an existing folder")
     check_target(out)
-    return server.jobs.start(path, out, settings).to_json()
-
-
-@router.get("/jobs/{job_id}")
-def job(job_id: str, server: Server) -> dict:
-    """A job's progress; `error` (in the page's words) once it failed."""
-    state = server.jobs.get(job_id).to_json()
-    if state["error"]:
-        state["error"] = page_words(state["error"])
-    return state
+    return server.jobs.encode(path, out, settings).to_json()
