@@ -9,8 +9,11 @@ from qgis.PyQt.QtWidgets import (
     QCheckBox,
     QGridLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -18,7 +21,10 @@ from qgis.PyQt.QtWidgets import (
 from .labels import status_label
 from .maptools import BACKGROUND, BOX, FOREGROUND
 
-TOOL_TITLES = {FOREGROUND: "Foreground point", BACKGROUND: "Background point", BOX: "Box"}
+TOOL_TITLES = {FOREGROUND: "Foreground", BACKGROUND: "Background", BOX: "Box"}
+TOOL_TIPS = {FOREGROUND: "Click on the object: a foreground point",
+             BACKGROUND: "Click beside the object: a background point",
+             BOX: "Drag a box around the object"}
 HELP = ("On the map (with a samscape tool): Tab next tool · P preview · Z undo · C clear · "
         "S save · Ctrl+Z undo the last save")
 
@@ -46,21 +52,27 @@ class PromptsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         tools = QGroupBox("Tool", self)
-        self.tool_buttons: dict[str, QPushButton] = {}
+        self.tool_buttons: dict[str, QToolButton] = {}
         self._group = QButtonGroup(self)
         self._group.setExclusive(False)  # so no tool is shown when QGIS's own tool is on
-        tools_layout = QVBoxLayout(tools)
+        row = QHBoxLayout()
         for kind, title in TOOL_TITLES.items():
-            button = QPushButton(title, tools)
+            button = QToolButton(tools)
+            button.setText(title)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.setObjectName(f"tool_{kind}")
+            button.setToolTip(TOOL_TIPS[kind])
             button.setCheckable(True)
             button.clicked.connect(lambda _=False, k=kind: self.tool_chosen.emit(k))
             self._group.addButton(button)
             self.tool_buttons[kind] = button
-            tools_layout.addWidget(button)
-        self.preview = QCheckBox("Preview (the mask follows the mouse)", tools)
+            row.addWidget(button)
+        self.preview = QCheckBox("Preview", tools)
+        self.preview.setToolTip("The mask follows the mouse (P)")
         self.preview.setChecked(True)
         self.preview.toggled.connect(self.preview_toggled)
+        tools_layout = QVBoxLayout(tools)
+        tools_layout.addLayout(row)
         tools_layout.addWidget(self.preview)
 
         actions = QGroupBox("Object", self)
@@ -68,15 +80,17 @@ class PromptsPanel(QWidget):
         self.clear_button = QPushButton("Clear (C)", actions)
         self.save_button = QPushButton("Save (S)", actions)
         self.undo_save_button = QPushButton("Undo save (Ctrl+Z)", actions)
-        grid = QGridLayout(actions)
+        grid = QGridLayout()
         grid.addWidget(self.undo_button, 0, 0)
         grid.addWidget(self.clear_button, 0, 1)
         grid.addWidget(self.save_button, 1, 0)
         grid.addWidget(self.undo_save_button, 1, 1)
         self.status = status_label(actions, "prompt_status")
         self.output_status = status_label(actions, "prompt_output_status")
-        grid.addWidget(self.status, 2, 0, 1, 2)
-        grid.addWidget(self.output_status, 3, 0, 1, 2)
+        actions_layout = QVBoxLayout(actions)
+        actions_layout.addLayout(grid)
+        actions_layout.addWidget(self.status)
+        actions_layout.addWidget(self.output_status)
 
         help_label = QLabel(HELP, self)
         help_label.setWordWrap(True)
