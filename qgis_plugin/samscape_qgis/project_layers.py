@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
-from qgis.core import QgsMapLayer, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import QgsFillSymbol, QgsMapLayer, QgsProject, QgsRasterLayer, QgsVectorLayer, QgsWkbTypes
+
+SAVED_STYLE = {"color": "255,214,0,70", "outline_color": "255,214,0,255", "outline_width": "0.5"}
 
 
 def _path_of(layer: QgsMapLayer) -> str:
@@ -35,8 +37,8 @@ def add_raster(path: str) -> tuple[QgsMapLayer | None, str]:
 
 
 def show_output(path: str) -> QgsVectorLayer | None:
-    """The output GeoPackage at `path` in the project: added after its first save, reloaded after
-    the next ones. None while the file does not exist or QGIS cannot read it."""
+    """The output GeoPackage at `path` in the project: added after its first save (outlined, filled
+    lightly), reloaded after the next ones. None while the file does not exist or QGIS cannot read it."""
     layer = find_layer(path)
     if isinstance(layer, QgsVectorLayer):
         layer.dataProvider().reloadData()
@@ -52,5 +54,7 @@ def show_output(path: str) -> QgsVectorLayer | None:
         layer = QgsVectorLayer(path, name, "ogr")
     if not layer.isValid():
         return None
+    if layer.geometryType() == QgsWkbTypes.GeometryType.PolygonGeometry:
+        layer.renderer().setSymbol(QgsFillSymbol.createSimple(SAVED_STYLE))  # the image shows through
     QgsProject.instance().addMapLayer(layer)
     return layer

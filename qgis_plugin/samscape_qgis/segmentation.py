@@ -186,7 +186,9 @@ class Segmentation(QObject):
             self.session.add_point(point.x(), point.y(), label)
 
     def _hovered(self, point: QgsPointXY) -> None:
-        if self.tool == BOX or not self._inside_source(point) or not self._same_crs():
+        if self.tool == BOX:
+            return
+        if not self._inside_source(point) or not self._same_crs():
             self.session.preview.clear()
             return
         self.session.preview.point(point.x(), point.y(), LABELS[self.tool])

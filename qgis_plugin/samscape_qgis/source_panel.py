@@ -42,6 +42,7 @@ class SourcePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._defaulted = ""  # the output path filled in for the last folder, while not edited
+        self._chosen = ""  # the output path last given to the session
 
         source = QGroupBox("Input", self)
         self.mode = QComboBox(source)
@@ -52,7 +53,8 @@ class SourcePanel(QWidget):
         self.folder.setDialogTitle("Feature folder (with manifest.parquet)")
         self.folder.lineEdit().setPlaceholderText("a feature folder from samscape encode")
         self.load_button = QPushButton("Load", source)
-        self.load_button.clicked.connect(lambda: self.load_requested.emit(self.folder.filePath().strip()))
+        self.load_button.clicked.connect(self._load)
+        self.folder.lineEdit().returnPressed.connect(self._load)
         self.model = QComboBox(source)
         self.model.setObjectName("model")
         self.model.setEnabled(False)
@@ -90,7 +92,8 @@ class SourcePanel(QWidget):
         self.output.setFilter("GeoPackage (*.gpkg)")
         self.output.setConfirmOverwrite(False)  # an existing samscape layer is appended to
         self.output.lineEdit().setPlaceholderText(f"a new GeoPackage, e.g. {DEFAULT_OUTPUT}")
-        self.output.fileChanged.connect(self._output_edited)
+        self.output.fileChanged.connect(self._output_changed)
+        self.output.lineEdit().editingFinished.connect(lambda: self._output_edited(self.output.filePath()))
         self.output_status = status_label(output, "output_status")
         output_layout = QVBoxLayout(output)
         output_layout.addWidget(self.output)
@@ -102,16 +105,23 @@ class SourcePanel(QWidget):
         layout.addStretch(1)
         self.show_source(None)
 
+    def _load(self) -> None:
+        self.load_requested.emit(self.folder.filePath().strip())
+
     def output_for(self, folder: str) -> str:
         """The output path for a load of `folder`: the one the user chose, else one beside it."""
         current = self.output.filePath().strip()
         if current and current != self._defaulted:
             return current
-        self._defaulted = default_output(folder)
+        self._defaulted = self._chosen = default_output(folder)
         self.output.blockSignals(True)
         self.output.setFilePath(self._defaulted)
         self.output.blockSignals(False)
         return self._defaulted
+
+    def _output_changed(self, path: str) -> None:
+        if not self.output.lineEdit().hasFocus():  # chosen in the dialog or set; typing ends later
+            self._output_edited(path)
 
     def _output_edited(self, path: str) -> None:
         path = path.strip()
@@ -120,7 +130,8 @@ class SourcePanel(QWidget):
             self.output.blockSignals(True)
             self.output.setFilePath(path)
             self.output.blockSignals(False)
-        if path:
+        if path and path != self._chosen:
+            self._chosen = path
             self.output_chosen.emit(path)
 
     def show_source(self, info: dict | None) -> None:

@@ -160,6 +160,13 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
                                                         screenshots: Path) -> None:
     chips = len(list(Path(demo["folder"], "features").glob("chip_*.pt")))
     panel = dock.source_panel
+    missing = str(Path(demo["folder"]).parent / "no-such-folder")
+    panel.folder.setFilePath(missing)
+    panel.load_button.click()
+    wait_until(lambda: dock.segmentation.session.idle, 20)
+    assert panel.status.text() == f"no such file or folder '{missing}'; give a feature folder or a raster"
+    assert dock.segmentation.session.source is None and not panel.zoom_button.isEnabled()
+
     info = load(dock, demo["folder"])
     assert panel.status.text() == f"Loaded scene.tif: {chips} chips, model demo, EPSG:32633"
     assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["demo"]
@@ -189,6 +196,18 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     panel.boundary.setChecked(False)
     assert dock.segmentation.bands.boundary.size() == 0
 
+    # an output path typed in: given to the session when typing ends, as a GeoPackage
+    edit = panel.output.lineEdit()
+    edit.setFocus()
+    edit.selectAll()
+    typed = str(Path(demo["folder"]).parent / "typed")
+    QTest.keyClicks(edit, typed)
+    assert dock.segmentation.session.session["output"] == output
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    wait_until(lambda: dock.segmentation.session.idle and panel.output_status.text().startswith(
+        "saving to typed.gpkg"), 20, panel.output_status.text())
+    assert dock.segmentation.session.session["output"] == typed + ".gpkg" == panel.output.filePath()
+
 
 def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screenshots: Path) -> None:
     segmentation = dock.segmentation
@@ -204,12 +223,17 @@ def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screens
     toggled = Recorder(snapping.triggered)
     first, second, third = truth_objects(demo, "building")[:3]
 
-    # preview: the mask follows the mouse
+    # preview: the mask follows the mouse, one request in flight and only the latest position waits
     inside = first.poleOfInaccessibility(0.1)[0].asPoint()
-    mouse(dock, QEvent.Type.MouseMove, to_canvas(dock, inside))
+    for dx in (4, 2, 0):
+        mouse(dock, QEvent.Type.MouseMove, to_canvas(dock, QgsPointXY(inside.x() + dx, inside.y())))
     settle(dock)
-    assert session.preview.requests == 1 and bands.preview.size() >= 1
+    assert session.preview.requests == 2 and bands.preview.size() >= 1
     assert iou(bands.preview.asGeometry(), first) >= 0.7
+    # a preview answered after a prompt change is dropped
+    mouse(dock, QEvent.Type.MouseMove, to_canvas(dock, second.poleOfInaccessibility(0.1)[0].asPoint()))
+    key(dock, Qt.Key.Key_C)
+    assert session.preview.requests == 3 and bands.preview.size() == 0
 
     # a foreground point: the result, then S saves it as one group
     click(dock, inside)
@@ -312,3 +336,17 @@ def test_project_in_another_crs(dock: SamscapeDock, demo: dict, root: Path, scre
     click(dock, target.poleOfInaccessibility(0.1)[0].asPoint())
     key(dock, Qt.Key.Key_S)
     assert saved_layer(output).featureCount() == 2
+
+
+def test_engine_restart_asks_to_load_again(dock: SamscapeDock, demo: dict, engine: Engine) -> None:
+    load(dock, demo["folder"])
+    canvas = dock.segmentation.canvas
+    assert canvas.mapTool() is dock.segmentation.tools["fg"]
+    ready = Recorder(engine.ready)
+    engine.restart()
+    ready.wait(90)
+    assert dock.source_panel.status.text() == "the samscape engine restarted: Load the folder again"
+    assert canvas.mapTool() is None and dock.segmentation.bands.fg.size() == 0
+    assert not dock.prompts_panel.save_button.isEnabled()
+    load(dock, demo["folder"])
+    assert dock.source_panel.status.text().startswith("Loaded scene.tif")
