@@ -49,10 +49,12 @@ def demo(root: Path, samscape_command: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def engine(samscape_command: str, root: Path):
+def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
+    """The engine, started while the demo scene is made (both import torch: it saves time)."""
     engine = Engine(EngineSettings(command=samscape_command), roots=[str(root)])
     ready = Recorder(engine.ready)
     engine.start()
+    request.getfixturevalue("demo")
     ready.wait(90)
     yield engine
     engine.stop(wait=True)
