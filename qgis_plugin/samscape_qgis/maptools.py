@@ -14,8 +14,15 @@ FOREGROUND, BACKGROUND, BOX = "fg", "bg", "box"
 TOOLS = (FOREGROUND, BACKGROUND, BOX)  # the order Tab cycles through
 LABELS = {FOREGROUND: 1, BACKGROUND: 0}
 
-SHORTCUTS = {Qt.Key.Key_Tab: "next_tool", Qt.Key.Key_P: "preview", Qt.Key.Key_S: "save",
-             Qt.Key.Key_C: "clear", Qt.Key.Key_Z: "undo"}
+
+def _code(key: Qt.Key | int) -> int:
+    """A key as QKeyEvent.key() gives it (an int, in Qt 5 and Qt 6 alike)."""
+    return key if isinstance(key, int) else key.value
+
+
+SHORTCUTS = {_code(Qt.Key.Key_Tab): "next_tool", _code(Qt.Key.Key_P): "preview", _code(Qt.Key.Key_S): "save",
+             _code(Qt.Key.Key_C): "clear", _code(Qt.Key.Key_Z): "undo"}
+SHORTCUT_Z = _code(Qt.Key.Key_Z)
 CONTROL = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier
 OTHERS = CONTROL | Qt.KeyboardModifier.AltModifier
 
@@ -24,12 +31,12 @@ def shortcut_of(event: QKeyEvent) -> str | None:
     """The dock's action for a key: 'next_tool', 'preview', 'save', 'clear', 'undo', 'undo_save',
     or None for a key that is not the dock's (QGIS keeps it)."""
     modifiers = event.modifiers()
-    if event.key() == Qt.Key.Key_Z and modifiers & CONTROL:
+    if _code(event.key()) == SHORTCUT_Z and modifiers & CONTROL:
         others = Qt.KeyboardModifier.AltModifier | Qt.KeyboardModifier.ShiftModifier
         return None if modifiers & others else "undo_save"
     if modifiers & OTHERS:
         return None
-    return SHORTCUTS.get(Qt.Key(event.key()))
+    return SHORTCUTS.get(_code(event.key()))
 
 
 class PromptTool(QgsMapTool):
