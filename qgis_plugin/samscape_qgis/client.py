@@ -126,6 +126,9 @@ class Client:
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Reply:
         return self._send("POST", path, params, body)
 
+    def put(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Reply:
+        return self._send("PUT", path, params, body)
+
     def delete(self, path: str, params: dict[str, Any] | None = None) -> Reply:
         return self._send("DELETE", path, params, None)
 

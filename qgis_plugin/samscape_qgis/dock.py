@@ -1,8 +1,10 @@
-"""The samscape dock. For now it shows the engine's state, with a button to restart it; the
-Segmentation tabs come here later."""
+"""The samscape dock: the engine's state (with Restart engine and Settings), and the Segmentation
+tabs Input/Output and Prompts (`source_panel.py`, `prompts_panel.py`), tied to the canvas and the
+engine by `segmentation.py`."""
 
 from __future__ import annotations
 
+from qgis.gui import QgsMapCanvas
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QDockWidget,
@@ -12,11 +14,15 @@ from qgis.PyQt.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .engine import FAILED, RUNNING, STARTING, Engine
+from .prompts_panel import PromptsPanel
+from .segmentation import Segmentation
+from .source_panel import SourcePanel
 
 
 def describe(engine: Engine) -> str:
@@ -33,12 +39,13 @@ def describe(engine: Engine) -> str:
 
 
 class SamscapeDock(QDockWidget):
-    """The dock: an 'Engine' box with the state, and Restart engine and Settings buttons."""
+    """The dock: an 'Engine' box with the state, Restart engine and Settings buttons, and the
+    Segmentation tabs working on `canvas`."""
 
     restart_requested = pyqtSignal()
     settings_requested = pyqtSignal()
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Engine, canvas: QgsMapCanvas, parent: QWidget | None = None) -> None:
         super().__init__("samscape", parent)
         self.setObjectName("samscape_dock")
         self.engine = engine
@@ -61,7 +68,13 @@ class SamscapeDock(QDockWidget):
         box_layout.addWidget(self.status)
         box_layout.addLayout(buttons)
         layout.addWidget(box)
-        layout.addStretch(1)
+        self.tabs = QTabWidget(body)
+        self.source_panel = SourcePanel(self.tabs)
+        self.prompts_panel = PromptsPanel(self.tabs)
+        self.tabs.addTab(self.source_panel, "Input/Output")
+        self.tabs.addTab(self.prompts_panel, "Prompts")
+        layout.addWidget(self.tabs, 1)
+        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self)
         scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -77,3 +90,7 @@ class SamscapeDock(QDockWidget):
         color = {FAILED: "#b00020", RUNNING: "#1b7f3b"}.get(self.engine.state, "")
         self.status.setStyleSheet(f"color: {color};" if color else "")
         self.restart_button.setEnabled(self.engine.state != STARTING)
+
+    def close_segmentation(self) -> None:
+        """Put the map tools down and take the rubber bands off the canvas (the plugin unloads)."""
+        self.segmentation.close()

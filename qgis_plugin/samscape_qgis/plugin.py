@@ -37,7 +37,7 @@ class SamscapePlugin:
         window = self.iface.mainWindow()
         self.engine = Engine(settings.load(), parent=window)
         self.engine.failed.connect(self._show_failure)
-        self.dock = SamscapeDock(self.engine, window)
+        self.dock = SamscapeDock(self.engine, self.iface.mapCanvas(), window)
         self.dock.restart_requested.connect(self.restart_engine)
         self.dock.settings_requested.connect(self.edit_settings)
         self.dock.hide()
@@ -92,6 +92,7 @@ class SamscapePlugin:
             action.deleteLater()
         self.actions = []
         if self.dock is not None:
+            self.dock.close_segmentation()
             self.iface.removeDockWidget(self.dock)
             self.dock.deleteLater()
             self.dock = None

@@ -1,0 +1,221 @@
+"""The Segmentation workflow in QGIS: the panels' buttons, the map tools and the keys go to the
+session on the engine; its answers go to the rubber bands, the panels and the project. Nothing is
+decided here that the engine decides (masks, polygons, CRS transforms of prompts and results,
+writing the output layer)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsPointXY,
+    QgsProject,
+    QgsRectangle,
+)
+from qgis.gui import QgsMapCanvas, QgsMapTool
+from qgis.PyQt.QtCore import QObject
+
+from . import project_layers
+from .crs import from_engine, transform_rect
+from .engine import RUNNING, Engine
+from .labels import say
+from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
+from .prompts_panel import PromptsPanel
+from .rubberbands import SceneBands
+from .session import SegmentationSession
+from .source_panel import SourcePanel
+
+
+class Segmentation(QObject):
+    """One feature folder segmented on `canvas` with the engine `engine`, shown in the two panels.
+    `tool` is the prompt tool chosen (fg, bg or box); it is the canvas's tool once a folder is loaded
+    and until the user picks another QGIS tool."""
+
+    def __init__(self, engine: Engine, canvas: QgsMapCanvas, source_panel: SourcePanel,
+                 prompts_panel: PromptsPanel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.canvas = canvas
+        self.source_panel = source_panel
+        self.prompts_panel = prompts_panel
+        self.session = SegmentationSession(self)
+        self.bands = SceneBands(canvas)
+        self.tools = make_tools(canvas)
+        self.tool = FOREGROUND
+        self.source_crs = QgsCoordinateReferenceSystem()
+        self._wire()
+        if engine.state == RUNNING:
+            self.session.set_client(engine.client())
+
+    def _wire(self) -> None:
+        session, source, prompts = self.session, self.source_panel, self.prompts_panel
+        self.engine.ready.connect(self._engine_ready)
+        self.engine.stopped.connect(self._engine_gone)
+        self.engine.failed.connect(self._engine_gone)
+        session.source_loaded.connect(self._loaded)
+        session.changed.connect(self._changed)
+        session.preview.shown.connect(lambda shown: self.bands.show_preview(shown, session.crs))
+        session.message.connect(self._message)
+        session.saved.connect(self._output_written)
+        session.save_undone.connect(self._output_written)
+        session.reset.connect(self._reset)
+        source.load_requested.connect(self.load)
+        source.add_raster_requested.connect(self.add_raster)
+        source.zoom_requested.connect(self.zoom_to_source)
+        source.boundary_toggled.connect(self._show_boundary)
+        source.output_chosen.connect(session.set_output)
+        prompts.tool_chosen.connect(self.set_tool)
+        prompts.preview_toggled.connect(session.preview.set_enabled)
+        prompts.undo_button.clicked.connect(session.undo)
+        prompts.clear_button.clicked.connect(session.clear)
+        prompts.save_button.clicked.connect(session.save)
+        prompts.undo_save_button.clicked.connect(session.undo_save)
+        for tool in self.tools.values():
+            tool.hovered.connect(self._hovered)
+            tool.left.connect(session.preview.clear)
+            tool.shortcut.connect(self.shortcut)
+        for kind in LABELS:
+            self.tools[kind].clicked.connect(self._clicked)
+        box = self.tools[BOX]
+        box.dragged.connect(self._box_dragged)
+        box.drawn.connect(self._box_drawn)
+        box.cancelled.connect(lambda: self.bands.show_drag(None, self._canvas_crs()))
+        self.canvas.destinationCrsChanged.connect(self._canvas_crs_changed)
+        self.canvas.mapToolSet.connect(self._map_tool_set)
+
+    def _engine_ready(self, _url: str) -> None:
+        self.session.set_client(self.engine.client())
+
+    def _engine_gone(self, *_: object) -> None:
+        self.session.set_client(None)
+
+    def _canvas_crs_changed(self) -> None:
+        self.session.set_crs(self._canvas_crs())
+
+    def _canvas_crs(self) -> QgsCoordinateReferenceSystem:
+        return self.canvas.mapSettings().destinationCrs()
+
+    # the Input/Output tab
+
+    def load(self, folder: str) -> None:
+        """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
+        self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
+
+    def add_raster(self) -> None:
+        raster = (self.session.source or {}).get("raster")
+        if raster:
+            layer, line = project_layers.add_raster(raster)
+            say(self.source_panel.raster, line, "ok" if layer is not None else "error")
+
+    def zoom_to_source(self) -> None:
+        """Show the source's whole extent (transformed to the canvas's CRS)."""
+        if self.session.source is None:
+            return
+        extent = QgsRectangle(*self.session.source["extent"])
+        self.canvas.setExtent(transform_rect(extent, self.source_crs, self._canvas_crs()))
+        self.canvas.refresh()
+
+    def _show_boundary(self, on: bool) -> None:
+        self.bands.show_boundary(self.session.chips if on else None, self.source_crs)
+
+    # the session's answers
+
+    def _loaded(self, info: dict, chips: dict) -> None:
+        self.source_crs = from_engine(info["crs"], info.get("crs_wkt", ""))
+        self.source_panel.show_source(info)
+        self._show_boundary(self.source_panel.boundary.isChecked())
+        self.set_tool(self.tool)
+
+    def _changed(self, session: dict) -> None:
+        self.bands.show_session(session, self.session.crs)
+        self.prompts_panel.show_session(session)
+
+    def _message(self, topic: str, text: str, level: str) -> None:
+        if topic == "source":
+            say(self.source_panel.status, text, level)
+        elif topic == "output":
+            say(self.source_panel.output_status, text, level)
+        if topic in ("prompt", "output"):
+            say(self.prompts_panel.output_status, text, level)
+
+    def _output_written(self, answer: dict) -> None:
+        output = answer["session"].get("output")
+        if output:
+            project_layers.show_output(output)
+
+    def _reset(self) -> None:
+        self.bands.clear()
+        self.source_panel.show_source(None)
+        self.prompts_panel.show_session(None)
+        if self.canvas.mapTool() in self.tools.values():
+            self.canvas.unsetMapTool(self.canvas.mapTool())
+
+    # the map tools and the keys
+
+    def set_tool(self, kind: str) -> None:
+        """Prompt with `kind` (fg, bg, box): the canvas's tool once a folder is loaded."""
+        self.tool = kind
+        self.session.preview.clear()
+        self.bands.show_drag(None, self._canvas_crs())
+        if self.session.session is not None:
+            self.canvas.setMapTool(self.tools[kind])
+        self.prompts_panel.show_tool(kind if self.canvas.mapTool() is self.tools[kind] else None)
+
+    def _map_tool_set(self, new: QgsMapTool, _old: QgsMapTool) -> None:
+        if new not in self.tools.values():
+            self.prompts_panel.show_tool(None)
+
+    def shortcut(self, name: str) -> None:
+        """A key of the dock, pressed while a samscape tool is the canvas's tool."""
+        session = self.session
+        if name == "next_tool":
+            self.set_tool(TOOLS[(TOOLS.index(self.tool) + 1) % len(TOOLS)])
+        elif name == "preview":
+            self.prompts_panel.preview.toggle()
+        else:
+            {"save": session.save, "clear": session.clear, "undo": session.undo,
+             "undo_save": session.undo_save}[name]()
+
+    def _same_crs(self) -> bool:
+        """Whether the session takes the canvas's coordinates (not so while it is replaced after a
+        change of the canvas's CRS)."""
+        return self._canvas_crs() == self.session.crs
+
+    def _clicked(self, point: QgsPointXY, label: int) -> None:
+        if self._same_crs():
+            self.session.add_point(point.x(), point.y(), label)
+
+    def _hovered(self, point: QgsPointXY) -> None:
+        if self.tool == BOX:
+            return
+        if not self._inside_source(point) or not self._same_crs():
+            self.session.preview.clear()
+            return
+        self.session.preview.point(point.x(), point.y(), LABELS[self.tool])
+
+    def _inside_source(self, point: QgsPointXY) -> bool:
+        source = self.session.source
+        if source is None:
+            return False
+        try:
+            there = QgsCoordinateTransform(self._canvas_crs(), self.source_crs, QgsProject.instance()
+                                           ).transform(point)
+        except Exception:  # QgsCsException: a point the source's CRS cannot hold
+            return False
+        return QgsRectangle(*source["extent"]).contains(there)
+
+    def _box_dragged(self, rect: QgsRectangle) -> None:
+        self.bands.show_drag(rect, self._canvas_crs())
+        if self._same_crs():
+            self.session.preview.box(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+
+    def _box_drawn(self, rect: QgsRectangle) -> None:
+        self.bands.show_drag(None, self._canvas_crs())
+        if self._same_crs():
+            self.session.set_box(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+
+    def close(self) -> None:
+        """Put the tools down and take the bands off the canvas (the dock is going)."""
+        if self.canvas.mapTool() in self.tools.values():
+            self.canvas.unsetMapTool(self.canvas.mapTool())
+        self.bands.remove()

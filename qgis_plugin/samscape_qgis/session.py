@@ -1,0 +1,299 @@
+"""The dock's conversation with the engine about one feature folder, as the browser app has it
+(`samscape/serve/static/sources.js`, `prompts.js`, `outputs.js`): open the folder, start a session
+in the canvas's CRS (so the engine transforms prompts in and results out), send prompts, save and
+undo saves. Every call returns at once; answers to a load that a newer one replaced are dropped,
+and what that load made on the engine is closed again."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from qgis.core import QgsCoordinateReferenceSystem
+from qgis.PyQt.QtCore import QObject, pyqtSignal
+
+from .client import Client, Reply
+from .crs import to_engine
+from .preview import Preview
+
+OK, WARN, ERROR, INFO = "ok", "warn", "error", ""
+
+
+class SegmentationSession(QObject):
+    """One open source and its session on the engine. `source` and `session` are the engine's JSON
+    (None before a load); `crs` is the session's CRS. `loading`: a load is under way (no prompt is
+    taken meanwhile); `busy`: a prompt is being answered. Messages go out as `message(topic, text,
+    level)` with topic 'source', 'prompt' or 'output' and level 'ok', 'warn', 'error' or ''."""
+
+    source_loaded = pyqtSignal(dict, dict)  # the source's JSON, its chip footprints (GeoJSON)
+    changed = pyqtSignal(dict)  # the session's JSON: prompts and result in `crs`
+    saved = pyqtSignal(dict)  # the save's answer: group_id, polygons, session
+    save_undone = pyqtSignal(dict)  # group_id, session
+    output_changed = pyqtSignal(dict)  # the session's JSON, with its new output
+    message = pyqtSignal(str, str, str)
+    reset = pyqtSignal()  # the engine (re)started or stopped: nothing is loaded any more
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client: Client | None = None
+        self.source: dict | None = None
+        self.session: dict | None = None
+        self.chips: dict | None = None
+        self.crs = QgsCoordinateReferenceSystem()
+        self.output = ""
+        self.vector = {"max_polygon_only": False, "vectorize": "pixel"}
+        self.loading = False
+        self.busy = False
+        self.preview = Preview(self)
+        self._load_seq = 0
+        self._after_prompt: list[Callable[[], None]] = []
+
+    @property
+    def idle(self) -> bool:
+        """Nothing is loading, being prompted, saved or previewed."""
+        return not (self.loading or self.busy or self._after_prompt) and self.preview.idle
+
+    def set_client(self, client: Client | None) -> None:
+        """Talk to this engine from now on (None: none runs); what the previous one had open is gone."""
+        had = self.source is not None
+        self.client = client
+        self._load_seq += 1
+        self.source = self.session = self.chips = None
+        self.loading = self.busy = False
+        self._after_prompt.clear()
+        self.preview.clear()
+        self.reset.emit()
+        if had:
+            self.message.emit("source", "the samscape engine restarted: Load the folder again", WARN)
+
+    # loading
+
+    def load(self, folder: str, crs: QgsCoordinateReferenceSystem, output: str) -> None:
+        """Open the feature folder `folder` with a session in `crs`, saving to `output` ('' : none yet)."""
+        if self.client is None:
+            self.message.emit("source", "the samscape engine is not running; start it (Restart engine) "
+                              "and Load again", ERROR)
+            return
+        if not folder:
+            self.message.emit("source", "choose a feature folder first (…), then Load", ERROR)
+            return
+        seq = self._begin_load()
+        self.output = output
+        self.message.emit("source", "Loading…", INFO)
+        self.client.post("/api/sources", {"path": folder}).then(
+            lambda reply: self._opened(seq, reply, crs))
+
+    def set_crs(self, crs: QgsCoordinateReferenceSystem) -> None:
+        """Prompt in `crs` from now on: a new session on the same source (the prompts so far go)."""
+        if self.source is None or self.client is None or crs == self.crs:
+            return
+        seq = self._begin_load()
+        self._start(seq, self.source, crs, opens=False)
+
+    def _begin_load(self) -> int:
+        self._load_seq += 1
+        self.loading = True
+        self.preview.clear()
+        return self._load_seq
+
+    def _latest(self, seq: int) -> bool:
+        return seq == self._load_seq
+
+    def _opened(self, seq: int, reply: Reply, crs: QgsCoordinateReferenceSystem) -> None:
+        if not reply.ok:
+            if self._latest(seq):
+                self.loading = False
+                self.message.emit("source", reply.error, ERROR)
+            return
+        if not self._latest(seq):
+            self._close_source(reply.data["id"])
+            return
+        self._start(seq, reply.data, crs, opens=True)
+
+    def _start(self, seq: int, info: dict, crs: QgsCoordinateReferenceSystem, opens: bool) -> None:
+        """Fetch the chips and start a session on the open source `info`, both at once."""
+        body = {"source": info["id"], "crs": to_engine(crs), **self.vector}
+        replies = [self.client.get(f"/api/sources/{info['id']}/chips"),
+                   self.client.post("/api/sessions", body)]
+
+        def both(_: Reply) -> None:
+            if all(r.done for r in replies):
+                self._started(seq, info, crs, opens, *replies)
+
+        for reply in replies:
+            reply.then(both)
+
+    def _started(self, seq: int, info: dict, crs: QgsCoordinateReferenceSystem, opens: bool,
+                 chips: Reply, created: Reply) -> None:
+        if not (chips.ok and created.ok and self._latest(seq)):
+            if created.ok:
+                self._end_session(created.data["id"])
+            if opens and (self.source is None or self.source["id"] != info["id"]):
+                self._close_source(info["id"])
+            if self._latest(seq):
+                self.loading = False
+                self.message.emit("source", chips.error or created.error, ERROR)
+            return
+        previous_session, previous_source = self.session, self.source
+        self.source, self.chips, self.session, self.crs = info, chips.data, created.data, crs
+        self.preview.clear()
+        self.source_loaded.emit(info, chips.data)
+        self.changed.emit(created.data)
+        self.message.emit("source", describe_source(info), WARN if not info.get("raster") else OK)
+        if previous_session is not None:
+            self._end_session(previous_session["id"])
+        if opens and previous_source is not None and previous_source["id"] != info["id"]:
+            self._close_source(previous_source["id"])
+        if self.output:
+            self._put_output(self.output, lambda: setattr(self, "loading", False))
+        else:
+            self.loading = False
+            self.message.emit("output", "choose an output GeoPackage to save to", INFO)
+
+    def _end_session(self, session_id: str) -> None:
+        if self.client is not None:
+            self.client.delete(f"/api/sessions/{session_id}")
+
+    def _close_source(self, source_id: str) -> None:
+        if self.client is not None:
+            self.client.delete(f"/api/sources/{source_id}")
+
+    # the output layer
+
+    def set_output(self, path: str) -> None:
+        """Save to the layer at `path` from now on (a new file, or an existing samscape layer)."""
+        self.output = path
+        if self.session is not None and path:
+            self._put_output(path)
+
+    def _put_output(self, path: str, then: Callable[[], None] | None = None) -> None:
+        session_id = self.session["id"]
+
+        def answered(reply: Reply) -> None:
+            if then is not None:
+                then()
+            if self.session is None or self.session["id"] != session_id:
+                return
+            if not reply.ok:
+                self.message.emit("output", f"{reply.error}; choose another output GeoPackage", ERROR)
+                return
+            self.session = reply.data
+            self.output_changed.emit(reply.data)
+            self.message.emit("output", describe_output(reply.data), OK)
+
+        self.client.put(f"/api/sessions/{session_id}/output", {"path": path}).then(answered)
+
+    def set_vector(self, max_polygon_only: bool, vectorize: str) -> None:
+        """Vectorise with these options from now on, the current result included."""
+        self.vector = {"max_polygon_only": max_polygon_only, "vectorize": vectorize}
+        if self.session is not None:
+            self._send("options", self.vector, method="PUT")
+
+    # prompts
+
+    def add_point(self, x: float, y: float, label: int) -> None:
+        """A point at (x, y) in `crs`: foreground (label 1) or background (0)."""
+        self._send("points", {"x": x, "y": y, "label": label})
+
+    def set_box(self, xmin: float, ymin: float, xmax: float, ymax: float) -> None:
+        self._send("box", {"box": [xmin, ymin, xmax, ymax]})
+
+    def undo(self) -> None:
+        self._send("undo")
+
+    def clear(self) -> None:
+        self._send("clear")
+
+    def _send(self, path: str, body: dict | None = None, method: str = "POST") -> None:
+        """A prompt change; ignored while loading or while another one is answered (as in the
+        browser app), and the preview dropped."""
+        if self.session is None or self.busy or self.loading:
+            return
+        self.busy = True
+        self.preview.clear()
+        session_id = self.session["id"]
+        url = f"/api/sessions/{session_id}/{path}"
+        reply = self.client.put(url, body) if method == "PUT" else self.client.post(url, body)
+        reply.then(lambda r: self._prompted(session_id, r))
+
+    def _prompted(self, session_id: str, reply: Reply) -> None:
+        self.busy = False
+        if self.session is not None and self.session["id"] == session_id:
+            if reply.ok:
+                self.session = reply.data
+                self.changed.emit(reply.data)
+            else:
+                self.message.emit("prompt", reply.error, ERROR)
+        self._run_waiting()
+
+    def _run_waiting(self) -> None:
+        waiting, self._after_prompt = self._after_prompt, []
+        for action in waiting:
+            action()
+        self.preview.pump()
+
+    # saves
+
+    def save(self) -> None:
+        """Save the current result as one group (after the prompt being answered, if any)."""
+        if self.busy:
+            self._after_prompt.append(self.save)
+            return
+        if self.session is None or self.loading:
+            return
+        if not self.session.get("output"):
+            self.message.emit("output", "choose an output GeoPackage first (Input/Output tab)", ERROR)
+            return
+        self._save_call("save", self.saved, lambda data: describe_save(data))
+
+    def undo_save(self) -> None:
+        """Remove the last group this session saved from its layer."""
+        if self.busy:
+            self._after_prompt.append(self.undo_save)
+            return
+        if self.session is None or self.loading:
+            return
+        self._save_call("undo-save", self.save_undone,
+                        lambda data: f"removed the last save ({data['group_id'][-6:]})")
+
+    def _save_call(self, path: str, signal, describe: Callable[[dict], str]) -> None:
+        self.busy = True
+        self.preview.clear()
+        session_id = self.session["id"]
+
+        def answered(reply: Reply) -> None:
+            self.busy = False
+            if self.session is not None and self.session["id"] == session_id:
+                if reply.ok:
+                    self.session = reply.data["session"]
+                    self.changed.emit(self.session)
+                    signal.emit(reply.data)
+                    self.message.emit("output", describe(reply.data), OK)
+                else:
+                    self.message.emit("output", reply.error, ERROR)
+            self._run_waiting()
+
+        self.client.post(f"/api/sessions/{session_id}/{path}").then(answered)
+
+
+def describe_source(info: dict) -> str:
+    """The line shown once a feature folder is loaded (scene.js's showSourceStatus)."""
+    line = f"Loaded {info['name']}: {info['chips']} chips, model {info['model']}, {info['crs']}"
+    if info.get("raster"):
+        return line
+    return (f"{line}. Its raster {info['name']} was not found beside the feature folder (or it changed "
+            f"since encoding): add the image to the project yourself")
+
+
+def describe_output(session: dict) -> str:
+    """Where saves go, and whether polygons are reprojected into that layer (outputs.js)."""
+    where = f"saving to {os.path.basename(session['output'])} ({session['output_crs']})"
+    if session["output_crs"] == session["crs"]:
+        return where
+    return f"{where}; polygons are reprojected from {session['crs']} (area_m2 stays in square metres)"
+
+
+def describe_save(data: dict) -> str:
+    session, count = data["session"], data["polygons"]
+    into = "" if session["output_crs"] == session["crs"] else f", reprojected into {session['output_crs']}"
+    return f"saved {count} polygon{'' if count == 1 else 's'} to {os.path.basename(session['output'])}{into}"
