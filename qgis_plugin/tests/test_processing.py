@@ -66,10 +66,13 @@ def samscape(command: str, *args: object, timeout: float = 300) -> subprocess.Co
     return subprocess.run([command, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-def folder_info(command: str, folder: Path) -> dict:
-    done = samscape(command, "info", folder, "--json")
+def folder_info(command: str, folder: Path, validate: bool = False) -> dict:
+    """`samscape info --json` of `folder`; `validate`: also checks every chip (and that all pass)."""
+    done = samscape(command, "info", folder, "--json", *(["--validate"] if validate else []))
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    info = json.loads(done.stdout)
+    assert not validate or info["problems"] == {}
+    return info
 
 
 def chip_files(folder: Path) -> dict[str, int]:
@@ -174,8 +177,7 @@ def test_encode_reports_progress_and_writes_a_valid_folder(provider, demo, samsc
     assert result == {"OUTPUT": str(folder), "ENCODED": 6, "ALREADY_DONE": 0, "GRID_CHIP_COUNT": 6}
     assert [round(p) for p in feedback.progress] == [33, 67, 100]
     assert "--progress-json" in feedback.commands[0]
-    assert samscape(samscape_command, "info", folder, "--validate").returncode == 0
-    info = folder_info(samscape_command, folder)
+    info = folder_info(samscape_command, folder, validate=True)
     assert info["model"]["id"] == "demo" and info["dtype"] == "float32" and info["chip_count"] == 6
     assert info["preprocessing"]["bands"] == [3, 2, 1]
     assert info["preprocessing"]["value_range"] == [10.0, 200.0]
@@ -185,9 +187,11 @@ def test_encode_reports_progress_and_writes_a_valid_folder(provider, demo, samsc
 
 def test_cancel_stops_the_process_and_a_rerun_resumes(provider, samscape_command, tmp_path: Path) -> None:
     raster = tmp_path / "scene.tif"
-    assert samscape(samscape_command, "sample-raster", raster).returncode == 0  # 63 demo chips
+    assert samscape(samscape_command, "sample-raster", raster).returncode == 0  # 1200 × 900 px
     folder = tmp_path / "features"
-    parameters = {"INPUT": str(raster), "MODEL": "demo", "BATCH_SIZE": 1, "OUTPUT": str(folder)}
+    square = "500000,500384,3999616,4000000 [EPSG:32633]"  # 768 px square: 25 chips of the demo model
+    parameters = {"INPUT": str(raster), "MODEL": "demo", "EXTENT": square, "BATCH_SIZE": 1,
+                  "OUTPUT": str(folder)}
     feedback = Feedback(cancel_after=1)
     with pytest.raises(QgsProcessingException) as raised:
         run("encode", parameters, feedback)
@@ -198,14 +202,14 @@ def test_cancel_stops_the_process_and_a_rerun_resumes(provider, samscape_command
     assert processes_naming(str(folder)) == []
     kept = chip_files(folder)
     info = folder_info(samscape_command, folder)
-    assert 1 <= info["chip_count"] == len(kept) < 63
+    assert 1 <= info["chip_count"] == len(kept) < info["grid_chip_count"] == 25
 
     again = Feedback()
-    result = run("encode", parameters, again)
-    assert result["ALREADY_DONE"] == len(kept) and result["ENCODED"] == 63 - len(kept)
+    result = run("encode", {**parameters, "BATCH_SIZE": 8}, again)  # not part of the encoding
+    assert result["ALREADY_DONE"] == len(kept) and result["ENCODED"] == 25 - len(kept)
     assert again.progress[-1] == 100
     assert {name: chip_files(folder)[name] for name in kept} == kept  # not written again
-    assert samscape(samscape_command, "info", folder, "--validate").returncode == 0
+    assert folder_info(samscape_command, folder, validate=True)["chip_count"] == 25
 
 
 def test_bad_inputs_fail_with_the_commands_one_line(provider, demo, samscape_command, tmp_path: Path) -> None:
@@ -311,8 +315,9 @@ def test_the_copilots_settings_file_is_read_and_parameters_win(provider, demo, s
                              capture_output=True, text=True, timeout=120)
     assert written.returncode == 0, written.stderr
     folder = tmp_path / "features"
+    corner = "500000,500128,3999872,4000000 [EPSG:32633]"  # one chip
     run("encode", {"INPUT": str(demo["raster"]), "SETTINGS": str(settings_file), "BANDS": [2],
-                   "OUTPUT": str(folder)})
+                   "EXTENT": corner, "OUTPUT": str(folder)})
 
     info = folder_info(samscape_command, folder)
     assert info["model"]["id"] == "demo" and info["preprocessing"]["stride"] == 200
