@@ -323,3 +323,34 @@ def test_the_copilots_settings_file_is_read_and_parameters_win(provider, demo, s
     assert info["model"]["id"] == "demo" and info["preprocessing"]["stride"] == 200
     assert info["preprocessing"]["value_range"] == [5.0, 250.0]
     assert info["preprocessing"]["bands"] == [2, 2, 2]  # the parameter given wins
+
+
+def qgis_process() -> str:
+    """QGIS's command-line runner; Debian's `qgis_process` wrapper passes an option
+    (--noversioncheck, from /etc/default/qgis) that 3.22's runner refuses, so its binary first."""
+    found = shutil.which("qgis_process.bin") or shutil.which("qgis_process")
+    assert found, "qgis_process not found: install QGIS (Debian: the qgis package)"
+    return found
+
+
+def test_qgis_process_lists_and_runs_the_algorithms(demo, samscape_command, tmp_path: Path) -> None:
+    home = tmp_path / "home"  # a fresh default profile, as `samscape qgis install` leaves it
+    ini = home / ".local/share/QGIS/QGIS3/profiles/default/QGIS/QGIS3.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text(f"[PythonPlugins]\n{NAME}=true\n\n[samscape]\nengine_command={samscape_command}\n")
+    env = {key: value for key, value in os.environ.items()  # start_app set QGIS_CUSTOM_CONFIG_PATH
+           if not key.startswith(("XDG_", "QGIS_"))}
+    env.update(HOME=str(home), QGIS_PLUGINPATH=str(PLUGINS), QT_QPA_PLATFORM="offscreen")
+
+    listed = subprocess.run([qgis_process(), "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"samscape:encode\tEncode raster", listed.stdout), listed.stdout
+    assert re.search(r"samscape:segment\tSegment from prompts layer", listed.stdout)
+
+    folder = tmp_path / "features"
+    ran = subprocess.run([qgis_process(), "run", "samscape:encode", "--json", "--",
+                          f"INPUT={demo['raster']}", "MODEL=demo", "EXTENT=500000,500128,3999872,4000000",
+                          f"OUTPUT={folder}"], capture_output=True, text=True, env=env, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads(ran.stdout)["results"]
+    assert results == {"OUTPUT": str(folder), "ENCODED": 1, "ALREADY_DONE": 0, "GRID_CHIP_COUNT": 1}
