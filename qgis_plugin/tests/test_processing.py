@@ -135,6 +135,23 @@ def demo(samscape_command: str, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {key: Path(report[key]) for key in ("raster", "truth", "folder")}
 
 
+@pytest.fixture
+def project_raster():
+    """Add a raster file to the project as a layer (the project owns it, and deletes it at the
+    test's end: a layer that outlived QGIS's exit, held by a traceback, would crash the exit)."""
+    added: list[str] = []
+
+    def add(path: Path, name: str) -> QgsRasterLayer:
+        layer = QgsRasterLayer(str(path), name)
+        assert layer.isValid()
+        QgsProject.instance().addMapLayer(layer)
+        added.append(layer.id())
+        return layer
+
+    yield add
+    QgsProject.instance().removeMapLayers(added)
+
+
 def run(algorithm: str, parameters: dict, feedback: QgsProcessingFeedback | None = None) -> dict:
     import processing
 
@@ -148,6 +165,7 @@ def test_the_provider_lists_both_algorithms(provider) -> None:
     encode = provider.algorithm("encode")
     assert isinstance(encode.outputDefinition("OUTPUT"), QgsProcessingOutputFolder)
     assert provider.defaultVectorFileExtension() == "gpkg"
+    assert qgis.utils.pluginMetadata(NAME, "hasProcessingProvider") == "yes"  # qgis_process loads it
 
 
 def test_processing_modules_import_only_qgis_and_the_standard_library() -> None:
@@ -161,14 +179,14 @@ def test_processing_modules_import_only_qgis_and_the_standard_library() -> None:
 
 
 def test_encode_reports_progress_and_writes_a_valid_folder(provider, demo, samscape_command,
-                                                           tmp_path: Path) -> None:
-    layer = QgsRasterLayer(str(demo["raster"]), "scene")
+                                                           project_raster, tmp_path: Path) -> None:
+    layer = project_raster(demo["raster"], "scene")
     extent = layer.extent()
     right = extent.xMinimum() + 0.75 * extent.width()  # 384 px of 512: 2 × 3 chips of 256 px
     folder = tmp_path / "features"
     feedback = Feedback()
     result = run("encode", {
-        "INPUT": layer, "MODEL": "demo", "BANDS": [3, 2, 1], "RANGE": "10,200", "CRS": "EPSG:32633",
+        "INPUT": layer.id(), "MODEL": "demo", "BANDS": [3, 2, 1], "RANGE": "10,200", "CRS": "EPSG:32633",
         "RESOLUTION": 0.5, "EXTENT": f"{extent.xMinimum()},{right},{extent.yMinimum()},"
                                     f"{extent.yMaximum()} [EPSG:32633]",
         "STRIDE": 128, "BATCH_SIZE": 2, "DEVICE": "cpu", "DTYPE": "float32", "MIXED_PRECISION": "off",
@@ -212,16 +230,16 @@ def test_cancel_stops_the_process_and_a_rerun_resumes(provider, samscape_command
     assert folder_info(samscape_command, folder, validate=True)["chip_count"] == 25
 
 
-def test_bad_inputs_fail_with_the_commands_one_line(provider, demo, samscape_command, tmp_path: Path) -> None:
+def test_bad_inputs_fail_with_the_commands_one_line(provider, demo, samscape_command, project_raster,
+                                                    tmp_path: Path) -> None:
     from samscape_qgis import settings
 
     moved = tmp_path / "moved.tif"
     shutil.copy(demo["raster"], moved)
-    layer = QgsRasterLayer(str(moved), "moved")
-    assert layer.isValid()
+    layer = project_raster(moved, "moved")
     moved.unlink()  # the file went away after the layer was loaded
     with pytest.raises(QgsProcessingException) as raised:
-        run("encode", {"INPUT": layer, "MODEL": "demo", "OUTPUT": str(tmp_path / "a")})
+        run("encode", {"INPUT": layer.id(), "MODEL": "demo", "OUTPUT": str(tmp_path / "a")})
     assert re.fullmatch(r"samscape: error: cannot open raster '.*moved\.tif'.*", str(raised.value))
 
     busy = tmp_path / "busy"
@@ -354,3 +372,52 @@ def test_qgis_process_lists_and_runs_the_algorithms(demo, samscape_command, tmp_
     assert ran.returncode == 0, ran.stderr
     results = json.loads(ran.stdout)["results"]
     assert results == {"OUTPUT": str(folder), "ENCODED": 1, "ALREADY_DONE": 0, "GRID_CHIP_COUNT": 1}
+
+
+def test_a_model_chains_encode_into_segment(provider, demo, tmp_path: Path) -> None:
+    from qgis.core import (
+        QgsProcessingModelAlgorithm,
+        QgsProcessingModelChildAlgorithm,
+        QgsProcessingModelChildParameterSource,
+        QgsProcessingModelOutput,
+        QgsProcessingModelParameter,
+        QgsProcessingParameterFeatureSource,
+        QgsProcessingParameterRasterLayer,
+    )
+
+    model = QgsProcessingModelAlgorithm("encode and segment", "samscape")
+    model.addModelParameter(QgsProcessingParameterRasterLayer("raster", "Raster"),
+                            QgsProcessingModelParameter("raster"))
+    model.addModelParameter(QgsProcessingParameterFeatureSource("prompts", "Prompts"),
+                            QgsProcessingModelParameter("prompts"))
+    encode = QgsProcessingModelChildAlgorithm("samscape:encode")
+    encode.setChildId("encode")
+    encode.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromModelParameter("raster")])
+    encode.addParameterSources("MODEL", [QgsProcessingModelChildParameterSource.fromStaticValue("demo")])
+    model.addChildAlgorithm(encode)
+    segment = QgsProcessingModelChildAlgorithm("samscape:segment")
+    segment.setChildId("segment")
+    segment.addParameterSources("FEATURES", [QgsProcessingModelChildParameterSource.fromChildOutput(
+        "encode", "OUTPUT")])
+    segment.addParameterSources("PROMPTS", [QgsProcessingModelChildParameterSource.fromModelParameter(
+        "prompts")])
+    polygons = QgsProcessingModelOutput("polygons")
+    polygons.setChildId("segment")
+    polygons.setChildOutputName("OUTPUT")
+    segment.setModelOutputs({"polygons": polygons})
+    model.addChildAlgorithm(segment)
+    assert model.dependsOnChildAlgorithms("segment") == {"encode"}
+
+    building = truth_objects(demo["truth"], "building", 1)[0]
+    prompts = QgsVectorLayer("Point?crs=EPSG:32633", "prompts", "memory")
+    feature = QgsFeature(prompts.fields())
+    feature.setGeometry(building.pointOnSurface())
+    prompts.dataProvider().addFeature(feature)
+    out = tmp_path / "model.gpkg"
+    import processing
+
+    result = processing.run(model, {"raster": str(demo["raster"]), "prompts": prompts,
+                                    "segment:polygons": str(out)}, feedback=Feedback())
+    assert result["segment:polygons"] == str(out)
+    saved = [f.geometry() for f in QgsVectorLayer(str(out), "model", "ogr").getFeatures()]
+    assert saved and max(iou(building, polygon) for polygon in saved) >= 0.6
