@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qgis.core import Qgis
+from qgis.core import Qgis, QgsApplication
 from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QIcon
 
@@ -18,6 +18,7 @@ except ImportError:
 from . import settings
 from .dock import SamscapeDock
 from .engine import FAILED, STOPPED, Engine
+from .processing import SamscapeProvider
 from .settings_dialog import SettingsDialog
 
 MENU = "samscape"
@@ -32,8 +33,16 @@ class SamscapePlugin:
         self.engine: Engine | None = None
         self.dock: SamscapeDock | None = None
         self.actions: list[QAction] = []
+        self.provider: SamscapeProvider | None = None
+
+    def initProcessing(self) -> None:  # noqa: N802 - QGIS's name (qgis_process calls it alone)
+        """Add the Processing provider "samscape" (once)."""
+        if self.provider is None:
+            self.provider = SamscapeProvider()
+            QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS's name
+        self.initProcessing()
         window = self.iface.mainWindow()
         self.engine = Engine(settings.load(), parent=window)
         self.engine.failed.connect(self._show_failure)
@@ -82,6 +91,9 @@ class SamscapePlugin:
 
     def unload(self) -> None:
         """Stop the engine (waiting a few seconds at most) and remove what initGui added."""
+        if self.provider is not None:
+            QgsApplication.processingRegistry().removeProvider(self.provider)
+            self.provider = None
         if self.engine is not None:
             self.engine.stop(wait=True)
             self.engine.deleteLater()

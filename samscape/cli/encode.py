@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from click.core import ParameterSource
@@ -32,30 +36,58 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt
 @settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
 @json_opt
+@click.option("--progress-json", is_flag=True,
+              help='For programs: one JSON line per batch on stdout, {"done": N, "total": M} (chips '
+                   'this run encodes), then the result as --json prints it; no progress bar.')
 @quiet_opt
 @click.pass_context
 def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file: str | None,
-                   overwrite: bool, as_json: bool, quiet: bool, **flags) -> None:
+                   overwrite: bool, as_json: bool, progress_json: bool, quiet: bool, **flags) -> None:
     """Encode RASTER (any GDAL source) into the feature folder OUT_DIR.
 
-    Running the same command again resumes an interrupted encoding.
+    Running the same command again resumes an interrupted encoding (Ctrl+C, or SIGTERM, which
+    stops it as Ctrl+C does: the chips written so far are kept).
     """
     from ..encoder import encode
     from ..settings import load_settings
 
     given = {name.rstrip("_"): value for name, value in flags.items()
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
-    result = encode(raster, out_dir, load_settings(settings_file, given),
-                    overwrite=overwrite, progress=not quiet)
+    progress = _print_progress if progress_json else not quiet
+    with _terminate_as_interrupt():
+        result = encode(raster, out_dir, load_settings(settings_file, given),
+                        overwrite=overwrite, progress=progress)
     summary = {
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,
         "encoded": result.encoded, "already_done": result.already_done,
         "nodata": result.nodata, "seconds": round(result.seconds, 3),
         "chips_per_second": round(result.chips_per_second, 3),
     }
-    if as_json:
+    if as_json or progress_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s), {result.already_done} already done, "
                    f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid")
+
+
+def _print_progress(done: int, total: int) -> None:
+    click.echo(json.dumps({"done": done, "total": total}))  # click.echo flushes
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while encoding (in the main thread, where signals are
+    handled), so a terminated run flushes its manifest and says how to resume, as Ctrl+C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
