@@ -168,16 +168,6 @@ def test_the_provider_lists_both_algorithms(provider) -> None:
     assert qgis.utils.pluginMetadata(NAME, "hasProcessingProvider") == "yes"  # qgis_process loads it
 
 
-def test_processing_modules_import_only_qgis_and_the_standard_library() -> None:
-    for path in (PLUGINS / NAME / "processing").glob("*.py"):
-        for line in path.read_text().splitlines():
-            found = re.match(r"\s*(?:from (\S+) import|import (\S+))", line)
-            if found:
-                top = (found.group(1) or found.group(2)).split(".")[0]
-                assert top in ("", "qgis", "__future__") or top in sys.stdlib_module_names, \
-                    f"{path.name}: {line.strip()}"
-
-
 def test_encode_reports_progress_and_writes_a_valid_folder(provider, demo, samscape_command,
                                                            project_raster, tmp_path: Path) -> None:
     layer = project_raster(demo["raster"], "scene")
