@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Recorder, wait_until
+from conftest import Recorder, spin, wait_until
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
@@ -28,6 +28,7 @@ from qgis.PyQt.QtWidgets import QAction
 from samscape_qgis import project_layers
 from samscape_qgis.dock import SamscapeDock
 from samscape_qgis.engine import Engine, command_line
+from samscape_qgis.preview import PREVIEW_INTERVAL_MS
 from samscape_qgis.settings import EngineSettings
 
 UTM = QgsCoordinateReferenceSystem("EPSG:32633")
@@ -232,7 +233,9 @@ def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screens
     settle(dock)
     assert session.preview.requests == 2 and bands.preview.size() >= 1
     assert iou(bands.preview.asGeometry(), first) >= 0.7
-    # a preview answered after a prompt change is dropped
+    # a preview answered after a prompt change is dropped (waiting out the 40 ms throttle first,
+    # so the move is sent at once and its answer is still on its way when C is pressed)
+    spin(PREVIEW_INTERVAL_MS / 1000 + 0.02)
     mouse(dock, QEvent.Type.MouseMove, to_canvas(dock, second.poleOfInaccessibility(0.1)[0].asPoint()))
     key(dock, Qt.Key.Key_C)
     assert session.preview.requests == 3 and bands.preview.size() == 0
