@@ -204,7 +204,7 @@ class Engine(QObject):
         process.setWorkingDirectory(QDir.homePath())
         process.setProgram(program)
         roots = self.roots if self.roots is not None else default_roots(self.settings.extra_roots)
-        arguments = [*leading, "serve", "--port", "0"]
+        arguments = [*leading, "serve", "--port", "0", "--stop-on-eof"]  # ends with QGIS, crash or not
         for root in roots:
             arguments += ["--root", root]
         process.setArguments(arguments)

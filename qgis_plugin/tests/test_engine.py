@@ -9,6 +9,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,12 @@ START_S = 90  # a cold start on a busy 2-core machine; a warm one takes about 3 
 
 
 def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, ended but not reaped by its new parent, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def answer(client: Client, path: str = "/api/health"):
@@ -140,6 +142,37 @@ def test_stop_and_wait_for_qgis_closing(engine: Engine) -> None:
     pid = engine.pid
     engine.stop(wait=True)
     assert stopped.calls and engine.state == "stopped" and not alive(pid)
+
+
+CRASHING_QGIS = """
+import os, sys
+from qgis.testing import start_app
+from qgis.PyQt.QtCore import QEventLoop, QTimer
+from samscape_qgis.engine import Engine
+from samscape_qgis.settings import EngineSettings
+app = start_app()
+engine = Engine(EngineSettings(command=sys.argv[1]), roots=[sys.argv[2]])
+loop = QEventLoop()
+engine.ready.connect(loop.quit)
+engine.failed.connect(loop.quit)
+QTimer.singleShot(90000, loop.quit)
+engine.start()
+loop.exec()
+print(engine.pid, flush=True)
+os._exit(3)  # no unload, no stop: as a crash leaves it
+"""
+
+
+def test_the_engine_ends_when_qgis_crashes(samscape_command: str, tmp_path: Path) -> None:
+    """QGIS killed without unloading the plugin: its pipe to the engine's stdin closes and the
+    engine stops by itself (`serve --stop-on-eof`) instead of holding its memory and port."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", CRASHING_QGIS, samscape_command, str(tmp_path)],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 3, run.stderr
+    pid = int(run.stdout.split()[-1])
+    wait_until(lambda: not alive(pid), 10, "the engine outlived the QGIS that started it")
 
 
 @pytest.mark.parametrize("command", ["{tmp}/venv/bin/samscape", "samscape-nowhere-on-path"])

@@ -56,8 +56,11 @@ def _hosts(host: str) -> tuple[str, ...] | None:
 @live_model_opt
 @device_opt
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default web browser.")
+@click.option("--stop-on-eof", is_flag=True,
+              help="Stop when standard input closes: for a program that starts the server and keeps its "
+                   "stdin open, so the server ends with it, even after a crash.")
 def serve_command(source: str | None, host: str, port: int, token: str | None, roots: tuple[str, ...],
-                  model: str | None, device: str, open_browser: bool) -> None:
+                  model: str | None, device: str, open_browser: bool, stop_on_eof: bool) -> None:
     """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
     files under the allowed roots. The API is described at /openapi.json.
 
@@ -98,4 +101,4 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
         if open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    run(app, sock, on_ready=ready, on_stop=sources.close_all)
+    run(app, sock, on_ready=ready, on_stop=sources.close_all, stop_on_eof=stop_on_eof)

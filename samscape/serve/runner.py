@@ -1,6 +1,8 @@
 """Running the app under uvicorn as `samscape serve` does: on a socket bound here (so port 0
 gives a free port that is known before anyone connects), one machine-readable ready line once
-connections are accepted, and the sources closed on SIGTERM or Ctrl+C before the process ends.
+connections are accepted, and the sources closed on SIGTERM or Ctrl+C before the process ends
+(or, with `stop_on_eof`, once standard input closes: the program that started it ended, even by
+a crash, and an orphan server would hold its memory and port).
 
 The ready line is what a program that starts the server (the QGIS plugin) waits for:
 `SAMSCAPE_READY {"url": "http://127.0.0.1:PORT", "port": PORT, "version": "X.Y.Z", "api": 1}`.
@@ -12,6 +14,7 @@ import contextlib
 import json
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import uvicorn
@@ -60,15 +63,25 @@ class Server(uvicorn.Server):
     stopped (before a captured SIGTERM or SIGINT takes its usual effect)."""
 
     def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None],
-                 on_stop: Callable[[], None]) -> None:
+                 on_stop: Callable[[], None], stop_on_eof: bool = False) -> None:
         super().__init__(config)
         self.on_ready = on_ready
         self.on_stop = on_stop
+        self.stop_on_eof = stop_on_eof
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started and not self.should_exit:
+            if self.stop_on_eof:
+                threading.Thread(target=self._stop_at_eof, name="samscape-stdin", daemon=True).start()
             self.on_ready()
+
+    def _stop_at_eof(self) -> None:
+        """Read standard input to its end, then stop as SIGTERM would."""
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read1(65536):
+                pass
+        self.should_exit = True
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -79,7 +92,8 @@ class Server(uvicorn.Server):
                 self.on_stop()
 
 
-def run(app, sock: socket.socket, on_ready: Callable[[], None], on_stop: Callable[[], None]) -> None:
-    """Serve `app` on the bound `sock` until SIGTERM or Ctrl+C."""
+def run(app, sock: socket.socket, on_ready: Callable[[], None], on_stop: Callable[[], None],
+        stop_on_eof: bool = False) -> None:
+    """Serve `app` on the bound `sock` until SIGTERM or Ctrl+C (or the end of standard input)."""
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S)
-    Server(config, on_ready, on_stop).run(sockets=[sock])
+    Server(config, on_ready, on_stop, stop_on_eof).run(sockets=[sock])

@@ -151,6 +151,27 @@ def test_sigterm_stops_the_server_within_seconds(make_raster, tmp_path: Path) ->
 
 
 @pytest.mark.slow
+def test_stop_on_eof_ends_the_server_with_its_stdin(tmp_path: Path) -> None:
+    """What the QGIS plugin relies on: if QGIS dies, the pipe to the server's stdin closes."""
+    process = subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "serve", "--root", str(tmp_path),
+                                "--port", "0", "--stop-on-eof"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = _ready(process)["url"]
+        process.stdin.write("anything written is ignored\n")
+        process.stdin.flush()
+        time.sleep(0.3)
+        assert httpx.get(f"{url}/api/health").status_code == 200
+        started = time.monotonic()
+        process.stdin.close()
+        assert process.wait(10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.mark.slow
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
