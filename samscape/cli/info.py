@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import FeatureFolderError, ModelNotAvailableError, UnknownModelError
-from ..features import FeatureFolder
-from ..geo.crs import plain_number
+
+if TYPE_CHECKING:
+    from ..features import FeatureFolder
 
 
 def _model_mismatch(features: FeatureFolder) -> str | None:
@@ -30,6 +32,9 @@ def _model_mismatch(features: FeatureFolder) -> str | None:
               help="Load and check every chip; exit 1 naming any missing or corrupt.")
 def info_command(folder: str, as_json: bool, validate: bool) -> None:
     """Describe the feature folder FOLDER."""
+    from ..features import FeatureFolder
+    from ..geo.crs import plain_number
+
     features = FeatureFolder.open(folder)
     summary = features.summary()
     problems: dict[str, str] = {}

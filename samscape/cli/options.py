@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import click
 
-from ..models import pick_device
-
 
 def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A device name this machine can use, else a one-line DeviceError before anything is done."""
-    if value != "auto":
+    """A device name this machine can use, else a one-line DeviceError before anything is done
+    (auto and cpu always are: no torch is imported for them here)."""
+    if value not in ("auto", "cpu"):
+        from ..models import pick_device
+
         pick_device(value)
     return value
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rasterio.errors import RasterioError
 
 from ..errors import FolderConflictError, FolderWriteError
 
@@ -15,6 +14,8 @@ from ..errors import FolderConflictError, FolderWriteError
 @click.option("--seed", default=0, show_default=True, help="Different seeds, different scenes.")
 def sample_command(path: str, seed: int) -> None:
     """Write a 1200x900 px synthetic RGB GeoTIFF (UTM 33N, 0.5 m), a small demo scene, to PATH."""
+    from rasterio.errors import RasterioError
+
     from ..demo import generate_scene
 
     if Path(path).exists():

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from shapely.geometry import mapping
 
 from ..errors import SettingsError
 from ..segment import DEFAULT_MAX_CHIPS
-from ..settings import parse_numbers
 from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_opt
 
 
@@ -59,6 +57,8 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     Coordinates are in --crs (default: the source's CRS). Each object is saved as one group;
     --json prints what was saved as GeoJSON. --settings and --cache are for a raster SOURCE.
     """
+    from shapely.geometry import mapping
+
     from ..geo import norm_crs
     from ..segment import PromptSet, Segmenter, read_prompts, save_results
     from ..sources import open_source
@@ -121,6 +121,8 @@ def _live_settings(settings_file: str | None, model: str):
 
 def _objects(empty, points, bg_points, boxes) -> list:
     """The objects of the --point/--bg-point/--box flags."""
+    from ..settings import parse_numbers
+
     boxes = [parse_numbers(b, 4, "box") for b in boxes]
     if (points or bg_points) and len(boxes) > 1:
         raise SettingsError("points go with at most one --box; use --prompts for several objects")

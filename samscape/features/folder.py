@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from rasterio.crs import CRS
 
 from ..errors import FeatureFolderError
 from ..geo import crs_label
-from .chipfile import read_chip
 from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, read_manifest
 from .metadata import FolderMetadata
+
+if TYPE_CHECKING:
+    import torch
 
 
 class FeatureFolder:
@@ -54,6 +56,8 @@ class FeatureFolder:
 
     def load_chip(self, chip_id: int) -> dict[str, torch.Tensor]:
         """The chip's feature tensors, (C, H, W) each; FeatureFolderError if missing or corrupt."""
+        from .chipfile import read_chip  # torch: not needed to open or describe a folder
+
         if chip_id not in self.records:
             raise FeatureFolderError(f"chip {chip_id} is not in '{self.path}'")
         file = self.chip_file(chip_id)

@@ -109,7 +109,8 @@ def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
         )
     columns = ["chip_id", "row", "col", "width", "height", "transform", "feature_path"]
     try:
-        table = pq.read_table(path, columns=columns)
+        with pq.ParquetFile(path) as manifest:  # pq.read_table would import pandas
+            table = manifest.read(columns=columns)
         raw = (table.schema.metadata or {}).get(METADATA_KEY)
         if raw is None:
             raise ValueError("no samscape metadata (written by another tool?)")

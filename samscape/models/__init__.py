@@ -1,9 +1,15 @@
-"""SAM-family models: the catalogue, the weight store, preprocessing, and the backend."""
+"""SAM-family models: the catalogue, the weight store, preprocessing, and the backend.
 
-from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
+The catalogue and the store need no torch; the names that do (`SamBackend`, `load_backend`, ...)
+load it on first use, so commands that only list or manage models start fast."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 from .cache import forget_backends
 from .catalogue import CATALOGUE, DEFAULT_MODEL, ModelSpec
-from .preprocess import Preprocessing
 from .store import (
     describe,
     download,
@@ -11,12 +17,19 @@ from .store import (
     import_folder,
     imported_ids,
     known_ids,
-    load_backend,
     model_path,
     remove,
     samscape_home,
     status,
 )
+
+if TYPE_CHECKING:
+    from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
+    from .loading import load_backend
+    from .preprocess import Preprocessing
+
+_LAZY = {"ModelInfo": "backend", "SamBackend": "backend", "autocast_dtype": "backend",
+         "pick_device": "backend", "load_backend": "loading", "Preprocessing": "preprocess"}
 
 __all__ = [
     "CATALOGUE",
@@ -40,3 +53,6 @@ __all__ = [
     "samscape_home",
     "status",
 ]
+
+
+__getattr__ = lazy_attributes(__name__, _LAZY)

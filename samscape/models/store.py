@@ -1,4 +1,5 @@
-"""Where model weights live: download from the hub, import from a folder, remove, load."""
+"""Where model weights live: the catalogue's and imported models' state, download from the hub,
+import from a folder, remove. Needs no torch (`loading` builds the models)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,17 @@ import re
 import shutil
 import socket
 import uuid
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import torch
 from platformdirs import user_cache_dir
 
 from ..errors import ModelImportError, ModelNotAvailableError, ModelStoreError, UnknownModelError
-from .backend import ModelInfo, SamBackend, pick_device
-from .cache import BUILD_LOCK, key_lock, shared
 from .catalogue import CATALOGUE, Family, ModelSpec
 
 PROVENANCE = "samscape-model.json"
 WEIGHT_FILES = ("config.json", "*.safetensors", "preprocessor_config.json")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-if TYPE_CHECKING:
-    from transformers import PreTrainedModel
-
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -69,7 +62,7 @@ def provenance(model_id: str) -> dict | None:
     if problem is None:
         return record
     raise ModelStoreError(f"model {model_id!r} in the store is damaged: '{file}' {problem}; "
-                          f"{_refetch_hint(model_id)}")
+                          f"{refetch_hint(model_id)}")
 
 
 def _record_problem(record: object) -> str | None:
@@ -86,7 +79,7 @@ def _record_problem(record: object) -> str | None:
     return None
 
 
-def _refetch_hint(model_id: str) -> str:
+def refetch_hint(model_id: str) -> str:
     spec = CATALOGUE.get(model_id)
     again = (f"'samscape models download {model_id}'" if spec is not None and spec.repository
              else f"'samscape models import FOLDER --id {model_id}'")
@@ -181,7 +174,7 @@ def download(model_id: str, progress: bool = True) -> Path:
             "folder holding its config.json and model.safetensors"
         ) from None
     shutil.rmtree(staging / ".cache", ignore_errors=True)
-    digest = _weights_sha256(staging)
+    digest = weights_sha256(staging)
     if spec.sha256 and digest != spec.sha256:
         shutil.rmtree(staging, ignore_errors=True)
         raise ModelNotAvailableError(
@@ -224,13 +217,13 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
                 f"{model_id!r} ({spec.description}); import it under another id"
             )
     else:
-        spec = ModelSpec(model_id, family, _input_size(config), f"imported from {src.resolve()}")
+        spec = ModelSpec(model_id, family, config_input_size(config), f"imported from {src.resolve()}")
     if (model_path(model_id) / PROVENANCE).is_file():
         raise ModelImportError(
             f"model {model_id!r} is already in the store; run 'samscape models remove "
             f"{model_id}' first"
         )
-    digest = _weights_sha256(src)
+    digest = weights_sha256(src)
     if spec.sha256 and digest != spec.sha256:
         raise ModelImportError(
             f"the weights in '{src}' have sha256 {digest}, not the pinned {spec.sha256} of "
@@ -256,74 +249,12 @@ def remove(model_id: str) -> None:
     shutil.rmtree(target)
 
 
-def load_backend(model_id: str, device: str = "auto", download_missing: bool = True
-                 ) -> SamBackend:
-    """The model ready to run on `device`: built (tiny), or loaded from the store (downloading if
-    allowed). Safe from any number of threads: one model is built once per process and device and
-    shared by every caller (see `cache`); the backend is read-only, so sharing it is safe."""
-    spec = get_spec(model_id)
-    dev = pick_device(device)
-    if spec.builtin:
-        return shared((spec.id, str(dev)), lambda: _load_builtin(spec, dev))
-    path = model_path(model_id)
-    if not (path / PROVENANCE).is_file():
-        if not download_missing:
-            raise ModelNotAvailableError(
-                f"model {model_id!r} is not downloaded; run 'samscape models download {model_id}'"
-            )
-        with key_lock(("download", str(path))):
-            path = download(model_id)
-    record = provenance(model_id)
-    if record is None:  # removed while we looked
-        raise ModelNotAvailableError(
-            f"model {model_id!r} is not downloaded; run 'samscape models download {model_id}'")
-    key = (spec.id, str(dev), str(path), record["weights_sha256"])
-    return shared(key, lambda: _load_stored(spec, path, record, dev))
-
-
-def _load_builtin(spec: ModelSpec, dev: torch.device) -> SamBackend:
-    if spec.bundled:
-        path = bundled_path(spec)
-        with BUILD_LOCK:
-            model = _model_class(spec.family).from_pretrained(path)
-        info = ModelInfo(spec.id, spec.family, "samscape", _version(), _weights_sha256(path),
-                         spec.input_size)
-        return SamBackend(spec, model, info, dev)
-    with BUILD_LOCK:
-        model, sha = _build_tiny(spec)
-    info = ModelInfo(spec.id, spec.family, None, None, sha, spec.input_size)
-    return SamBackend(spec, model, info, dev)
-
-
-def _load_stored(spec: ModelSpec, path: Path, record: dict, dev: torch.device) -> SamBackend:
-    try:
-        with BUILD_LOCK:
-            model = _model_class(spec.family).from_pretrained(path)
-    except Exception as exc:  # safetensors, JSON and transformers raise many kinds for bad files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelStoreError(f"model {spec.id!r} in the store cannot be loaded from '{path}' "
-                              f"({reason}); {_refetch_hint(spec.id)}") from None
-    spec = replace(spec, input_size=_input_size(model.config.to_dict()))
-    info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
-                     record["weights_sha256"], spec.input_size)
-    return SamBackend(spec, model, info, dev)
-
-
 def bundled_path(spec: ModelSpec) -> Path:
     """The package folder holding a bundled model's config.json, weights and model card."""
     return Path(__file__).parent / "bundled" / str(spec.bundled)
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("samscape")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _input_size(config: dict) -> int:
+def config_input_size(config: dict) -> int:
     """The encoder's square input size from a SAM (vision_config.image_size) or SAM 2
     (vision_config.backbone_config.image_size) config dict."""
     vision = config.get("vision_config") or {}
@@ -344,37 +275,13 @@ def _check_hub_reachable() -> None:
         raise OSError(f"cannot reach {host}: {exc.strerror or exc}") from None
 
 
-def _model_class(family: str) -> type[PreTrainedModel]:
-    from transformers import Sam2Model, SamModel
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-
-    return Sam2Model if family == "sam2" else SamModel
-
-
-def _build_tiny(spec: ModelSpec) -> tuple[PreTrainedModel, str]:
-    from transformers import Sam2Config, SamConfig
-
-    config = (Sam2Config if spec.family == "sam2" else SamConfig)(**spec.tiny)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model = _model_class(spec.family)(config)
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().contiguous().numpy().tobytes())
-    return model, digest.hexdigest()
-
-
 def _staging(model_id: str) -> Path:
     staging = models_dir() / f".staging-{model_id}-{uuid.uuid4().hex[:8]}"
     staging.mkdir(parents=True)
     return staging
 
 
-def _weights_sha256(folder: Path) -> str:
+def weights_sha256(folder: Path) -> str:
     """sha256 of the weights: of model.safetensors, or of all *.safetensors in name order."""
     digest = hashlib.sha256()
     for file in sorted(folder.glob("*.safetensors")):

@@ -10,6 +10,8 @@ import numpy as np
 from ..geo import Chip, ChipGrid, PixelGrid, Window
 from .prompts import FOREGROUND, PromptSet
 
+DEFAULT_MAX_CHIPS = 9  # the chips one object may be decoded in, following it across chip edges
+
 
 @dataclass(frozen=True)
 class PixelPrompts:

@@ -20,10 +20,8 @@ from ..geo.crs import plain_number
 from ..sources import FeatureSource
 from ..vector import VectorOptions, mask_to_polygons
 from .mosaic import ChipMask, merge
-from .placement import ChipPrompts, PixelPrompts, in_chip, seed_chips
+from .placement import DEFAULT_MAX_CHIPS, ChipPrompts, PixelPrompts, in_chip, seed_chips
 from .prompts import PromptSet
-
-DEFAULT_MAX_CHIPS = 9
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -79,7 +80,7 @@ class Server(uvicorn.Server):
     def _stop_at_eof(self) -> None:
         """Read standard input to its end, then stop as SIGTERM would."""
         with contextlib.suppress(OSError, ValueError):
-            while sys.stdin.buffer.read1(65536):
+            while os.read(sys.stdin.fileno(), 65536):
                 pass
         self.should_exit = True
 
