@@ -102,6 +102,7 @@ class SamscapeDock(QDockWidget):
         """Show the Models dialog (one per dock), on `model_id` if given."""
         if self.models_dialog is None:
             self.models_dialog = ModelsDialog(self.engine, self)
+            self.models_dialog.installed.connect(self.source_panel.model_installed)
         self.models_dialog.show()
         self.models_dialog.raise_()
         self.models_dialog.activateWindow()

@@ -43,9 +43,10 @@ def size_text(size: int | None) -> str:
 class ModelsDialog(QDialog):
     """Model management through `engine`. `focus(model_id)` selects a model (or, when the engine
     does not know it, prepares its import). `changed()`: a model was downloaded, imported or
-    removed."""
+    removed; `installed(model_id)`: that model was downloaded or imported."""
 
     changed = pyqtSignal()
+    installed = pyqtSignal(str)
 
     def __init__(self, engine: Engine, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,7 +59,7 @@ class ModelsDialog(QDialog):
         self._listings = 0  # GET /api/models in flight
         self._select, self._explain = "", False  # a model to select once listed; say how to get it
         self._job: str | None = None
-        self._poll = QTimer(self, interval=POLL_MS, timeout=self._poll_job)
+        self._poll = QTimer(self, interval=POLL_MS, singleShot=True, timeout=self._poll_job)
 
         self.table = QTreeWidget(self)
         self.table.setObjectName("models_table")
@@ -229,7 +230,7 @@ class ModelsDialog(QDialog):
         say(self.status, line)
         self._enable()
 
-    def _finish_action(self, line: str, level: str) -> None:
+    def _finish_action(self, line: str, level: str, installed: str = "") -> None:
         self._poll.stop()
         self._job = None
         self.busy = False
@@ -239,6 +240,8 @@ class ModelsDialog(QDialog):
         self.refresh()
         if level == "ok":
             self.changed.emit()
+        if installed:
+            self.installed.emit(installed)
 
     def download(self) -> None:
         """Start downloading the selected model on the engine, then follow its job."""
@@ -259,9 +262,7 @@ class ModelsDialog(QDialog):
     def _poll_job(self) -> None:
         job = self._job
         if job is None or self.client is None:
-            self._poll.stop()
             return
-        self._poll.stop()  # one request at a time; started again on its answer
         self.client.get(f"/api/jobs/{job}").then(lambda reply: self._job_state(job, reply))
 
     def _job_state(self, job: str, reply: Reply) -> None:
@@ -272,7 +273,7 @@ class ModelsDialog(QDialog):
         elif reply.data["state"] == "failed":
             self._finish_action(reply.data["error"] or "the download failed", "error")
         elif reply.data["state"] == "done":
-            self._finish_action(f"downloaded {reply.data.get('model', 'the model')}", "ok")
+            self._finish_action(f"downloaded {reply.data['model']}", "ok", reply.data["model"])
         else:
             if reply.data.get("total"):
                 self.progress.setRange(0, int(reply.data["total"]))
@@ -290,8 +291,8 @@ class ModelsDialog(QDialog):
         self._select = model_id
         self._start_action(f"Importing {model_id}…")
         self.client.post("/api/models/import", {"path": folder, "id": model_id}).then(
-            lambda reply: self._finish_action(
-                f"imported {model_id}" if reply.ok else reply.error, "ok" if reply.ok else "error"))
+            lambda reply: self._finish_action(f"imported {model_id}", "ok", model_id) if reply.ok
+            else self._finish_action(reply.error, "error"))
 
     def confirm_remove(self) -> None:
         """Ask, then remove the selected model from the engine's store."""

@@ -291,7 +291,7 @@ def describe_source(info: dict) -> str:
 
 def missing_model_line(model_id: str) -> str:
     return (f"this folder was encoded with model {model_id}, which the samscape engine does not have: "
-            f"Get model {model_id}… to download or import it, then Load again")
+            f"Get model {model_id}… to download or import it")
 
 
 def describe_output(session: dict) -> str:

@@ -118,6 +118,11 @@ class SourcePanel(QWidget):
         self.get_model_button.setText(f"Get model {model_id}…")
         self.get_model_button.setVisible(bool(model_id))
 
+    def model_installed(self, model_id: str) -> None:
+        """Load again once the model offered is on the engine's machine."""
+        if model_id and model_id == self._missing_model:
+            self._load()
+
     def _load(self) -> None:
         self.load_requested.emit(self.folder.filePath().strip())
 
