@@ -44,6 +44,15 @@ class ModelNotAvailableError(SamscapeError, OSError):
     """A catalogue model is not on this machine and cannot be downloaded."""
 
 
+class MissingModelError(ModelNotAvailableError):
+    """A feature folder's model is not on this machine; `model_id` names it, so that a client can
+    offer to download or import it."""
+
+    def __init__(self, message: str, model_id: str | None = None) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+
+
 class ModelImportError(SamscapeError, ValueError):
     """A local folder cannot be imported as a model."""
 

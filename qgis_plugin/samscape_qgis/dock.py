@@ -20,6 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .engine import FAILED, RUNNING, STARTING, Engine
+from .models_panel import ModelsDialog
 from .prompts_panel import PromptsPanel
 from .segmentation import Segmentation
 from .source_panel import SourcePanel
@@ -61,9 +62,14 @@ class SamscapeDock(QDockWidget):
         self.restart_button.clicked.connect(self.restart_requested)
         self.settings_button = QPushButton("Settings…", box)
         self.settings_button.clicked.connect(self.settings_requested)
+        self.models_button = QPushButton("Models…", box)
+        self.models_button.setToolTip("Download, import and remove the engine's models")
+        self.models_button.clicked.connect(lambda: self.open_models())
+        self.models_dialog: ModelsDialog | None = None
         buttons = QHBoxLayout()
         buttons.addWidget(self.restart_button)
         buttons.addWidget(self.settings_button)
+        buttons.addWidget(self.models_button)
         buttons.addStretch(1)
         box_layout.addWidget(self.status)
         box_layout.addLayout(buttons)
@@ -75,6 +81,7 @@ class SamscapeDock(QDockWidget):
         self.tabs.addTab(self.prompts_panel, "Prompts")
         layout.addWidget(self.tabs, 1)
         self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self)
+        self.source_panel.models_requested.connect(self.open_models)
         scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -90,6 +97,18 @@ class SamscapeDock(QDockWidget):
         color = {FAILED: "#b00020", RUNNING: "#1b7f3b"}.get(self.engine.state, "")
         self.status.setStyleSheet(f"color: {color};" if color else "")
         self.restart_button.setEnabled(self.engine.state != STARTING)
+
+    def open_models(self, model_id: str = "") -> ModelsDialog:
+        """Show the Models dialog (one per dock), on `model_id` if given."""
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.engine, self)
+            self.models_dialog.installed.connect(self.source_panel.model_installed)
+        self.models_dialog.show()
+        self.models_dialog.raise_()
+        self.models_dialog.activateWindow()
+        if model_id:
+            self.models_dialog.focus(model_id)
+        return self.models_dialog
 
     def close_segmentation(self) -> None:
         """Put the map tools down and take the rubber bands off the canvas (the plugin unloads)."""

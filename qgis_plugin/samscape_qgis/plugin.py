@@ -62,16 +62,26 @@ class SamscapePlugin:
         configure = QAction("Settings…", window)
         configure.setObjectName("samscape_settings")
         configure.triggered.connect(self.edit_settings)
+        models = QAction("Models…", window)
+        models.setObjectName("samscape_models")
+        models.setToolTip("samscape: download, import and remove models")
+        models.triggered.connect(self.show_models)
         self.iface.addToolBarIcon(show)
-        for action in (show, restart, configure):
+        for action in (show, restart, configure, models):
             self.iface.addPluginToMenu(MENU, action)
-        self.actions = [show, restart, configure]
+        self.actions = [show, restart, configure, models]
 
     def show_dock(self) -> None:
         """Show the dock in front; the engine starts if it is not running (first show, or
         after a failure, with the settings as they are now)."""
         self.dock.show()
         self.dock.raise_()
+        if self.engine.state in (STOPPED, FAILED):
+            self.restart_engine()
+
+    def show_models(self) -> None:
+        """The Models dialog; the engine starts if it is not running."""
+        self.dock.open_models()
         if self.engine.state in (STOPPED, FAILED):
             self.restart_engine()
 

@@ -59,6 +59,7 @@ class Segmentation(QObject):
         session.saved.connect(self._output_written)
         session.save_undone.connect(self._output_written)
         session.reset.connect(self._reset)
+        session.model_missing.connect(source.offer_model)
         source.load_requested.connect(self.load)
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
@@ -99,6 +100,7 @@ class Segmentation(QObject):
 
     def load(self, folder: str) -> None:
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
+        self.source_panel.offer_model("")
         self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
 
     def add_raster(self) -> None:

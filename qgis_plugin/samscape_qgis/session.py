@@ -32,6 +32,7 @@ class SegmentationSession(QObject):
     output_changed = pyqtSignal(dict)  # the session's JSON, with its new output
     message = pyqtSignal(str, str, str)
     reset = pyqtSignal()  # the engine (re)started or stopped: nothing is loaded any more
+    model_missing = pyqtSignal(str)  # a Load failed: the folder's model is not on the engine's machine
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -103,7 +104,10 @@ class SegmentationSession(QObject):
         if not reply.ok:
             if self._latest(seq):
                 self.loading = False
-                self.message.emit("source", reply.error, ERROR)
+                missing = reply.data.get("missing_model") if isinstance(reply.data, dict) else None
+                self.message.emit("source", missing_model_line(missing) if missing else reply.error, ERROR)
+                if missing:
+                    self.model_missing.emit(missing)
             return
         if not self._latest(seq):
             self._close_source(reply.data["id"])
@@ -283,6 +287,11 @@ def describe_source(info: dict) -> str:
         return line
     return (f"{line}. Its raster {info['name']} was not found beside the feature folder (or it changed "
             f"since encoding): add the image to the project yourself")
+
+
+def missing_model_line(model_id: str) -> str:
+    return (f"this folder was encoded with model {model_id}, which the samscape engine does not have: "
+            f"Get model {model_id}… to download or import it")
 
 
 def describe_output(session: dict) -> str:

@@ -38,6 +38,7 @@ class SourcePanel(QWidget):
     zoom_requested = pyqtSignal()
     boundary_toggled = pyqtSignal(bool)
     output_chosen = pyqtSignal(str)
+    models_requested = pyqtSignal(str)  # the model a loaded folder needs and the engine lacks
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -60,6 +61,10 @@ class SourcePanel(QWidget):
         self.model.setEnabled(False)
         self.model.setToolTip("The model the folder was encoded with (from its manifest)")
         self.status = status_label(source, "source_status")
+        self.get_model_button = QPushButton(source)
+        self.get_model_button.setObjectName("get_model")
+        self.get_model_button.clicked.connect(lambda: self.models_requested.emit(self._missing_model))
+        self._missing_model = ""
         self.raster = status_label(source, "raster")
         self.add_raster_button = QPushButton("Add raster to project", source)
         self.add_raster_button.clicked.connect(self.add_raster_requested)
@@ -81,6 +86,7 @@ class SourcePanel(QWidget):
         form.addRow("Folder", folder_row)
         form.addRow("Model", self.model)
         form.addRow(self.status)
+        form.addRow(self.get_model_button)
         form.addRow(self.raster)
         form.addRow(self.add_raster_button)
         form.addRow(view_row)
@@ -104,6 +110,18 @@ class SourcePanel(QWidget):
         layout.addWidget(output)
         layout.addStretch(1)
         self.show_source(None)
+        self.offer_model("")
+
+    def offer_model(self, model_id: str) -> None:
+        """Offer to download or import `model_id`, which the folder needs ('': no offer)."""
+        self._missing_model = model_id
+        self.get_model_button.setText(f"Get model {model_id}…")
+        self.get_model_button.setVisible(bool(model_id))
+
+    def model_installed(self, model_id: str) -> None:
+        """Load again once the model offered is on the engine's machine."""
+        if model_id and model_id == self._missing_model:
+            self._load()
 
     def _load(self) -> None:
         self.load_requested.emit(self.folder.filePath().strip())

@@ -80,7 +80,7 @@ def test_load_open_dock_engine_ready_unload(loaded, iface, screenshots: Path) ->
     plugin = loaded
     window = iface.mainWindow()
     titles = [a.text() for a in iface.menus["samscape"].actions()]
-    assert titles == ["samscape", "Restart engine", "Settings…"]
+    assert titles == ["samscape", "Restart engine", "Settings…", "Models…"]
     assert [a.text() for a in iface.toolbar.actions()] == ["samscape"]
     dock = plugin.dock
     assert dock.parent() is window and not dock.isVisible() and plugin.engine.state == "stopped"
@@ -96,6 +96,9 @@ def test_load_open_dock_engine_ready_unload(loaded, iface, screenshots: Path) ->
     assert not iface.messageBar().items()
     dock.grab().save(str(screenshots / "engine-ready-dock.png"))
     window.grab().save(str(screenshots / "engine-ready-window.png"))
+    iface.menus["samscape"].actions()[3].trigger()
+    assert dock.models_dialog is not None and dock.models_dialog.isVisible()
+    wait_until(lambda: dock.models_dialog.row("demo") is not None, 30, dock.models_dialog.status.text())
     pid = plugin.engine.pid
 
     assert qgis.utils.unloadPlugin(NAME)

@@ -127,7 +127,19 @@ def describe(model_id: str) -> dict:
         "input_size": spec.input_size or None, "repository": spec.repository,
         "revision": spec.revision, "status": "broken" if problem else status(model_id),
         "test_only": bool(spec.tiny), "description": spec.description, "problem": problem,
+        "size_bytes": disk_bytes(spec),
     }
+
+
+def disk_bytes(spec: ModelSpec) -> int | None:
+    """Bytes the model's files take on this machine: its store folder, or the package's folder of
+    a bundled model; None when it has none (not downloaded, or built from a config)."""
+    if spec.tiny:
+        return None
+    folder = bundled_path(spec) if spec.bundled else model_path(spec.id)
+    if not folder.is_dir():
+        return None
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def _problem(model_id: str) -> str | None:

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from ..errors import (
     BodyTooLargeError,
     HostNotAllowedError,
+    MissingModelError,
     NotFoundError,
     OriginNotAllowedError,
     PathNotAllowedError,
@@ -46,10 +47,14 @@ def status_of(exc: SamscapeError) -> int:
 
 
 def user_error(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    """The handler answering a SamscapeError with `status` and its one-line page message."""
+    """The handler answering a SamscapeError with `status` and its one-line page message (and,
+    for a feature folder whose model is not on this machine, that model's id as `missing_model`)."""
 
     async def handler(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": page_words(str(exc))}, status_code=status)
+        body = {"detail": page_words(str(exc))}
+        if isinstance(exc, MissingModelError) and exc.model_id:
+            body["missing_model"] = exc.model_id
+        return JSONResponse(body, status_code=status)
 
     return handler
 

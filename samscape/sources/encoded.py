@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 
-from ..errors import FeatureFolderError, SettingsError
+from ..errors import (
+    FeatureFolderError,
+    MissingModelError,
+    ModelNotAvailableError,
+    SettingsError,
+    UnknownModelError,
+)
 from ..features import FeatureFolder, FolderMetadata
 from ..geo import ChipGrid
 from ..models import SamBackend, load_backend
@@ -35,7 +41,15 @@ class EncodedSource(FeatureSource):
                 f"'{path}' was encoded with model {record.id!r}, not {model!r}; "
                 f"drop --model or pass --model {record.id}"
             )
-        backend = load_backend(record.id, device)
+        try:
+            backend = load_backend(record.id, device)
+        except UnknownModelError:
+            raise MissingModelError(
+                f"'{path}' was encoded with model {record.id!r}, which is not on this machine; "
+                f"import its weights with 'samscape models import FOLDER --id {record.id}'", record.id
+            ) from None
+        except ModelNotAvailableError as exc:
+            raise MissingModelError(str(exc), record.id) from None
         if backend.info.weights_sha256 != record.weights_sha256:
             raise FeatureFolderError(
                 f"the weights of model {record.id!r} on this machine are not the ones '{path}' was "

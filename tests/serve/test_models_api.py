@@ -79,3 +79,28 @@ def test_a_download_is_a_job_that_says_why_it_failed_offline(http: TestClient) -
     job = _finished(http, job)
     assert job["state"] == "failed" and "could not be downloaded" in job["error"]
     assert "\n" not in job["error"] and _statuses(http)["sam-vit-base"] != "downloaded"
+
+
+def test_the_list_gives_each_models_size_on_disk(http: TestClient, app_root: Path) -> None:
+    http.post("/api/models/import", json={"path": "my-model", "id": "my-sam"}).raise_for_status()
+    sizes = {m["id"]: m["size_bytes"] for m in http.get("/api/models").json()["models"]}
+    weights = (app_root / "my-model" / "model.safetensors").stat().st_size
+    assert weights < sizes["my-sam"] < weights + 100_000
+    assert sizes["demo"] > 1_000_000  # bundled with the package
+    assert sizes["sam-vit-base"] is None and sizes["tiny-random-sam"] is None
+
+
+def test_a_folder_whose_model_is_gone_names_it(http: TestClient, app_root: Path, make_raster) -> None:
+    """Opening a folder encoded with a model that was then removed answers the model's id, so a
+    client can offer to download or import it."""
+    import samscape
+
+    http.post("/api/models/import", json={"path": "my-model", "id": "my-sam"}).raise_for_status()
+    raster = make_raster(width=256, height=256)
+    samscape.encode(str(raster), app_root / "features", model="my-sam", progress=False)
+    http.delete("/api/models/my-sam").raise_for_status()
+    answer = http.post("/api/sources", json={"path": "features"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["missing_model"] == "my-sam"
+    assert "'my-sam', which is not on this machine" in answer.json()["detail"]
+    assert "samscape models import FOLDER --id my-sam" in answer.json()["detail"]
