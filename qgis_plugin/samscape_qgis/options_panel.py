@@ -29,7 +29,7 @@ class OptionsPanel(QWidget):
 
     def __init__(self, options: Options = DEFAULT_OPTIONS, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        tool = QGroupBox("Map tool", self)
+        tool = QGroupBox("Map", self)
         self.enabled = QCheckBox("Enable", tool)
         self.enabled.setToolTip("Off: the samscape tools are put down and the map is navigated freely")
         self.preview = QCheckBox("Preview Mode", tool)

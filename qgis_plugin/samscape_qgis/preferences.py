@@ -1,9 +1,9 @@
 """The Segmentation dock's preferences: its Styles (how prompts, results and the chip boundary are
 drawn) and Options (Enable, Max Polygon Only, vectorisation, Preview, Show Boundary). This is the
 one module that reads and writes them. They live beside the engine settings (`settings.py`), in the
-QGIS profile's settings file, one key per field of `Style` and `Options` under `samscape/dock`
-(`samscape/dock/point_size=12`, `samscape/dock/vectorize=pixel`, ...). A value that is missing or
-not valid is read as its default.
+QGIS profile's settings file, one key per field of `Style` and `Options` under `samscape/dock/style`
+and `samscape/dock/options` (`samscape/dock/style/point_size=12`, `samscape/dock/options/vectorize=pixel`,
+...). A value that is missing or not valid is read as its default.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from qgis.core import QgsSettings
 from qgis.PyQt.QtGui import QColor
 
 GROUP = "samscape/dock"
+SUBGROUPS = {"Style": "style", "Options": "options"}
 ICONS = ("circle", "square", "diamond", "cross", "x")  # the point icons, as QgsRubberBand draws them
 VECTORIZE = ("pixel", "simplified")  # the engine's vectorisation modes
 POINT_SIZES = (4, 40)  # the smallest and largest point icon, in pixels
@@ -73,9 +74,13 @@ DEFAULT_STYLE = Style()
 DEFAULT_OPTIONS = Options()
 
 
-def _read(settings: QgsSettings, name: str, default: object) -> object:
-    """The stored value of `name` as the type of `default` (None where it cannot be)."""
-    value = settings.value(f"{GROUP}/{name}", None, section=QgsSettings.Section.NoSection)
+def _key(kind: type, name: str) -> str:
+    return f"{GROUP}/{SUBGROUPS[kind.__name__]}/{name}"
+
+
+def _read(settings: QgsSettings, key: str, default: object) -> object:
+    """The value stored at `key` as the type of `default` (None where it cannot be)."""
+    value = settings.value(key, None, section=QgsSettings.Section.NoSection)
     if value is None:
         return default
     text = str(value).strip()
@@ -92,7 +97,7 @@ def _load(kind: type) -> object:
     settings = QgsSettings()
     value = kind()
     for field in fields(kind):
-        stored = _read(settings, field.name, getattr(value, field.name))
+        stored = _read(settings, _key(kind, field.name), getattr(value, field.name))
         try:
             value = replace(value, **{field.name: stored})
         except (TypeError, ValueError):
@@ -103,7 +108,7 @@ def _load(kind: type) -> object:
 def _save(value: object) -> None:
     settings = QgsSettings()
     for field in fields(value):
-        settings.setValue(f"{GROUP}/{field.name}", getattr(value, field.name),
+        settings.setValue(_key(type(value), field.name), getattr(value, field.name),
                           section=QgsSettings.Section.NoSection)
 
 
