@@ -45,20 +45,16 @@ class Segmentation(QObject):
         self.prompts_panel = prompts_panel
         self.styles_panel = styles_panel
         self.options_panel = options_panel
-        styles_panel.show_style(preferences.load_style())
-        options_panel.show_options(preferences.load_options())
         self.options = options_panel.options()
         self.session = SegmentationSession(self)
-        self.session.vector = {"max_polygon_only": self.options.max_polygon_only,
-                               "vectorize": self.options.vectorize}
-        self.session.preview.set_enabled(self.options.preview)
         self.bands = SceneBands(canvas, styles_panel.style())
         self.tools = make_tools(canvas)
         self.pan = QgsMapToolPan(canvas)
         self.tool = FOREGROUND
         self.source_crs = QgsCoordinateReferenceSystem()
         self._wire()
-        self._show_enabled()
+        styles_panel.show_style(preferences.load_style())  # applied as any change is
+        options_panel.show_options(preferences.load_options())
         if engine.state == RUNNING:
             self.session.set_client(engine.client())
 

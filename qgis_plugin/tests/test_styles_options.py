@@ -164,7 +164,7 @@ def test_max_polygon_only_and_vectorisation_retrace_the_result(dock: SamscapeDoc
     assert polygons(dock) == 1
 
 
-def test_enable_off_navigates_freely_and_ignores_the_keys(dock: SamscapeDock, demo: dict,
+def test_enable_off_navigates_freely_and_ignores_the_keys(dock: SamscapeDock, demo: dict, engine, iface,
                                                           screenshots: Path) -> None:
     segmentation, panel = dock.segmentation, dock.options_panel
     canvas, tools, session = segmentation.canvas, segmentation.tools, segmentation.session
@@ -182,6 +182,14 @@ def test_enable_off_navigates_freely_and_ignores_the_keys(dock: SamscapeDock, de
     assert polygons(dock) >= 1 and not session.session["saved_groups"]
     assert panel.preview.isChecked() and segmentation.tool == "bg"
     shoot(dock, screenshots, "disabled", tab=OPTIONS_TAB)
+    again = SamscapeDock(engine, iface.mapCanvas(), iface.mainWindow())
+    try:  # a new dock starts with Enable off, its tools greyed
+        assert not again.options_panel.enabled.isChecked()
+        assert not again.prompts_panel.tool_buttons["fg"].parentWidget().isEnabled()
+    finally:
+        again.close_segmentation()
+        again.deleteLater()
+    assert isinstance(canvas.mapTool(), QgsMapToolPan)
 
     panel.enabled.setChecked(True)
     assert canvas.mapTool() is tools["bg"] and dock.prompts_panel.tool_buttons["bg"].isChecked()
