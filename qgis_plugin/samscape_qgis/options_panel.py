@@ -52,7 +52,7 @@ class OptionsPanel(QWidget):
         form.addRow(self.max_polygon_only)
         form.addRow("Vectorisation", self.vectorize)
 
-        self.reset_button = QPushButton("Reset", self)
+        self.reset_button = QPushButton("Reset styles and options", self)
         self.reset_button.setToolTip("Styles and options back to their defaults")
         self.reset_button.clicked.connect(self.reset_requested)
         layout = QVBoxLayout(self)
