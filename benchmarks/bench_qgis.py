@@ -94,7 +94,7 @@ def run(command: str, work: Path, clicks: int, size: int) -> None:
     dock = SamscapeDock(engine, canvas, window)
     session = dock.segmentation.session
     try:
-        dock.prompts_panel.preview.setChecked(False)
+        dock.options_panel.preview.setChecked(False)
         dock.source_panel.folder.setFilePath(demo["folder"])
         dock.source_panel.load_button.click()
         wait_until(lambda: session.source is not None and session.idle, 120)

@@ -1,6 +1,6 @@
 """The samscape dock: the engine's state (with Restart engine and Settings), and the Segmentation
-tabs Input/Output and Prompts (`source_panel.py`, `prompts_panel.py`), tied to the canvas and the
-engine by `segmentation.py`."""
+tabs Input/Output, Prompts, Styles and Options (`source_panel.py`, `prompts_panel.py`,
+`styles_panel.py`, `options_panel.py`), tied to the canvas and the engine by `segmentation.py`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from qgis.PyQt.QtWidgets import (
 
 from .engine import FAILED, RUNNING, STARTING, Engine
 from .models_panel import ModelsDialog
+from .options_panel import OptionsPanel
 from .prompts_panel import PromptsPanel
 from .segmentation import Segmentation
 from .source_panel import SourcePanel
+from .styles_panel import StylesPanel
 
 
 def describe(engine: Engine) -> str:
@@ -79,8 +81,13 @@ class SamscapeDock(QDockWidget):
         self.prompts_panel = PromptsPanel(self.tabs)
         self.tabs.addTab(self.source_panel, "Input/Output")
         self.tabs.addTab(self.prompts_panel, "Prompts")
+        self.styles_panel = StylesPanel(parent=self.tabs)
+        self.options_panel = OptionsPanel(parent=self.tabs)
+        self.tabs.addTab(self.styles_panel, "Styles")
+        self.tabs.addTab(self.options_panel, "Options")
         layout.addWidget(self.tabs, 1)
-        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self)
+        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self,
+                                         styles_panel=self.styles_panel, options_panel=self.options_panel)
         self.source_panel.models_requested.connect(self.open_models)
         scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
         scroll.setWidgetResizable(True)

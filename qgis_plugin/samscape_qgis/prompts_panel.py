@@ -1,4 +1,4 @@
-"""The Prompts tab: the tool (foreground point, background point, box), Preview, the prompt
+"""The Prompts tab: the tool (foreground point, background point, box), the prompt
 buttons (Undo, Clear, Save, Undo save) and what the session holds now."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QButtonGroup,
-    QCheckBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -47,7 +46,6 @@ class PromptsPanel(QWidget):
     """The Prompts tab; `tool_chosen(kind)` when a tool button is pressed."""
 
     tool_chosen = pyqtSignal(str)
-    preview_toggled = pyqtSignal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,13 +65,8 @@ class PromptsPanel(QWidget):
             self._group.addButton(button)
             self.tool_buttons[kind] = button
             row.addWidget(button)
-        self.preview = QCheckBox("Preview", tools)
-        self.preview.setToolTip("The mask follows the mouse (P)")
-        self.preview.setChecked(True)
-        self.preview.toggled.connect(self.preview_toggled)
         tools_layout = QVBoxLayout(tools)
         tools_layout.addLayout(row)
-        tools_layout.addWidget(self.preview)
 
         actions = QGroupBox("Object", self)
         self.undo_button = QPushButton("Undo (Z)", actions)

@@ -10,39 +10,51 @@ from qgis.PyQt.QtCore import Qt
 from qgis.PyQt.QtGui import QColor
 
 from . import geojson
+from .preferences import DEFAULT_STYLE, Style
 
-COLORS = {"fg": "#2e7d32", "bg": "#c62828", "box": "#ff8f00", "result": "#1565c0", "preview": "#00b8d4",
-          "boundary": "#d500f9"}
-POINT_SIZE = 12
+ICONS = {"circle": QgsRubberBand.IconType.ICON_CIRCLE, "square": QgsRubberBand.IconType.ICON_FULL_BOX,
+         "diamond": QgsRubberBand.IconType.ICON_FULL_DIAMOND, "cross": QgsRubberBand.IconType.ICON_CROSS,
+         "x": QgsRubberBand.IconType.ICON_X}
+FILLED = ("circle", "square", "diamond")  # the colour in a white outline; the others: on a white halo
 
 
 def _color(name: str, alpha: int = 255) -> QColor:
-    color = QColor(COLORS[name])
+    color = QColor(name)
     color.setAlpha(alpha)
     return color
 
 
-def _point_band(canvas: QgsMapCanvas, name: str) -> QgsRubberBand:
+def _point_band(canvas: QgsMapCanvas) -> QgsRubberBand:
     band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PointGeometry)
     band.kind = QgsWkbTypes.GeometryType.PointGeometry
-    band.setIcon(QgsRubberBand.IconType.ICON_CIRCLE)
-    band.setIconSize(POINT_SIZE)
-    band.setColor(_color(name))
-    band.setFillColor(_color(name))
-    band.setStrokeColor(QColor("white"))
     band.setWidth(2)
     return band
 
 
-def _polygon_band(canvas: QgsMapCanvas, name: str, fill_alpha: int, width: int,
+def _style_points(band: QgsRubberBand, color: str, style: Style) -> None:
+    band.setIcon(ICONS[style.point_icon])
+    band.setIconSize(style.point_size)
+    filled = style.point_icon in FILLED
+    band.setFillColor(_color(color))
+    band.setStrokeColor(QColor("white") if filled else _color(color))
+    band.setSecondaryStrokeColor(QColor() if filled else QColor("white"))
+    band.update()
+
+
+def _polygon_band(canvas: QgsMapCanvas, fill_alpha: int, width: int,
                   style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QgsRubberBand:
     band = QgsRubberBand(canvas, QgsWkbTypes.GeometryType.PolygonGeometry)
     band.kind = QgsWkbTypes.GeometryType.PolygonGeometry
-    band.setStrokeColor(_color(name))
-    band.setFillColor(_color(name, fill_alpha))
+    band.fill_alpha = fill_alpha
     band.setWidth(width)
     band.setLineStyle(style)
     return band
+
+
+def _style_polygons(band: QgsRubberBand, color: str) -> None:
+    band.setStrokeColor(_color(color))
+    band.setFillColor(_color(color, band.fill_alpha))
+    band.update()
 
 
 def _draw(band: QgsRubberBand, shapes: list[QgsGeometry], crs: QgsCoordinateReferenceSystem) -> None:
@@ -54,18 +66,29 @@ def _draw(band: QgsRubberBand, shapes: list[QgsGeometry], crs: QgsCoordinateRefe
 
 
 class SceneBands:
-    """The dock's rubber bands on `canvas`, in drawing order (boundary below, prompts on top)."""
+    """The dock's rubber bands on `canvas`, in drawing order (boundary below, prompts on top),
+    drawn in `style`."""
 
-    def __init__(self, canvas: QgsMapCanvas) -> None:
+    def __init__(self, canvas: QgsMapCanvas, style: Style = DEFAULT_STYLE) -> None:
         self.canvas = canvas
-        self.boundary = _polygon_band(canvas, "boundary", 0, 1, Qt.PenStyle.DashLine)
-        self.result = _polygon_band(canvas, "result", 90, 2)
-        self.preview = _polygon_band(canvas, "preview", 60, 2, Qt.PenStyle.DashLine)
-        self.box = _polygon_band(canvas, "box", 0, 2)
-        self.drag = _polygon_band(canvas, "box", 0, 1, Qt.PenStyle.DashLine)
-        self.fg = _point_band(canvas, "fg")
-        self.bg = _point_band(canvas, "bg")
+        self.boundary = _polygon_band(canvas, 0, 1, Qt.PenStyle.DashLine)
+        self.result = _polygon_band(canvas, 90, 2)
+        self.preview = _polygon_band(canvas, 60, 2, Qt.PenStyle.DashLine)
+        self.box = _polygon_band(canvas, 0, 2)
+        self.drag = _polygon_band(canvas, 0, 1, Qt.PenStyle.DashLine)
+        self.fg = _point_band(canvas)
+        self.bg = _point_band(canvas)
         self._bands = [self.boundary, self.result, self.preview, self.box, self.drag, self.fg, self.bg]
+        self.set_style(style)
+
+    def set_style(self, style: Style) -> None:
+        """Draw in `style` from now on, what is shown included."""
+        self.style = style
+        for band, color in ((self.boundary, style.boundary), (self.result, style.result),
+                            (self.preview, style.preview), (self.box, style.box), (self.drag, style.box)):
+            _style_polygons(band, color)
+        _style_points(self.fg, style.fg, style)
+        _style_points(self.bg, style.bg, style)
 
     def show_session(self, session: dict | None, crs: QgsCoordinateReferenceSystem) -> None:
         """The session's prompts and result (its JSON, in `crs`); None: nothing."""

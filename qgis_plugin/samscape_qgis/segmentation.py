@@ -12,38 +12,49 @@ from qgis.core import (
     QgsProject,
     QgsRectangle,
 )
-from qgis.gui import QgsMapCanvas, QgsMapTool
+from qgis.gui import QgsMapCanvas, QgsMapTool, QgsMapToolPan
 from qgis.PyQt.QtCore import QObject
 
-from . import project_layers
+from . import preferences, project_layers
 from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
+from .options_panel import OptionsPanel
+from .preferences import DEFAULT_OPTIONS, DEFAULT_STYLE, Options, Style
 from .prompts_panel import PromptsPanel
 from .rubberbands import SceneBands
 from .session import SegmentationSession
 from .source_panel import SourcePanel
+from .styles_panel import StylesPanel
 
 
 class Segmentation(QObject):
-    """One feature folder segmented on `canvas` with the engine `engine`, shown in the two panels.
+    """One feature folder segmented on `canvas` with the engine `engine`, shown in the panels.
     `tool` is the prompt tool chosen (fg, bg or box); it is the canvas's tool once a folder is loaded
-    and until the user picks another QGIS tool."""
+    and until the user picks another QGIS tool, or turns Enable off. The Styles and Options tabs
+    start from the stored preferences, and every change is stored."""
 
     def __init__(self, engine: Engine, canvas: QgsMapCanvas, source_panel: SourcePanel,
-                 prompts_panel: PromptsPanel, parent: QObject | None = None) -> None:
+                 prompts_panel: PromptsPanel, parent: QObject | None = None, *,
+                 styles_panel: StylesPanel, options_panel: OptionsPanel) -> None:
         super().__init__(parent)
         self.engine = engine
         self.canvas = canvas
         self.source_panel = source_panel
         self.prompts_panel = prompts_panel
+        self.styles_panel = styles_panel
+        self.options_panel = options_panel
+        self.options = options_panel.options()
         self.session = SegmentationSession(self)
-        self.bands = SceneBands(canvas)
+        self.bands = SceneBands(canvas, styles_panel.style())
         self.tools = make_tools(canvas)
+        self.pan = QgsMapToolPan(canvas)
         self.tool = FOREGROUND
         self.source_crs = QgsCoordinateReferenceSystem()
         self._wire()
+        styles_panel.show_style(preferences.load_style())  # applied as any change is
+        options_panel.show_options(preferences.load_options())
         if engine.state == RUNNING:
             self.session.set_client(engine.client())
 
@@ -63,14 +74,15 @@ class Segmentation(QObject):
         source.load_requested.connect(self.load)
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
-        source.boundary_toggled.connect(self._show_boundary)
         source.output_chosen.connect(session.set_output)
         prompts.tool_chosen.connect(self.set_tool)
-        prompts.preview_toggled.connect(session.preview.set_enabled)
         prompts.undo_button.clicked.connect(session.undo)
         prompts.clear_button.clicked.connect(session.clear)
         prompts.save_button.clicked.connect(session.save)
         prompts.undo_save_button.clicked.connect(session.undo_save)
+        self.styles_panel.changed.connect(self._style_changed)
+        self.options_panel.changed.connect(self._options_changed)
+        self.options_panel.reset_requested.connect(self.reset_preferences)
         for tool in self.tools.values():
             tool.hovered.connect(self._hovered)
             tool.left.connect(session.preview.clear)
@@ -125,7 +137,7 @@ class Segmentation(QObject):
     def _loaded(self, info: dict, chips: dict) -> None:
         self.source_crs = from_engine(info["crs"], info.get("crs_wkt", ""))
         self.source_panel.show_source(info)
-        self._show_boundary(self.source_panel.boundary.isChecked())
+        self._show_boundary(self.options.show_boundary)
         self.set_tool(self.tool)
 
     def _changed(self, session: dict) -> None:
@@ -159,7 +171,7 @@ class Segmentation(QObject):
         self.tool = kind
         self.session.preview.clear()
         self.bands.show_drag(None, self._canvas_crs())
-        if self.session.session is not None:
+        if self.session.session is not None and self.options.enabled:
             self.canvas.setMapTool(self.tools[kind])
         self.prompts_panel.show_tool(kind if self.canvas.mapTool() is self.tools[kind] else None)
 
@@ -170,10 +182,12 @@ class Segmentation(QObject):
     def shortcut(self, name: str) -> None:
         """A key of the dock, pressed while a samscape tool is the canvas's tool."""
         session = self.session
+        if not self.options.enabled:
+            return
         if name == "next_tool":
             self.set_tool(TOOLS[(TOOLS.index(self.tool) + 1) % len(TOOLS)])
         elif name == "preview":
-            self.prompts_panel.preview.toggle()
+            self.options_panel.preview.toggle()
         else:
             {"save": session.save, "clear": session.clear, "undo": session.undo,
              "undo_save": session.undo_save}[name]()
@@ -216,8 +230,40 @@ class Segmentation(QObject):
         if self._same_crs():
             self.session.set_box(rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
 
+    # the Styles and Options tabs
+
+    def _style_changed(self, style: Style) -> None:
+        self.bands.set_style(style)
+        preferences.save_style(style)
+
+    def _options_changed(self, options: Options) -> None:
+        """Apply what changed; a new vectorisation re-traces the current result on the engine."""
+        before, self.options = self.options, options
+        preferences.save_options(options)
+        if (options.max_polygon_only, options.vectorize) != (before.max_polygon_only, before.vectorize):
+            self.session.set_vector(options.max_polygon_only, options.vectorize)
+        if options.preview != before.preview:
+            self.session.preview.set_enabled(options.preview)
+        if options.show_boundary != before.show_boundary:
+            self._show_boundary(options.show_boundary)
+        if options.enabled != before.enabled:
+            self._show_enabled()
+            if options.enabled:
+                self.set_tool(self.tool)
+            elif self.canvas.mapTool() in self.tools.values():
+                self.canvas.setMapTool(self.pan)
+
+    def _show_enabled(self) -> None:
+        """The Prompts tab's tool buttons work only while Enable is on (their box is greyed)."""
+        self.prompts_panel.tool_buttons[FOREGROUND].parentWidget().setEnabled(self.options.enabled)
+
+    def reset_preferences(self) -> None:
+        """Styles and options back to their defaults (and stored so)."""
+        self.styles_panel.show_style(DEFAULT_STYLE)
+        self.options_panel.show_options(DEFAULT_OPTIONS)
+
     def close(self) -> None:
         """Put the tools down and take the bands off the canvas (the dock is going)."""
-        if self.canvas.mapTool() in self.tools.values():
+        if self.canvas.mapTool() in (*self.tools.values(), self.pan):
             self.canvas.unsetMapTool(self.canvas.mapTool())
         self.bands.remove()

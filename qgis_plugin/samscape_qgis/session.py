@@ -188,9 +188,12 @@ class SegmentationSession(QObject):
         self.client.put(f"/api/sessions/{session_id}/output", {"path": path}).then(answered)
 
     def set_vector(self, max_polygon_only: bool, vectorize: str) -> None:
-        """Vectorise with these options from now on, the current result included."""
+        """Vectorise with these options from now on, the current result included (the engine traces
+        its mask again), once the prompt being answered, if any, is."""
         self.vector = {"max_polygon_only": max_polygon_only, "vectorize": vectorize}
-        if self.session is not None:
+        if self.busy:
+            self._after_prompt.append(lambda: self._send("options", self.vector, method="PUT"))
+        elif self.session is not None:
             self._send("options", self.vector, method="PUT")
 
     # prompts

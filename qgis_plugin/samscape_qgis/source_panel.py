@@ -1,5 +1,5 @@
 """The Input/Output tab: the source (a pre-encoded feature folder and Load; the model, locked to
-the folder's), its raster, Zoom to and Show Boundary, and the output GeoPackage."""
+the folder's), its raster and Zoom to, and the output GeoPackage."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -36,7 +35,6 @@ class SourcePanel(QWidget):
     load_requested = pyqtSignal(str)  # the feature folder
     add_raster_requested = pyqtSignal()
     zoom_requested = pyqtSignal()
-    boundary_toggled = pyqtSignal(bool)
     output_chosen = pyqtSignal(str)
     models_requested = pyqtSignal(str)  # the model a loaded folder needs and the engine lacks
 
@@ -70,16 +68,12 @@ class SourcePanel(QWidget):
         self.add_raster_button.clicked.connect(self.add_raster_requested)
         self.zoom_button = QPushButton("Zoom to", source)
         self.zoom_button.clicked.connect(self.zoom_requested)
-        self.boundary = QCheckBox("Show Boundary", source)
-        self.boundary.setToolTip("Draw the footprints of the encoded chips")
-        self.boundary.toggled.connect(self.boundary_toggled)
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder, 1)
         folder_row.addWidget(self.load_button)
         view_row = QHBoxLayout()
         view_row.addWidget(self.zoom_button)
-        view_row.addWidget(self.boundary)
         view_row.addStretch(1)
         form = QFormLayout(source)
         form.addRow("Source", self.mode)
@@ -165,4 +159,3 @@ class SourcePanel(QWidget):
         self.add_raster_button.setEnabled(bool(raster))
         self.add_raster_button.setVisible(bool(raster))
         self.zoom_button.setEnabled(loaded)
-        self.boundary.setEnabled(loaded)

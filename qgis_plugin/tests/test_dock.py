@@ -192,11 +192,11 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     assert canvas.extent().contains(extent)
     assert canvas.extent().width() < 1.5 * extent.width() or canvas.extent().height() < 1.5 * extent.height()
 
-    panel.boundary.setChecked(True)
+    dock.options_panel.boundary.setChecked(True)
     assert dock.segmentation.bands.boundary.size() == chips
     assert canvas.mapTool() is dock.segmentation.tools["fg"]
     shoot(dock, screenshots, "loaded")
-    panel.boundary.setChecked(False)
+    dock.options_panel.boundary.setChecked(False)
     assert dock.segmentation.bands.boundary.size() == 0
 
     # an output path typed in: given to the session when typing ends, as a GeoPackage
@@ -300,7 +300,7 @@ def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screens
     key(dock, Qt.Key.Key_Tab)
     assert canvas.mapTool() is tools["fg"]
     key(dock, Qt.Key.Key_P)
-    assert not dock.prompts_panel.preview.isChecked() and not session.preview.enabled
+    assert not dock.options_panel.preview.isChecked() and not session.preview.enabled
     key(dock, Qt.Key.Key_P)
     assert session.preview.enabled
     canvas.setMapTool(QgsMapToolPan(canvas))
