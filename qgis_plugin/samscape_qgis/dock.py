@@ -41,6 +41,17 @@ def describe(engine: Engine) -> str:
     return "Stopped. It starts when this panel opens, or with Restart engine."
 
 
+def scrolling(panel: QWidget, parent: QWidget) -> QScrollArea:
+    """`panel` in a frameless scroll area, which gives word-wrapped lines the height they need
+    (a tab page alone is squeezed to its minimum) and scrolls when the dock is short."""
+    scroll = QScrollArea(parent)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setWidget(panel)
+    return scroll
+
+
 class SamscapeDock(QDockWidget):
     """The dock: an 'Engine' box with the state, Restart engine and Settings buttons, and the
     Segmentation tabs working on `canvas`."""
@@ -77,23 +88,19 @@ class SamscapeDock(QDockWidget):
         box_layout.addLayout(buttons)
         layout.addWidget(box)
         self.tabs = QTabWidget(body)
-        self.source_panel = SourcePanel(self.tabs)
-        self.prompts_panel = PromptsPanel(self.tabs)
-        self.tabs.addTab(self.source_panel, "Input/Output")
-        self.tabs.addTab(self.prompts_panel, "Prompts")
-        self.styles_panel = StylesPanel(parent=self.tabs)
-        self.options_panel = OptionsPanel(parent=self.tabs)
-        self.tabs.addTab(self.styles_panel, "Styles")
-        self.tabs.addTab(self.options_panel, "Options")
+        self.tabs.setStyleSheet("QTabBar::tab { padding: 4px 7px; }")  # four tabs in a narrow dock
+        self.source_panel = SourcePanel()
+        self.prompts_panel = PromptsPanel()
+        self.styles_panel = StylesPanel()
+        self.options_panel = OptionsPanel()
+        for panel, title in ((self.source_panel, "Input/Output"), (self.prompts_panel, "Prompts"),
+                             (self.styles_panel, "Styles"), (self.options_panel, "Options")):
+            self.tabs.addTab(scrolling(panel, self.tabs), title)
         layout.addWidget(self.tabs, 1)
         self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self,
                                          styles_panel=self.styles_panel, options_panel=self.options_panel)
         self.source_panel.models_requested.connect(self.open_models)
-        scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        self.setWidget(scroll)
+        self.setWidget(body)
         self.setMinimumWidth(280)
         for signal in (engine.starting, engine.ready, engine.failed, engine.stopped):
             signal.connect(self.refresh)
