@@ -6,15 +6,16 @@ import tempfile
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from .chiploop import encode_chips
 from .errors import SettingsError
-from .features import FolderMetadata, chip_relpath, write_chip
+from .features import FolderMetadata, chip_relpath
 from .geo import Chip
 from .planning import EncodePlan
 from .raster import RasterSource
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ def measure_chip_cost(source: RasterSource, plan: EncodePlan, batch_size: int) -
     """Encode one batch of up to `batch_size` chips from the middle of the grid (after one chip
     to warm the model up) and write one feature file; SettingsError if every chip tried is
     nodata."""
+    from .chiploop import encode_chips  # torch: loaded when the Copilot first measures
+
     count = len(plan.chips)
     # by id, not by listing the grid: it may hold a million chips
     tried = [plan.chips.chip((count // 2 + i) % count) for i in range(min(64, count))]
@@ -70,6 +73,8 @@ class _FirstChipFile:
 
     def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
               ) -> None:
+        from .features import write_chip
+
         if self.bytes:
             return
         self.path.parent.mkdir(exist_ok=True)

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import __version__
 from .errors import SettingsError
 from .features import FolderMetadata, GridRecord, ModelRecord, PreprocessingRecord
 from .geo import ChipGrid, chip_count, crs_label, parse_extent
 from .geo.chips import MAX_CHIPS, MAX_SIDE
-from .models import SamBackend, load_backend
-from .models.backend import MIXED_PRECISION_FAMILIES
+from .models.catalogue import MIXED_PRECISION_FAMILIES
 from .raster import RasterSource, ReadSpec, ValueRange
 from .settings import EncodeSettings
+
+if TYPE_CHECKING:
+    from .models import SamBackend
 
 __all__ = ["EncodePlan", "check_grid_size", "plan_chips", "plan_encoding"]
 
@@ -35,7 +37,10 @@ class EncodePlan:
 def plan_encoding(source: RasterSource, settings: EncodeSettings,
                   backend: SamBackend | None = None) -> EncodePlan:
     """Plan the encoding of the open `source` (loads the model unless `backend` is given)."""
-    backend = backend or load_backend(settings.model, settings.device)
+    if backend is None:
+        from .models import load_backend
+
+        backend = load_backend(settings.model, settings.device)
     read_spec, chips = plan_chips(source, settings, backend.spec.input_size)
     metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
     mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES

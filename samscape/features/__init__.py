@@ -1,9 +1,6 @@
-"""The feature folder format (version 1): manifest, chip files, the folder reader and its writer.
-Chip files and the writer load on first use (torch): opening and describing a folder needs none."""
+"""The feature folder format (version 1): manifest, chip files, the folder reader and its writer."""
 
-from typing import TYPE_CHECKING
-
-from ..lazy import lazy_attributes
+from .chipfile import read_chip, write_chip
 from .folder import FeatureFolder, is_feature_folder
 from .manifest import (
     FEATURES_DIR,
@@ -20,15 +17,8 @@ from .metadata import (
     ModelRecord,
     PreprocessingRecord,
 )
-
-if TYPE_CHECKING:
-    from .chipfile import read_chip, write_chip
-    from .origin import find_raster
-    from .writer import OVERWRITE_FIX, FolderState, check_target, prepare_folder
-
-_LAZY = {"read_chip": "chipfile", "write_chip": "chipfile", "find_raster": "origin",
-         "OVERWRITE_FIX": "writer", "FolderState": "writer", "check_target": "writer",
-         "prepare_folder": "writer"}
+from .origin import find_raster
+from .writer import OVERWRITE_FIX, FolderState, check_target, prepare_folder
 
 __all__ = [
     "FEATURES_DIR",
@@ -49,8 +39,6 @@ __all__ = [
     "prepare_folder",
     "read_chip",
     "read_manifest",
-    "write_manifest",
     "write_chip",
+    "write_manifest",
 ]
-
-__getattr__ = lazy_attributes(__name__, _LAZY)

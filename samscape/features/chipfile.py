@@ -1,30 +1,33 @@
-"""`features/chip_NNNNNN.pt`: one chip's feature tensors, written atomically, loaded safely."""
+"""`features/chip_NNNNNN.pt`: one chip's feature tensors, written atomically, loaded safely.
+torch loads with the first chip read or written, so that opening a folder needs none."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .temporaries import temporary_for
 
-CHIP_FORMAT = "samscape-chip"
+if TYPE_CHECKING:
+    import torch
 
-_DTYPES = {"float16": torch.float16, "float32": torch.float32}
+CHIP_FORMAT = "samscape-chip"
 
 
 def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, int],
                features: dict[str, torch.Tensor], dtype: str) -> None:
     """Save features as `dtype` under a temporary name, then rename: a killed run never leaves a
     file with the final name that holds less than a whole chip."""
+    import torch
+
     payload = {
         "format": CHIP_FORMAT,
         "format_version": 1,
         "chip_id": chip_id,
         "model_id": model_id,
         "chip_shape": list(chip_shape),
-        "features": {k: v.to(_DTYPES[dtype]).contiguous() for k, v in features.items()},
+        "features": {k: v.to(getattr(torch, dtype)).contiguous() for k, v in features.items()},
     }
     tmp = temporary_for(path)
     try:
@@ -38,6 +41,8 @@ def read_chip(path: Path, chip_id: int, model_id: str, dtype: str,
               shapes: dict[str, tuple[int, int, int]]) -> dict[str, torch.Tensor]:
     """Load with `weights_only=True` and check it is the chip the manifest says; raises
     ValueError (or OSError) naming what is wrong."""
+    import torch
+
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHIP_FORMAT:
         raise ValueError("not a samscape chip file")
@@ -52,7 +57,7 @@ def read_chip(path: Path, chip_id: int, model_id: str, dtype: str,
         if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(shapes[name]):
             raise ValueError(f"feature {name!r} has shape {getattr(tensor, 'shape', None)}, "
                              f"expected {tuple(shapes[name])}")
-        if tensor.dtype != _DTYPES[dtype]:
+        if tensor.dtype != getattr(torch, dtype):
             raise ValueError(f"feature {name!r} is {tensor.dtype}, expected {dtype}")
         if not torch.isfinite(tensor).all():
             raise ValueError(f"feature {name!r} holds non-finite values")

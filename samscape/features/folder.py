@@ -10,6 +10,7 @@ from rasterio.crs import CRS
 
 from ..errors import FeatureFolderError
 from ..geo import crs_label
+from .chipfile import read_chip
 from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, read_manifest
 from .metadata import FolderMetadata
 
@@ -56,8 +57,6 @@ class FeatureFolder:
 
     def load_chip(self, chip_id: int) -> dict[str, torch.Tensor]:
         """The chip's feature tensors, (C, H, W) each; FeatureFolderError if missing or corrupt."""
-        from .chipfile import read_chip  # torch: not needed to open or describe a folder
-
         if chip_id not in self.records:
             raise FeatureFolderError(f"chip {chip_id} is not in '{self.path}'")
         file = self.chip_file(chip_id)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
 from ..geo import Chip, ChipGrid
@@ -19,6 +18,9 @@ from .chipfile import read_chip, write_chip
 from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, chip_relpath, read_manifest, write_manifest
 from .metadata import FolderMetadata, PreprocessingRecord
 from .temporaries import abandoned
+
+if TYPE_CHECKING:
+    import torch
 
 OVERWRITE_FIX = "pass --overwrite to encode it again, or choose another folder"
 

@@ -13,10 +13,6 @@ from ..errors import DeviceError
 from .catalogue import ModelSpec
 from .preprocess import Preprocessing
 
-# Mixed-precision encoding is on by default for a family only where tests/models/test_precision.py
-# shows the masks from its features agree with fp32 ones (IoU >= 0.98).
-MIXED_PRECISION_FAMILIES = frozenset({"sam", "sam2"})
-
 # Sam2Model.get_image_embeddings order: two high-resolution maps (stride 4, 8), then stride 16.
 SAM2_FEATURES = ("high_res_feats_0", "high_res_feats_1", "image_embeddings")
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..encoder import encode
 from ..errors import NotFoundError, SamscapeError
 from ..models import download as download_model
 from ..models import forget_backends
@@ -84,6 +83,8 @@ class Jobs:
     def encode(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
         """Encode `raster` into the feature folder `out`; the result: chips encoded, seconds."""
         def work(job: Job) -> None:
+            from ..encoder import encode  # torch: loaded with the first job
+
             result = encode(raster, out, settings, progress=job.progress)
             job.result = {"encoded": result.encoded, "seconds": round(result.seconds, 3)}
 

@@ -1,5 +1,6 @@
 """What a server holds: open sources, segmentation sessions, the output layers they write, and
-all of these with the encode jobs (`jobs.py`) as one `ServerState`."""
+all of these with the encode jobs (`jobs.py`) as one `ServerState`. The engines behind them (torch,
+pyogrio, rio-tiler) load with the first source, so the server starts without them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import itertools
 import threading
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rasterio.crs import CRS
 
@@ -14,13 +16,14 @@ from ..errors import NotFoundError, OutputLayerError, PathNotFoundError
 from ..features import find_raster
 from ..geo import norm_crs
 from ..raster import ValueRange
-from ..segment import Segmenter, Session
-from ..sources import FeatureSource, open_source
-from ..vector import OutputLayer, VectorOptions
 from .copilot import ChipCosts
 from .jobs import EncodeProgress, Jobs
 from .roots import Roots
-from .tiles import TileGrid, TileRenderer
+
+if TYPE_CHECKING:
+    from ..segment import Session
+    from ..sources import FeatureSource
+    from ..vector import OutputLayer, VectorOptions
 
 
 class LoadedSource:
@@ -37,6 +40,8 @@ class LoadedSource:
         self.raster = raster
         self.tiles = None
         if raster is not None:
+            from .tiles import TileGrid, TileRenderer
+
             pre = source.metadata.preprocessing
             self.tiles = TileRenderer(raster, pre.bands, ValueRange(*pre.value_range), source.crs,
                                       TileGrid.for_grid(source.grid))
@@ -55,6 +60,8 @@ class Sources:
     def open(self, path: str, model: str | None = None, raster: str | None = None) -> str:
         """Open a feature folder (pre-encoded; `raster`: where to find its raster for the map)
         or a raster (live, with `model`) under the roots."""
+        from ..sources import open_source
+
         resolved = self.roots.resolve(path)
         if not resolved.exists():
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
@@ -110,6 +117,8 @@ class Layers:
     def get(self, path: str, crs: CRS) -> OutputLayer:
         """The layer at `path` under the roots: an existing file keeps its CRS, a new one gets
         `crs` (that of the first session to choose it among those holding it now)."""
+        from ..vector import OutputLayer
+
         resolved = self.roots.resolve(path)
         with self._lock:
             layer = self._layers.get(resolved)
@@ -131,6 +140,8 @@ class Sessions:
 
     def create(self, source_id: str, output: str | None = None, crs: str | int | None = None,
                vector: VectorOptions | None = None) -> str:
+        from ..segment import Segmenter, Session
+
         item = self.sources.get(source_id)
         session = Session(Segmenter(item.source, vector), None,
                           norm_crs(crs) if crs else item.source.crs, lock=item.lock)

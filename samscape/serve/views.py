@@ -3,15 +3,20 @@ GeoJSON FeatureCollections in a chosen CRS (coordinates x, y in that CRS's map u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rasterio.crs import CRS
 from shapely.geometry import mapping
 
 from ..geo import crs_label
-from ..segment import SegmentResult, Session
 from ..settings import settings_dict
-from ..vector import OutputLayer, reproject
+from ..vector import reproject
 from .copilot import CopilotPlan
 from .state import LoadedSource
+
+if TYPE_CHECKING:
+    from ..segment import SegmentResult, Session
+    from ..vector import OutputLayer
 
 MAX_GRID_FEATURES = 5000
 

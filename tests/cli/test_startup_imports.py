@@ -44,3 +44,19 @@ def test_info_reads_a_folder_without_torch(demo_root_768: Path) -> None:
     validated = _run("info", "--validate", str(demo_root_768 / "features"))
     assert validated["exit"] == 0 and "0 problem(s)" in validated["output"]
     assert "torch" in validated["loaded"]
+
+
+def test_the_server_starts_without_torch(tmp_path: Path) -> None:
+    """`samscape serve` builds its app and answers /api/health before any source is opened."""
+    probe = f"""
+import json, sys
+from fastapi.testclient import TestClient
+from samscape.serve import Roots, Sources, create_app
+roots = Roots.of({str(tmp_path)!r})
+client = TestClient(create_app(roots, None, Sources(roots)), base_url="http://127.0.0.1")
+print(json.dumps({{"status": client.get("/api/health").status_code,
+                  "loaded": [m for m in {HEAVY!r} if m in sys.modules]}}))
+"""
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"status": 200, "loaded": []}

@@ -15,7 +15,7 @@ import torch
 from transformers import SamConfig, SamModel
 
 from samscape.models import CATALOGUE, ModelInfo, SamBackend, autocast_dtype, load_backend
-from samscape.models.backend import MIXED_PRECISION_FAMILIES
+from samscape.models.catalogue import MIXED_PRECISION_FAMILIES
 
 SIZE = 256
 MIN_IOU = 0.98

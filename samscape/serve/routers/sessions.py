@@ -6,16 +6,19 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
 
 from ...errors import OutputLayerError, PromptError
-from ...vector import OutputLayer
 from ..bodies import MAX_POINTS, BoxIn, OutputRequest, PointIn, PreviewRequest, SessionRequest, Vectorise
 from ..depends import Server
 from ..jobs import encoding
 from ..views import layer_json, result_json, session_json
+
+if TYPE_CHECKING:
+    from ...vector import OutputLayer
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 

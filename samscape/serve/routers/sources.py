@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ...geo import Bounds, norm_crs
-from ...segment import PromptSet, Segmenter
+from ...segment import PromptSet
 from ..bodies import OpenRequest, SegmentRequest
 from ..depends import Server
 from ..jobs import encoding
@@ -55,6 +55,8 @@ def chip_footprints(source_id: str, server: Server) -> dict:
 def segment(source_id: str, body: SegmentRequest, server: Server) -> dict:
     """One object from the prompts, without a session: a GeoJSON FeatureCollection of its
     polygons (in `crs`), largest first, with the predicted IoU and the chips decoded."""
+    from ...segment import Segmenter
+
     item = server.sources.get(source_id)
     crs = norm_crs(body.crs) if body.crs else item.source.crs
     prompts = PromptSet(crs)
