@@ -4,16 +4,16 @@ map tool that drags the extent."""
 
 from __future__ import annotations
 
-from qgis.core import QgsCoordinateReferenceSystem, QgsGeometry, QgsRectangle, QgsWkbTypes
+from qgis.core import QgsCoordinateReferenceSystem, QgsGeometry, QgsRectangle
 from qgis.gui import QgsMapCanvas, QgsMapMouseEvent, QgsMapTool, QgsRubberBand
 from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
 from . import geojson
+from .processing.compat import POLYGON_GEOMETRY as POLYGON
 
 GRID_COLOR = "#d500f9"
 EXTENT_COLOR = "#ff8f00"
-POLYGON = QgsWkbTypes.GeometryType.PolygonGeometry
 
 
 def _band(canvas: QgsMapCanvas, color: str, fill_alpha: int, width: int, style: Qt.PenStyle) -> QgsRubberBand:

@@ -184,10 +184,13 @@ def test_the_grid_is_the_engines_plan_and_follows_overlap_and_scale(plugin, demo
     shoot(plugin, screenshots, "too-many")
 
     # an answer to values that changed meanwhile is dropped: the latest values are planned next
+    sent = copilot.planner.requests
+    planned = Recorder(copilot.planner.planned)
     panel.scale.setValue(1.0)
     copilot.replan(now=True)
     panel.overlap.setValue(50)
     plan = settle(copilot)
+    assert copilot.planner.requests == sent + 2 and [body["overlap"] for body, _ in planned.calls] == [50]
     assert plan["chips"] == copilot.bands.grid.size() == 9
 
 
@@ -302,6 +305,20 @@ def test_encode_now_runs_processing_and_opens_the_folder_in_the_dock(plugin, dem
                                    f"choose a new or empty folder")
     assert (busy / "notes.txt").read_text() == "mine" and panel.encode_button.isVisible()
 
+    # Cancel stops the run; the folder keeps what was encoded
+    panel.scale.setValue(0.25)  # 2048 px: 15 × 15 chips
+    settle(copilot)
+    panel.output.setFilePath(str(root / "canceled"))
+    progress = Recorder(panel.progress.valueChanged)
+    panel.encode_button.click()
+    wait_until(lambda: any(value > 0 for (value,) in progress.calls) or copilot.run is None, 120,
+               panel.status.text())
+    panel.cancel_button.click()
+    wait_until(lambda: copilot.run is None, 60, panel.status.text())
+    assert panel.status.text().startswith("canceled; the feature folder ") and panel.encode_button.isVisible()
+    assert 0 < samscape_info(samscape_command, root / "canceled")["chip_count"] < 225
+
+    panel.scale.setValue(1.0)
     panel.overlap.setValue(0)
     plan = settle(copilot)
     panel.output.setFilePath(str(folder))
