@@ -233,20 +233,27 @@ class CopilotDock(QDockWidget):
         if old is self.tool and new is not self.tool:  # drawing done or abandoned
             self.panel.set_extent_kind(self.extent_kind)
             self.bands.show_extent(self.extent, self.extent_crs)
+            self._show_summary()
 
     # the answers
 
     def _planned(self, body: dict, plan: dict) -> None:
         self.plan, self.plan_body = plan, body
         self.bands.show_grid(plan.get("grid"), from_engine(plan["crs"]))
-        say(self.panel.summary, describe_plan(plan), "ok" if plan.get("grid") is not None else "warn")
+        self._show_summary()
         self._update_buttons()
-        if self._fill_range:
+        if self._fill_range and body.get("value_range") is None:
             self._fill_range = False
             self.panel.set_value_range(plan["value_range"])
 
+    def _show_summary(self) -> None:
+        plan = self.plan
+        if plan is not None:
+            say(self.panel.summary, describe_plan(plan), "ok" if plan.get("grid") is not None else "warn")
+
     def _plan_failed(self, body: dict, message: str) -> None:
         self.plan, self.plan_body = None, body
+        self._fill_range = False
         self.bands.show_grid(None, QgsCoordinateReferenceSystem())
         say(self.panel.summary, message, "error")
         self._update_buttons()

@@ -218,6 +218,7 @@ def test_a_drawn_or_canvas_extent_limits_the_grid(plugin, screenshots: Path) -> 
     panel.extent_buttons["drawn"].click()
     canvas.setMapTool(pan)
     assert panel.extent_kind() == "drawn" and copilot.extent is not None
+    assert panel.summary.text().startswith("4 chips of 256 px")
 
     # the canvas's extent, in another CRS than the raster's: the engine transforms it
     canvas.setDestinationCrs(WGS84)
