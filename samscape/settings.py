@@ -17,7 +17,7 @@ from rasterio.crs import CRS
 
 from . import validate
 from .errors import SettingsError
-from .geo import PixelGrid, crs_label
+from .geo import PixelGrid, crs_label, norm_crs
 from .models import DEFAULT_MODEL, get_spec
 
 
@@ -222,14 +222,15 @@ def extent_text(bounds: Sequence[float], crs: CRS) -> str:
 
 def copilot_settings(grid: PixelGrid, model: str, *, overlap: float = 50.0,
                      resolution_scale: float = 1.0, extent: Sequence[float] | None = None,
-                     **other: Any) -> EncodeSettings:
+                     extent_crs: str | int | None = None, **other: Any) -> EncodeSettings:
     """The Copilot's choices for a raster of `grid` as EncodeSettings: `overlap` (% of a chip of
     `model`'s input size) becomes the stride, `resolution_scale` a resolution in the raster's own
-    CRS, `extent` (xmin, ymin, xmax, ymax in that CRS) the extent setting; `other` settings as
-    they are."""
+    CRS, `extent` (xmin, ymin, xmax, ymax in `extent_crs`, by default the raster's CRS) the extent
+    setting; `other` settings as they are."""
     resolution, crs = scaled_resolution(grid, resolution_scale)
+    extent_in = grid.crs if extent_crs is None else norm_crs(extent_crs)
     return EncodeSettings(
         model=model, crs=crs, resolution=resolution,
-        extent=None if extent is None else extent_text(extent, grid.crs),
+        extent=None if extent is None else extent_text(extent, extent_in),
         stride=stride_for_overlap(get_spec(model).input_size, overlap), **other,
     )

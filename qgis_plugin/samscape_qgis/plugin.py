@@ -16,6 +16,7 @@ except ImportError:
     from qgis.PyQt.QtWidgets import QAction  # Qt 5
 
 from . import settings
+from .copilot_dock import CopilotDock
 from .dock import SamscapeDock
 from .engine import FAILED, STOPPED, Engine
 from .processing import SamscapeProvider
@@ -32,6 +33,7 @@ class SamscapePlugin:
         self.iface = iface
         self.engine: Engine | None = None
         self.dock: SamscapeDock | None = None
+        self.copilot: CopilotDock | None = None
         self.actions: list[QAction] = []
         self.provider: SamscapeProvider | None = None
 
@@ -66,10 +68,14 @@ class SamscapePlugin:
         models.setObjectName("samscape_models")
         models.setToolTip("samscape: download, import and remove models")
         models.triggered.connect(self.show_models)
+        copilot = QAction("Encoder Copilot…", window)
+        copilot.setObjectName("samscape_copilot")
+        copilot.setToolTip("Plan and run the encoding of a raster layer into a feature folder")
+        copilot.triggered.connect(self.show_copilot)
         self.iface.addToolBarIcon(show)
-        for action in (show, restart, configure, models):
+        for action in (show, copilot, models, restart, configure):
             self.iface.addPluginToMenu(MENU, action)
-        self.actions = [show, restart, configure, models]
+        self.actions = [show, copilot, models, restart, configure]
 
     def show_dock(self) -> None:
         """Show the dock in front; the engine starts if it is not running (first show, or
@@ -84,6 +90,25 @@ class SamscapePlugin:
         self.dock.open_models()
         if self.engine.state in (STOPPED, FAILED):
             self.restart_engine()
+
+    def show_copilot(self) -> None:
+        """Show the Encoder Copilot (made on first use); the engine starts if it is not running."""
+        if self.copilot is None:
+            self.copilot = CopilotDock(self.engine, self.iface.mapCanvas(), self.iface.mainWindow())
+            self.copilot.encoded.connect(self.open_folder)
+            self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.copilot)
+            if not self.dock.isFloating():  # one tab each, not two squeezed docks
+                self.iface.mainWindow().tabifyDockWidget(self.dock, self.copilot)
+        self.copilot.show()
+        self.copilot.raise_()
+        if self.engine.state in (STOPPED, FAILED):
+            self.restart_engine()
+
+    def open_folder(self, folder: str) -> None:
+        """Open a feature folder (one the Copilot encoded) in the Segmentation dock."""
+        self.show_dock()
+        self.dock.tabs.setCurrentIndex(0)
+        self.dock.segmentation.load(folder)
 
     def restart_engine(self) -> None:
         """(Re)start the engine with the settings as they are now."""
@@ -113,6 +138,11 @@ class SamscapePlugin:
             self.iface.removeToolBarIcon(action)
             action.deleteLater()
         self.actions = []
+        if self.copilot is not None:
+            self.copilot.close_copilot()
+            self.iface.removeDockWidget(self.copilot)
+            self.copilot.deleteLater()
+            self.copilot = None
         if self.dock is not None:
             self.dock.close_segmentation()
             self.iface.removeDockWidget(self.dock)

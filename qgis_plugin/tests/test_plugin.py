@@ -80,7 +80,7 @@ def test_load_open_dock_engine_ready_unload(loaded, iface, screenshots: Path) ->
     plugin = loaded
     window = iface.mainWindow()
     titles = [a.text() for a in iface.menus["samscape"].actions()]
-    assert titles == ["samscape", "Restart engine", "Settings…", "Models…"]
+    assert titles == ["samscape", "Encoder Copilot…", "Models…", "Restart engine", "Settings…"]
     assert [a.text() for a in iface.toolbar.actions()] == ["samscape"]
     dock = plugin.dock
     assert dock.parent() is window and not dock.isVisible() and plugin.engine.state == "stopped"

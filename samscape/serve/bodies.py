@@ -88,8 +88,10 @@ class EncodeRequest(Body):
     percentiles: tuple[Percent, Percent] = (2.0, 98.0)
     resolution_scale: float = Field(1.0, gt=0, le=1000, description="pixel size × this")
     overlap: float = Field(50.0, ge=0, le=90, description="% of a chip shared with the next")
-    extent: Box | None = Field(None, description="xmin, ymin, xmax, ymax in the raster's CRS "
+    extent: Box | None = Field(None, description="xmin, ymin, xmax, ymax in `extent_crs` "
                                "[default: the whole raster]")
+    extent_crs: CrsIn | None = Field(None, description="the CRS of `extent` (e.g. a map's drawn "
+                                     "in) [default: the raster's]")
     batch_size: int = Field(4, ge=1, le=64)
 
 

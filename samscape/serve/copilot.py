@@ -31,7 +31,7 @@ def settings_for(body: EncodeRequest, raster: RasterSource, device: str) -> Enco
     stride)."""
     return copilot_settings(
         raster.grid, body.model, overlap=body.overlap, resolution_scale=body.resolution_scale,
-        extent=body.extent, bands=tuple(body.bands) if body.bands else None,
+        extent=body.extent, extent_crs=body.extent_crs, bands=tuple(body.bands) if body.bands else None,
         value_range=body.value_range, percentiles=body.percentiles, batch_size=body.batch_size,
         device=device,
     )

@@ -38,6 +38,22 @@ def test_the_grid_follows_overlap_scale_and_extent(client: TestClient, root: Pat
     assert part["settings"]["extent"].endswith("@EPSG:32633")
 
 
+def test_an_extent_in_another_crs_is_transformed_by_the_engine(client: TestClient, root: Path) -> None:
+    from rasterio.warp import transform_bounds
+
+    xmin, ymin, _, _ = _plan(client)["extent"]
+    utm = (xmin + 20, ymin + 20, xmin + 180, ymin + 180)  # 320 px: 2 × 2 chips, with room to grow
+    wgs84 = transform_bounds("EPSG:32633", "EPSG:4326", *utm)
+    part = _plan(client, extent=list(wgs84), extent_crs="EPSG:4326")
+    assert part["chips"] == 4 and part["crs"] == "EPSG:32633"
+    assert part["settings"]["extent"].endswith("@EPSG:4326")
+    got = part["extent"]
+    assert got[0] <= utm[0] < got[0] + 1 and got[1] <= utm[1] < got[1] + 1
+    assert got[2] - 1 < utm[2] <= got[2] and got[3] - 1 < utm[3] <= got[3]
+    assert client.post("/api/copilot/plan", json={"raster": "scene.tif", "model": "demo", "extent": wgs84,
+                                                  "extent_crs": "EPSG:nope"}).status_code == 400
+
+
 def test_a_measured_estimate_matches_the_real_chip_files(client: TestClient, root: Path) -> None:
     plan = _plan(client, measure=True)
     estimate = plan["estimate"]
