@@ -96,7 +96,7 @@ def test_load_open_dock_engine_ready_unload(loaded, iface, screenshots: Path) ->
     assert not iface.messageBar().items()
     dock.grab().save(str(screenshots / "engine-ready-dock.png"))
     window.grab().save(str(screenshots / "engine-ready-window.png"))
-    iface.menus["samscape"].actions()[3].trigger()
+    next(a for a in iface.menus["samscape"].actions() if a.objectName() == "samscape_models").trigger()
     assert dock.models_dialog is not None and dock.models_dialog.isVisible()
     wait_until(lambda: dock.models_dialog.row("demo") is not None, 30, dock.models_dialog.status.text())
     pid = plugin.engine.pid
