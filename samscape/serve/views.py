@@ -7,7 +7,7 @@ from rasterio.crs import CRS
 from shapely.geometry import mapping
 
 from ..geo import crs_label
-from ..segment import SegmentResult, Session
+from ..segment import SavedGroup, SegmentResult, Session
 from ..settings import settings_dict
 from ..vector import OutputLayer, reproject
 from .copilot import CopilotPlan
@@ -65,6 +65,13 @@ def session_json(session_id: str, session: Session) -> dict:
         "output_crs": None if layer is None else crs_label(layer.crs),
         "saved_groups": session.saved_groups,
     }
+
+
+def group_json(group: SavedGroup, crs: CRS) -> dict:
+    """The rows of one save (already in `crs`) as GeoJSON, samscape's fields as properties."""
+    return {"type": "FeatureCollection", "crs": crs_label(crs), "features": [
+        {"type": "Feature", "geometry": mapping(r.geometry), "properties": r.properties()}
+        for r in group.rows]}
 
 
 def layer_json(layer: OutputLayer, crs: CRS) -> dict:
