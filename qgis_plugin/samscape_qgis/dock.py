@@ -1,6 +1,6 @@
 """The samscape dock: the engine's state (with Restart engine and Settings), and the Segmentation
-tabs Input/Output and Prompts (`source_panel.py`, `prompts_panel.py`), tied to the canvas and the
-engine by `segmentation.py`."""
+tabs Input/Output and Prompts (`source_panel.py` with `output_panel.py`, `prompts_panel.py`), tied
+to the canvas and the engine by `segmentation.py`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .engine import FAILED, RUNNING, STARTING, Engine
+from .output_panel import OutputPanel
 from .prompts_panel import PromptsPanel
 from .segmentation import Segmentation
 from .source_panel import SourcePanel
@@ -71,10 +72,13 @@ class SamscapeDock(QDockWidget):
         self.tabs = QTabWidget(body)
         self.source_panel = SourcePanel(self.tabs)
         self.prompts_panel = PromptsPanel(self.tabs)
+        self.output_panel = OutputPanel(self.source_panel)
+        self.source_panel.layout().insertWidget(1, self.output_panel)  # under the Input group
         self.tabs.addTab(self.source_panel, "Input/Output")
         self.tabs.addTab(self.prompts_panel, "Prompts")
         layout.addWidget(self.tabs, 1)
-        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self)
+        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel,
+                                         self.output_panel, self)
         scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

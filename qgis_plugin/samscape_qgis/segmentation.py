@@ -20,6 +20,8 @@ from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
+from .output import Output
+from .output_panel import OutputPanel
 from .prompts_panel import PromptsPanel
 from .rubberbands import SceneBands
 from .session import SegmentationSession
@@ -32,13 +34,16 @@ class Segmentation(QObject):
     and until the user picks another QGIS tool."""
 
     def __init__(self, engine: Engine, canvas: QgsMapCanvas, source_panel: SourcePanel,
-                 prompts_panel: PromptsPanel, parent: QObject | None = None) -> None:
+                 prompts_panel: PromptsPanel, output_panel: OutputPanel, parent: QObject | None = None
+                 ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.canvas = canvas
         self.source_panel = source_panel
         self.prompts_panel = prompts_panel
         self.session = SegmentationSession(self)
+        self.output_panel = output_panel
+        self.output = Output(self.session, output_panel, self)
         self.bands = SceneBands(canvas)
         self.tools = make_tools(canvas)
         self.tool = FOREGROUND
@@ -56,20 +61,18 @@ class Segmentation(QObject):
         session.changed.connect(self._changed)
         session.preview.shown.connect(lambda shown: self.bands.show_preview(shown, session.crs))
         session.message.connect(self._message)
-        session.saved.connect(self._output_written)
-        session.save_undone.connect(self._output_written)
+        self.output.message.connect(self._message)
         session.reset.connect(self._reset)
         source.load_requested.connect(self.load)
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
         source.boundary_toggled.connect(self._show_boundary)
-        source.output_chosen.connect(session.set_output)
         prompts.tool_chosen.connect(self.set_tool)
         prompts.preview_toggled.connect(session.preview.set_enabled)
         prompts.undo_button.clicked.connect(session.undo)
         prompts.clear_button.clicked.connect(session.clear)
-        prompts.save_button.clicked.connect(session.save)
-        prompts.undo_save_button.clicked.connect(session.undo_save)
+        prompts.save_button.clicked.connect(self.output.save)
+        prompts.undo_save_button.clicked.connect(self.output.undo_save)
         for tool in self.tools.values():
             tool.hovered.connect(self._hovered)
             tool.left.connect(session.preview.clear)
@@ -99,7 +102,7 @@ class Segmentation(QObject):
 
     def load(self, folder: str) -> None:
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
-        self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
+        self.session.load(folder, self._canvas_crs(), self.output.path_for(folder))
 
     def add_raster(self) -> None:
         raster = (self.session.source or {}).get("raster")
@@ -134,14 +137,9 @@ class Segmentation(QObject):
         if topic == "source":
             say(self.source_panel.status, text, level)
         elif topic == "output":
-            say(self.source_panel.output_status, text, level)
+            say(self.output_panel.output_status, text, level)
         if topic in ("prompt", "output"):
             say(self.prompts_panel.output_status, text, level)
-
-    def _output_written(self, answer: dict) -> None:
-        output = answer["session"].get("output")
-        if output:
-            project_layers.show_output(output)
 
     def _reset(self) -> None:
         self.bands.clear()
@@ -173,8 +171,8 @@ class Segmentation(QObject):
         elif name == "preview":
             self.prompts_panel.preview.toggle()
         else:
-            {"save": session.save, "clear": session.clear, "undo": session.undo,
-             "undo_save": session.undo_save}[name]()
+            {"save": self.output.save, "clear": session.clear, "undo": session.undo,
+             "undo_save": self.output.undo_save}[name]()
 
     def _same_crs(self) -> bool:
         """Whether the session takes the canvas's coordinates (not so while it is replaced after a
@@ -216,6 +214,7 @@ class Segmentation(QObject):
 
     def close(self) -> None:
         """Put the tools down and take the bands off the canvas (the dock is going)."""
+        self.output.close()
         if self.canvas.mapTool() in self.tools.values():
             self.canvas.unsetMapTool(self.canvas.mapTool())
         self.bands.remove()
