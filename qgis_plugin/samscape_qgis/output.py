@@ -57,6 +57,7 @@ class Output(QObject):
         panel.output_chosen.connect(self._file_chosen)
         panel.layer_chosen.connect(self._layer_chosen)
         session.output_changed.connect(lambda _: setattr(self, "_accepted", session.output))
+        session.reset.connect(lambda: setattr(self, "_accepted", ""))
         session.saved.connect(self._written)
         session.save_undone.connect(self._written)
         session.taken.connect(self._taken)
@@ -124,6 +125,8 @@ class Output(QObject):
         layer = self.layer
         if layer is None or self.file:
             self.session.undo_save()
+            return
+        if self.session.defer(self.undo_save):  # a save on its way is the last one
             return
         while self._groups:
             group_id = self._groups.pop()

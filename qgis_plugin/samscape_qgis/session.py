@@ -229,6 +229,12 @@ class SegmentationSession(QObject):
                 self.message.emit("prompt", reply.error, ERROR)
         self._run_waiting()
 
+    def defer(self, action: Callable[[], None]) -> bool:
+        """Whether `action` was put off until the prompt being answered is (False: none is)."""
+        if self.busy:
+            self._after_prompt.append(action)
+        return self.busy
+
     def _run_waiting(self) -> None:
         waiting, self._after_prompt = self._after_prompt, []
         for action in waiting:

@@ -163,6 +163,14 @@ def test_save_into_a_memory_layer_one_undoable_command_per_save(dock: SamscapeDo
     dock.prompts_panel.undo_save_button.click()
     assert dock.prompts_panel.output_status.text() == "there is no save to undo in layer sketch"
     shoot(dock, screenshots, "output-memory-undone", tab=1)
+
+    # Undo save pressed while the save is on its way waits for it, and takes exactly it back
+    click(dock, inside(first))
+    dock.prompts_panel.save_button.click()
+    dock.prompts_panel.undo_save_button.click()
+    settle(dock)
+    assert memory.featureCount() == 0 and memory.undoStack().count() == 6
+    assert dock.prompts_panel.output_status.text().startswith("removed the last save")
     assert not Path(default_output(demo["folder"])).exists()
 
 
