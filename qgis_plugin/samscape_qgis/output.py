@@ -104,8 +104,8 @@ class Output(QObject):
     def save(self) -> None:
         """Save the current result as one group into the chosen output."""
         layer = self.layer
-        if layer is None:
-            self.session.save()
+        if layer is None or self.session.session is None:
+            self.session.save()  # nothing is loaded: it does nothing
         elif self.file:
             if self._accepted != self.file:
                 self._say(f"the engine did not accept layer {layer.name()} (see its message); choose "

@@ -258,10 +258,7 @@ class SegmentationSession(QObject):
     def take(self, crs: str) -> None:
         """Save the current result into a layer QGIS writes itself: the engine answers the group's
         rows in `crs` (`taken`; nothing is said on success) and clears the prompts, as a save does."""
-        if self.busy:
-            self._after_prompt.append(lambda: self.take(crs))
-            return
-        if self.session is None or self.loading:
+        if self.defer(lambda: self.take(crs)) or self.session is None or self.loading:
             return
         self._save_call("group", self.taken, None, {"crs": crs})
 
