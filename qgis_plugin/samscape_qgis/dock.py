@@ -1,6 +1,7 @@
 """The samscape dock: the engine's state (with Restart engine and Settings), and the Segmentation
-tabs Input/Output, Prompts, Styles and Options (`source_panel.py`, `prompts_panel.py`,
-`styles_panel.py`, `options_panel.py`), tied to the canvas and the engine by `segmentation.py`."""
+tabs Input/Output (`source_panel.py` with `output_panel.py`), Prompts, Styles and Options
+(`prompts_panel.py`, `styles_panel.py`, `options_panel.py`), tied to the canvas and the engine by
+`segmentation.py`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from qgis.PyQt.QtWidgets import (
 from .engine import FAILED, RUNNING, STARTING, Engine
 from .models_panel import ModelsDialog
 from .options_panel import OptionsPanel
+from .output_panel import OutputPanel
 from .prompts_panel import PromptsPanel
 from .segmentation import Segmentation
 from .source_panel import SourcePanel
@@ -90,6 +92,8 @@ class SamscapeDock(QDockWidget):
         self.tabs = QTabWidget(body)
         self.tabs.setStyleSheet("QTabBar::tab { padding: 4px 7px; }")  # four tabs in a narrow dock
         self.source_panel = SourcePanel()
+        self.output_panel = OutputPanel(self.source_panel)
+        self.source_panel.layout().insertWidget(1, self.output_panel)  # under the Input group
         self.prompts_panel = PromptsPanel()
         self.styles_panel = StylesPanel()
         self.options_panel = OptionsPanel()
@@ -97,8 +101,9 @@ class SamscapeDock(QDockWidget):
                              (self.styles_panel, "Styles"), (self.options_panel, "Options")):
             self.tabs.addTab(scrolling(panel, self.tabs), title)
         layout.addWidget(self.tabs, 1)
-        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self,
-                                         styles_panel=self.styles_panel, options_panel=self.options_panel)
+        self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel,
+                                         self.output_panel, self, styles_panel=self.styles_panel,
+                                         options_panel=self.options_panel)
         self.source_panel.models_requested.connect(self.open_models)
         self.setWidget(body)
         self.setMinimumWidth(280)

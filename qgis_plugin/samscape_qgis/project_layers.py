@@ -41,10 +41,7 @@ def show_output(path: str) -> QgsVectorLayer | None:
     lightly), reloaded after the next ones. None while the file does not exist or QGIS cannot read it."""
     layer = find_layer(path)
     if isinstance(layer, QgsVectorLayer):
-        layer.dataProvider().reloadData()
-        layer.reload()
-        layer.updateExtents()
-        layer.triggerRepaint()
+        reload(layer)
         return layer
     if not os.path.exists(path):
         return None
@@ -58,3 +55,11 @@ def show_output(path: str) -> QgsVectorLayer | None:
         layer.renderer().setSymbol(QgsFillSymbol.createSimple(SAVED_STYLE))  # the image shows through
     QgsProject.instance().addMapLayer(layer)
     return layer
+
+
+def reload(layer: QgsVectorLayer) -> None:
+    """Show what the engine wrote into the file of `layer`."""
+    layer.dataProvider().reloadData()
+    layer.reload()
+    layer.updateExtents()
+    layer.triggerRepaint()

@@ -21,6 +21,8 @@ from .engine import RUNNING, Engine
 from .labels import say
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
 from .options_panel import OptionsPanel
+from .output import Output
+from .output_panel import OutputPanel
 from .preferences import DEFAULT_OPTIONS, DEFAULT_STYLE, Options, Style
 from .prompts_panel import PromptsPanel
 from .rubberbands import SceneBands
@@ -36,8 +38,8 @@ class Segmentation(QObject):
     start from the stored preferences, and every change is stored."""
 
     def __init__(self, engine: Engine, canvas: QgsMapCanvas, source_panel: SourcePanel,
-                 prompts_panel: PromptsPanel, parent: QObject | None = None, *,
-                 styles_panel: StylesPanel, options_panel: OptionsPanel) -> None:
+                 prompts_panel: PromptsPanel, output_panel: OutputPanel, parent: QObject | None = None,
+                 *, styles_panel: StylesPanel, options_panel: OptionsPanel) -> None:
         super().__init__(parent)
         self.engine = engine
         self.canvas = canvas
@@ -47,6 +49,8 @@ class Segmentation(QObject):
         self.options_panel = options_panel
         self.options = options_panel.options()
         self.session = SegmentationSession(self)
+        self.output_panel = output_panel
+        self.output = Output(self.session, output_panel, self)
         self.bands = SceneBands(canvas, styles_panel.style())
         self.tools = make_tools(canvas)
         self.pan = QgsMapToolPan(canvas)
@@ -67,19 +71,17 @@ class Segmentation(QObject):
         session.changed.connect(self._changed)
         session.preview.shown.connect(lambda shown: self.bands.show_preview(shown, session.crs))
         session.message.connect(self._message)
-        session.saved.connect(self._output_written)
-        session.save_undone.connect(self._output_written)
+        self.output.message.connect(self._message)
         session.reset.connect(self._reset)
         session.model_missing.connect(source.offer_model)
         source.load_requested.connect(self.load)
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
-        source.output_chosen.connect(session.set_output)
         prompts.tool_chosen.connect(self.set_tool)
         prompts.undo_button.clicked.connect(session.undo)
         prompts.clear_button.clicked.connect(session.clear)
-        prompts.save_button.clicked.connect(session.save)
-        prompts.undo_save_button.clicked.connect(session.undo_save)
+        prompts.save_button.clicked.connect(self.output.save)
+        prompts.undo_save_button.clicked.connect(self.output.undo_save)
         self.styles_panel.changed.connect(self._style_changed)
         self.options_panel.changed.connect(self._options_changed)
         self.options_panel.reset_requested.connect(self.reset_preferences)
@@ -113,7 +115,7 @@ class Segmentation(QObject):
     def load(self, folder: str) -> None:
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
         self.source_panel.offer_model("")
-        self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
+        self.session.load(folder, self._canvas_crs(), self.output.path_for(folder))
 
     def add_raster(self) -> None:
         raster = (self.session.source or {}).get("raster")
@@ -148,14 +150,9 @@ class Segmentation(QObject):
         if topic == "source":
             say(self.source_panel.status, text, level)
         elif topic == "output":
-            say(self.source_panel.output_status, text, level)
+            say(self.output_panel.output_status, text, level)
         if topic in ("prompt", "output"):
             say(self.prompts_panel.output_status, text, level)
-
-    def _output_written(self, answer: dict) -> None:
-        output = answer["session"].get("output")
-        if output:
-            project_layers.show_output(output)
 
     def _reset(self) -> None:
         self.bands.clear()
@@ -189,8 +186,8 @@ class Segmentation(QObject):
         elif name == "preview":
             self.options_panel.preview.toggle()
         else:
-            {"save": session.save, "clear": session.clear, "undo": session.undo,
-             "undo_save": session.undo_save}[name]()
+            {"save": self.output.save, "clear": session.clear, "undo": session.undo,
+             "undo_save": self.output.undo_save}[name]()
 
     def _same_crs(self) -> bool:
         """Whether the session takes the canvas's coordinates (not so while it is replaced after a
@@ -264,6 +261,7 @@ class Segmentation(QObject):
 
     def close(self) -> None:
         """Put the tools down and take the bands off the canvas (the dock is going)."""
+        self.output.close()
         if self.canvas.mapTool() in (*self.tools.values(), self.pan):
             self.canvas.unsetMapTool(self.canvas.mapTool())
         self.bands.remove()

@@ -29,6 +29,7 @@ class SegmentationSession(QObject):
     changed = pyqtSignal(dict)  # the session's JSON: prompts and result in `crs`
     saved = pyqtSignal(dict)  # the save's answer: group_id, polygons, session
     save_undone = pyqtSignal(dict)  # group_id, session
+    taken = pyqtSignal(dict)  # a take's answer: group_id, polygons, features (in the layer's CRS), session
     output_changed = pyqtSignal(dict)  # the session's JSON, with its new output
     message = pyqtSignal(str, str, str)
     reset = pyqtSignal()  # the engine (re)started or stopped: nothing is loaded any more
@@ -42,6 +43,7 @@ class SegmentationSession(QObject):
         self.chips: dict | None = None
         self.crs = QgsCoordinateReferenceSystem()
         self.output = ""
+        self.output_elsewhere = False  # saves go to a layer QGIS writes itself (`take`), not `output`
         self.vector = {"max_polygon_only": False, "vectorize": "pixel"}
         self.loading = False
         self.busy = False
@@ -152,7 +154,8 @@ class SegmentationSession(QObject):
             self._put_output(self.output, lambda: setattr(self, "loading", False))
         else:
             self.loading = False
-            self.message.emit("output", "choose an output GeoPackage to save to", INFO)
+            if not self.output_elsewhere:
+                self.message.emit("output", "choose an output GeoPackage to save to", INFO)
 
     def _end_session(self, session_id: str) -> None:
         if self.client is not None:
@@ -233,6 +236,12 @@ class SegmentationSession(QObject):
                 self.message.emit("prompt", reply.error, ERROR)
         self._run_waiting()
 
+    def defer(self, action: Callable[[], None]) -> bool:
+        """Whether `action` was put off until the prompt being answered is (False: none is)."""
+        if self.busy:
+            self._after_prompt.append(action)
+        return self.busy
+
     def _run_waiting(self) -> None:
         waiting, self._after_prompt = self._after_prompt, []
         for action in waiting:
@@ -253,6 +262,13 @@ class SegmentationSession(QObject):
             return
         self._save_call("save", self.saved, lambda data: describe_save(data))
 
+    def take(self, crs: str) -> None:
+        """Save the current result into a layer QGIS writes itself: the engine answers the group's
+        rows in `crs` (`taken`; nothing is said on success) and clears the prompts, as a save does."""
+        if self.defer(lambda: self.take(crs)) or self.session is None or self.loading:
+            return
+        self._save_call("group", self.taken, None, {"crs": crs})
+
     def undo_save(self) -> None:
         """Remove the last group this session saved from its layer."""
         if self.busy:
@@ -263,7 +279,8 @@ class SegmentationSession(QObject):
         self._save_call("undo-save", self.save_undone,
                         lambda data: f"removed the last save ({data['group_id'][-6:]})")
 
-    def _save_call(self, path: str, signal, describe: Callable[[dict], str]) -> None:
+    def _save_call(self, path: str, signal, describe: Callable[[dict], str] | None,
+                   body: dict | None = None) -> None:
         self.busy = True
         self.preview.clear()
         session_id = self.session["id"]
@@ -275,12 +292,13 @@ class SegmentationSession(QObject):
                     self.session = reply.data["session"]
                     self.changed.emit(self.session)
                     signal.emit(reply.data)
-                    self.message.emit("output", describe(reply.data), OK)
+                    if describe is not None:
+                        self.message.emit("output", describe(reply.data), OK)
                 else:
                     self.message.emit("output", reply.error, ERROR)
             self._run_waiting()
 
-        self.client.post(f"/api/sessions/{session_id}/{path}").then(answered)
+        self.client.post(f"/api/sessions/{session_id}/{path}", body).then(answered)
 
 
 def describe_source(info: dict) -> str:

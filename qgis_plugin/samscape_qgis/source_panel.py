@@ -1,9 +1,8 @@
-"""The Input/Output tab: the source (a pre-encoded feature folder and Load; the model, locked to
-the folder's), its raster and Zoom to, and the output GeoPackage."""
+"""The Input group of the Input/Output tab: the source (a pre-encoded feature folder and Load; the
+model, locked to the folder's, and the offer to get it when the engine lacks it), its raster and
+Zoom to (the Output group is `output_panel.py`)."""
 
 from __future__ import annotations
-
-import os
 
 from qgis.gui import QgsFileWidget
 from qgis.PyQt.QtCore import pyqtSignal
@@ -20,28 +19,18 @@ from qgis.PyQt.QtWidgets import (
 from .labels import status_label
 
 PRE_ENCODED = "pre-encoded"
-DEFAULT_OUTPUT = "samscape_polygons.gpkg"
-
-
-def default_output(folder: str) -> str:
-    """Where a folder's polygons go unless the user says otherwise: beside the folder."""
-    parent = os.path.dirname(os.path.normpath(folder)) if folder else ""
-    return os.path.join(parent, DEFAULT_OUTPUT) if parent else ""
 
 
 class SourcePanel(QWidget):
-    """The Input/Output tab. It holds no state of the engine's: the dock tells it what was loaded."""
+    """The Input group. It holds no state of the engine's: the dock tells it what was loaded."""
 
     load_requested = pyqtSignal(str)  # the feature folder
     add_raster_requested = pyqtSignal()
     zoom_requested = pyqtSignal()
-    output_chosen = pyqtSignal(str)
     models_requested = pyqtSignal(str)  # the model a loaded folder needs and the engine lacks
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._defaulted = ""  # the output path filled in for the last folder, while not edited
-        self._chosen = ""  # the output path last given to the session
 
         source = QGroupBox("Input", self)
         self.mode = QComboBox(source)
@@ -85,23 +74,8 @@ class SourcePanel(QWidget):
         form.addRow(self.add_raster_button)
         form.addRow(view_row)
 
-        output = QGroupBox("Output", self)
-        self.output = QgsFileWidget(output)
-        self.output.setObjectName("output_path")
-        self.output.setStorageMode(QgsFileWidget.StorageMode.SaveFile)
-        self.output.setFilter("GeoPackage (*.gpkg)")
-        self.output.setConfirmOverwrite(False)  # an existing samscape layer is appended to
-        self.output.lineEdit().setPlaceholderText(f"a new GeoPackage, e.g. {DEFAULT_OUTPUT}")
-        self.output.fileChanged.connect(self._output_changed)
-        self.output.lineEdit().editingFinished.connect(lambda: self._output_edited(self.output.filePath()))
-        self.output_status = status_label(output, "output_status")
-        output_layout = QVBoxLayout(output)
-        output_layout.addWidget(self.output)
-        output_layout.addWidget(self.output_status)
-
         layout = QVBoxLayout(self)
         layout.addWidget(source)
-        layout.addWidget(output)
         layout.addStretch(1)
         self.show_source(None)
         self.offer_model("")
@@ -119,32 +93,6 @@ class SourcePanel(QWidget):
 
     def _load(self) -> None:
         self.load_requested.emit(self.folder.filePath().strip())
-
-    def output_for(self, folder: str) -> str:
-        """The output path for a load of `folder`: the one the user chose, else one beside it."""
-        current = self.output.filePath().strip()
-        if current and current != self._defaulted:
-            return current
-        self._defaulted = self._chosen = default_output(folder)
-        self.output.blockSignals(True)
-        self.output.setFilePath(self._defaulted)
-        self.output.blockSignals(False)
-        return self._defaulted
-
-    def _output_changed(self, path: str) -> None:
-        if not self.output.lineEdit().hasFocus():  # chosen in the dialog or set; typing ends later
-            self._output_edited(path)
-
-    def _output_edited(self, path: str) -> None:
-        path = path.strip()
-        if path and not path.lower().endswith(".gpkg"):
-            path += ".gpkg"
-            self.output.blockSignals(True)
-            self.output.setFilePath(path)
-            self.output.blockSignals(False)
-        if path and path != self._chosen:
-            self._chosen = path
-            self.output_chosen.emit(path)
 
     def show_source(self, info: dict | None) -> None:
         """The loaded source (the engine's JSON), or none."""

@@ -171,12 +171,13 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     assert dock.segmentation.session.source is None and not panel.zoom_button.isEnabled()
 
     info = load(dock, demo["folder"])
+    out = dock.output_panel
     assert panel.status.text() == f"Loaded scene.tif: {chips} chips, model demo, EPSG:32633"
     assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["demo"]
     assert not panel.model.isEnabled()
     output = str(Path(demo["folder"]).parent / "samscape_polygons.gpkg")
-    assert panel.output.filePath() == output
-    assert panel.output_status.text() == "saving to samscape_polygons.gpkg (EPSG:32633)"
+    assert out.output.filePath() == output
+    assert out.output_status.text() == "saving to samscape_polygons.gpkg (EPSG:32633)"
     assert info["raster"] == demo["raster"] and panel.add_raster_button.isEnabled()
 
     panel.add_raster_button.click()
@@ -200,16 +201,16 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     assert dock.segmentation.bands.boundary.size() == 0
 
     # an output path typed in: given to the session when typing ends, as a GeoPackage
-    edit = panel.output.lineEdit()
+    edit = out.output.lineEdit()
     edit.setFocus()
     edit.selectAll()
     typed = str(Path(demo["folder"]).parent / "typed")
     QTest.keyClicks(edit, typed)
     assert dock.segmentation.session.session["output"] == output
     QTest.keyClick(edit, Qt.Key.Key_Return)
-    wait_until(lambda: dock.segmentation.session.idle and panel.output_status.text().startswith(
-        "saving to typed.gpkg"), 20, panel.output_status.text())
-    assert dock.segmentation.session.session["output"] == typed + ".gpkg" == panel.output.filePath()
+    wait_until(lambda: dock.segmentation.session.idle and out.output_status.text().startswith(
+        "saving to typed.gpkg"), 20, out.output_status.text())
+    assert dock.segmentation.session.session["output"] == typed + ".gpkg" == out.output.filePath()
 
 
 def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screenshots: Path) -> None:
@@ -314,7 +315,7 @@ def test_project_in_another_crs(dock: SamscapeDock, demo: dict, root: Path, scre
     canvas = dock.segmentation.canvas
     canvas.setDestinationCrs(WGS84)
     output = str(root / "wgs84.gpkg")
-    dock.source_panel.output.setFilePath(output)
+    dock.output_panel.output.setFilePath(output)
     info = load(dock, demo["folder"])
     session = dock.segmentation.session
     assert session.session["crs"] == "EPSG:4326" and session.session["output"] == output

@@ -149,17 +149,32 @@ class Session:
                 prompts = prompts.with_box(make_box(*box))
             return self._segment(prompts)
 
+    def _to_save(self) -> SegmentResult:
+        result = self.result
+        if result is None or result.is_empty:
+            raise NothingToSaveError("there is no result to save: add a foreground point or a box")
+        return result
+
     def save(self) -> SavedGroup:
         """Write the current result to the layer as one group and start the next object."""
         with self._lock:
             if self.layer is None:
                 raise NothingToSaveError("this session has no output layer; give one to save")
-            result = self.result
-            if result is None or result.is_empty:
-                raise NothingToSaveError("there is no result to save: add a foreground point or a box")
+            result = self._to_save()
             source = self.segmenter.source
             group = save_results(self.layer, [result], source.model_id, source.name)[0]
             self._saved.append(group.group_id)
+            self.clear()
+            return group
+
+    def take(self, crs: CRS | str) -> SavedGroup:
+        """The current result as the rows of one group in `crs`, for a layer the caller writes
+        itself (nothing is written, and `undo_save` knows nothing of it); the next object starts,
+        as after a save."""
+        with self._lock:
+            result = self._to_save()
+            source = self.segmenter.source
+            group = group_rows(result, norm_crs(crs), source.model_id, source.name)
             self.clear()
             return group
 

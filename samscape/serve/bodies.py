@@ -78,6 +78,10 @@ class OutputRequest(Body):
     path: str = PATH
 
 
+class GroupRequest(Body):
+    crs: CrsIn | None = Field(None, description="the client's layer's CRS; default: the session's")
+
+
 class EncodeRequest(Body):
     """The Encoder Copilot's choices for one raster; they become `EncodeSettings`."""
 

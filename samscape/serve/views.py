@@ -15,7 +15,7 @@ from .copilot import CopilotPlan
 from .state import LoadedSource
 
 if TYPE_CHECKING:
-    from ..segment import SegmentResult, Session
+    from ..segment import SavedGroup, SegmentResult, Session
     from ..vector import OutputLayer
 
 MAX_GRID_FEATURES = 5000
@@ -70,6 +70,13 @@ def session_json(session_id: str, session: Session) -> dict:
         "output_crs": None if layer is None else crs_label(layer.crs),
         "saved_groups": session.saved_groups,
     }
+
+
+def group_json(group: SavedGroup, crs: CRS) -> dict:
+    """The rows of one save (already in `crs`) as GeoJSON, samscape's fields as properties."""
+    return {"type": "FeatureCollection", "crs": crs_label(crs), "features": [
+        {"type": "Feature", "geometry": mapping(r.geometry), "properties": r.properties()}
+        for r in group.rows]}
 
 
 def layer_json(layer: OutputLayer, crs: CRS) -> dict:

@@ -176,3 +176,46 @@ def test_bad_session_requests_get_4xx(client: TestClient, source_id: str) -> Non
     assert client.put(f"/api/sessions/{sid}/options", json={"vectorize": "fancy"}).status_code == 422
     assert client.delete(f"/api/sessions/{sid}").status_code == 204
     assert client.post(f"/api/sessions/{sid}/undo").status_code == 404
+
+
+def test_group_answers_one_save_in_the_clients_crs_and_writes_nothing(
+        client: TestClient, source_id: str, scene, largest, root: Path) -> None:
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    from samscape.vector.layers import FIELDS
+
+    before = sorted(p.name for p in root.rglob("*"))
+    sid = _session(client, source_id)["id"]
+    building = largest("building")
+    client.post(f"/api/sessions/{sid}/points", json=_point(scene, building))
+    taken = client.post(f"/api/sessions/{sid}/group", json={"crs": "EPSG:4326"})
+    assert taken.status_code == 200, taken.text
+    data = taken.json()
+    features = data["features"]["features"]
+    assert data["features"]["crs"] == "EPSG:4326" and data["polygons"] == len(features) >= 1
+    assert all(set(f["properties"]) == set(FIELDS) for f in features)
+    first = features[0]["properties"]
+    assert first["group_id"] == data["group_id"] and first["group_size"] == len(features)
+    assert (first["fg_points"], first["bg_points"], first["box_used"], first["model"]) == (1, 0, 0, "demo")
+    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32633", always_xy=True).transform
+    polygons = [shape(f["geometry"]) for f in features]
+    assert all(-180 <= p.bounds[0] <= 180 and -90 <= p.bounds[1] <= 90 for p in polygons)
+    utm = shapely.union_all([shapely.transform(p, lambda xy: np.column_stack(to_utm(xy[:, 0], xy[:, 1])))
+                             for p in polygons])
+    assert _iou(utm, building.geometry) >= 0.7
+    assert abs(sum(f["properties"]["area_m2"] for f in features) - utm.area) < 0.02 * utm.area
+    state = data["session"]
+    assert state["points"] == [] and state["result"] is None and state["saved_groups"] == []
+    assert state["output"] is None and sorted(p.name for p in root.rglob("*")) == before
+
+    nothing = client.post(f"/api/sessions/{sid}/group", json={})
+    assert nothing.status_code == 400 and "foreground" in nothing.json()["detail"]
+    assert client.post(f"/api/sessions/{sid}/undo-save").status_code == 400
+    client.post(f"/api/sessions/{sid}/points", json=_point(scene, building))
+    bad = client.post(f"/api/sessions/{sid}/group", json={"crs": "EPSG:0"})
+    assert bad.status_code == 400 and "\n" not in bad.json()["detail"]
+    assert client.get(f"/api/sessions/{sid}").json()["points"]  # a refused take keeps the prompts
+    default = client.post(f"/api/sessions/{sid}/group", json={}).json()
+    assert default["features"]["crs"] == "EPSG:32633"

@@ -12,10 +12,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Response
 
 from ...errors import OutputLayerError, PromptError
-from ..bodies import MAX_POINTS, BoxIn, OutputRequest, PointIn, PreviewRequest, SessionRequest, Vectorise
+from ...geo import norm_crs
+from ..bodies import (
+    MAX_POINTS,
+    BoxIn,
+    GroupRequest,
+    OutputRequest,
+    PointIn,
+    PreviewRequest,
+    SessionRequest,
+    Vectorise,
+)
 from ..depends import Server
 from ..jobs import encoding
-from ..views import layer_json, result_json, session_json
+from ..views import group_json, layer_json, result_json, session_json
 
 if TYPE_CHECKING:
     from ...vector import OutputLayer
@@ -103,6 +113,18 @@ def save(session_id: str, server: Server) -> dict:
     session = server.sessions.get(session_id)[1]
     group = session.save()
     return {"group_id": group.group_id, "polygons": len(group.rows),
+            "session": session_json(session_id, session)}
+
+
+@router.post("/{session_id}/group")
+def take_group(session_id: str, body: GroupRequest, server: Server) -> dict:
+    """The current object as the rows of one group, in `crs`, with the fields a save writes, for a
+    layer the client writes itself (QGIS's edit buffer): nothing is written here and undo-save
+    does not know it; the prompts are cleared, as by a save."""
+    session = server.sessions.get(session_id)[1]
+    crs = session.crs if body.crs is None else norm_crs(body.crs)
+    group = session.take(crs)
+    return {"group_id": group.group_id, "polygons": len(group.rows), "features": group_json(group, crs),
             "session": session_json(session_id, session)}
 
 
