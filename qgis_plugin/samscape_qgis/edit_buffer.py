@@ -38,7 +38,7 @@ def _field(name: str, kind: str) -> QgsField:
     else:
         from qgis.PyQt.QtCore import QVariant
 
-        types = {"str": QVariant.String, "int": QVariant.Int, "float": QVariant.Double}
+        types = {"str": QVariant.Type.String, "int": QVariant.Type.Int, "float": QVariant.Type.Double}
     return QgsField(name, types[kind])
 
 

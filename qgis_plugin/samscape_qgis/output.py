@@ -54,6 +54,7 @@ class Output(QObject):
         self.refusal = ""  # why `layer` cannot take saves ('' : it can)
         self._accepted = ""  # the output the engine last accepted for this session
         self._groups: list[str] = []  # saves put in `layer`'s edit buffer, oldest first
+        self._following = True
         panel.output_chosen.connect(self._file_chosen)
         panel.layer_chosen.connect(self._layer_chosen)
         session.output_changed.connect(lambda _: setattr(self, "_accepted", session.output))
@@ -63,9 +64,11 @@ class Output(QObject):
         session.taken.connect(self._taken)
 
     def close(self) -> None:
-        """Follow the panel no more (the dock is going: the project's layers may go next)."""
-        self.panel.output_chosen.disconnect(self._file_chosen)
-        self.panel.layer_chosen.disconnect(self._layer_chosen)
+        """Follow the panel no more (the dock is going: the project's layers may go next); once."""
+        if self._following:
+            self._following = False
+            self.panel.output_chosen.disconnect(self._file_chosen)
+            self.panel.layer_chosen.disconnect(self._layer_chosen)
 
     def _say(self, text: str, level: str) -> None:
         self.message.emit("output", text, level)
