@@ -20,6 +20,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .engine import FAILED, RUNNING, STARTING, Engine
+from .live import ProgressBar
 from .prompts_panel import PromptsPanel
 from .segmentation import Segmentation
 from .source_panel import SourcePanel
@@ -74,7 +75,10 @@ class SamscapeDock(QDockWidget):
         self.tabs.addTab(self.source_panel, "Input/Output")
         self.tabs.addTab(self.prompts_panel, "Prompts")
         layout.addWidget(self.tabs, 1)
+        self.progress = ProgressBar(body)
+        layout.addWidget(self.progress)
         self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel, self)
+        self.segmentation.session.progress.changed.connect(self.progress.show_progress)
         scroll = QScrollArea(self)  # lets word-wrapped text take the height it needs
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)

@@ -59,13 +59,15 @@ class SceneBands:
     def __init__(self, canvas: QgsMapCanvas) -> None:
         self.canvas = canvas
         self.boundary = _polygon_band(canvas, "boundary", 0, 1, Qt.PenStyle.DashLine)
+        self.encoded = _polygon_band(canvas, "boundary", 25, 2)
         self.result = _polygon_band(canvas, "result", 90, 2)
         self.preview = _polygon_band(canvas, "preview", 60, 2, Qt.PenStyle.DashLine)
         self.box = _polygon_band(canvas, "box", 0, 2)
         self.drag = _polygon_band(canvas, "box", 0, 1, Qt.PenStyle.DashLine)
         self.fg = _point_band(canvas, "fg")
         self.bg = _point_band(canvas, "bg")
-        self._bands = [self.boundary, self.result, self.preview, self.box, self.drag, self.fg, self.bg]
+        self._bands = [self.boundary, self.encoded, self.result, self.preview, self.box, self.drag, self.fg,
+                       self.bg]
 
     def show_session(self, session: dict | None, crs: QgsCoordinateReferenceSystem) -> None:
         """The session's prompts and result (its JSON, in `crs`); None: nothing."""
@@ -85,9 +87,14 @@ class SceneBands:
         """The box being dragged (None: none)."""
         _draw(self.drag, [QgsGeometry.fromRect(rect)] if rect is not None else [], crs)
 
-    def show_boundary(self, chips: dict | None, crs: QgsCoordinateReferenceSystem) -> None:
-        """The chip footprints (GeoJSON in the source's `crs`; None: hidden)."""
-        _draw(self.boundary, geojson.geometries(chips), crs)
+    def show_boundary(self, chips: dict | None, crs: QgsCoordinateReferenceSystem,
+                      live: bool = False) -> None:
+        """The chip footprints (GeoJSON in the source's `crs`; None: hidden); on a `live` source the
+        chips encoded so far are drawn solid and lightly filled, the others dashed."""
+        features = (chips or {}).get("features") or []
+        encoded = [f for f in features if live and f["properties"].get("encoded")]
+        _draw(self.boundary, geojson.geometries({"features": [f for f in features if f not in encoded]}), crs)
+        _draw(self.encoded, geojson.geometries({"features": encoded}), crs)
 
     def clear(self) -> None:
         for band in self._bands:

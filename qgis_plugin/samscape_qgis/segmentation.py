@@ -8,6 +8,7 @@ from __future__ import annotations
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsMapLayer,
     QgsPointXY,
     QgsProject,
     QgsRectangle,
@@ -19,6 +20,7 @@ from . import project_layers
 from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
+from .live import LIVE, raster_path
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
 from .prompts_panel import PromptsPanel
 from .rubberbands import SceneBands
@@ -46,6 +48,7 @@ class Segmentation(QObject):
         self._wire()
         if engine.state == RUNNING:
             self.session.set_client(engine.client())
+            self._list_models()
 
     def _wire(self) -> None:
         session, source, prompts = self.session, self.source_panel, self.prompts_panel
@@ -60,6 +63,8 @@ class Segmentation(QObject):
         session.save_undone.connect(self._output_written)
         session.reset.connect(self._reset)
         source.load_requested.connect(self.load)
+        source.live_requested.connect(self.load_live)
+        session.progress.chips_changed.connect(lambda _: self._show_boundary(source.boundary.isChecked()))
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
         source.boundary_toggled.connect(self._show_boundary)
@@ -85,6 +90,15 @@ class Segmentation(QObject):
 
     def _engine_ready(self, _url: str) -> None:
         self.session.set_client(self.engine.client())
+        self._list_models()
+
+    def _list_models(self) -> None:
+        """Fill the live model selector with the engine's models."""
+        def answered(reply) -> None:
+            if reply.ok:
+                self.source_panel.show_models(reply.data["models"])
+
+        self.session.client.get("/api/models").then(answered)
 
     def _engine_gone(self, *_: object) -> None:
         self.session.set_client(None)
@@ -101,6 +115,14 @@ class Segmentation(QObject):
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
         self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
 
+    def load_live(self, layer: QgsMapLayer | None, model: str) -> None:
+        """Open the raster `layer` for live encoding with `model`, saving beside its file by default."""
+        path, problem = raster_path(layer)
+        if problem:
+            say(self.source_panel.status, problem, "error")
+            return
+        self.session.load_live(path, model, self._canvas_crs(), self.source_panel.output_for(path))
+
     def add_raster(self) -> None:
         raster = (self.session.source or {}).get("raster")
         if raster:
@@ -116,7 +138,8 @@ class Segmentation(QObject):
         self.canvas.refresh()
 
     def _show_boundary(self, on: bool) -> None:
-        self.bands.show_boundary(self.session.chips if on else None, self.source_crs)
+        live = (self.session.source or {}).get("mode") == LIVE
+        self.bands.show_boundary(self.session.chips if on else None, self.source_crs, live)
 
     # the session's answers
 
