@@ -214,6 +214,7 @@ class SourcePanel(QWidget):
         if live:
             self.mode.setCurrentIndex(self.mode.findData(LIVE))
         elif loaded:
+            self.mode.setCurrentIndex(self.mode.findData(PRE_ENCODED))
             self.model.addItem(info["model"])
             self.folder.setFilePath(info["path"])
         raster = (info or {}).get("raster")

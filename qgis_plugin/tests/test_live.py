@@ -46,10 +46,10 @@ def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
         engine = Engine(EngineSettings(command=samscape_command), roots=[str(root)])
         ready = Recorder(engine.ready)
         engine.start()
-    request.getfixturevalue("demo")
-    ready.wait(90)
-    yield engine
-    engine.stop(wait=True)
+        request.getfixturevalue("demo")
+        ready.wait(90)
+        yield engine
+        engine.stop(wait=True)
 
 
 @pytest.fixture
@@ -233,7 +233,9 @@ def test_live_messages_for_a_web_layer_and_a_missing_model(dock: SamscapeDock, d
     shoot(dock, screenshots, "live-web-layer")
 
     missing = next(m["id"] for m in panel.models if m["status"] == "not downloaded")
-    panel.raster_layer.setLayer(add_scene(demo))
+    scene = add_scene(demo)
+    panel.raster_layer.setLayer(scene)
+    dock.segmentation.canvas.setExtent(scene.extent())
     panel.live_model.setCurrentIndex(panel.live_model.findData(missing))
     line = (f"model {missing} is not downloaded; run 'samscape models download {missing}' (or import it), "
             f"or choose an installed model")
@@ -241,3 +243,16 @@ def test_live_messages_for_a_web_layer_and_a_missing_model(dock: SamscapeDock, d
     panel.live_load_button.click()
     assert panel.status.text() == line and session.source is None and session.idle
     shoot(dock, screenshots, "live-missing-model")
+
+
+def test_live_engine_restart_asks_to_load_the_raster_again(dock: SamscapeDock, demo: dict,
+                                                           engine: Engine) -> None:
+    load_live(dock, add_scene(demo))
+    ready = Recorder(engine.ready)
+    engine.restart()
+    ready.wait(90)
+    panel = dock.source_panel
+    assert panel.status.text() == "the samscape engine restarted: Load the raster again"
+    assert dock.segmentation.canvas.mapTool() is None and not panel.zoom_button.isEnabled()
+    wait_until(lambda: panel.live_model.findData("demo") >= 0, 20, "the models were not listed again")
+    assert load_live(dock, panel.raster_layer.currentLayer())["mode"] == "live"
