@@ -1,19 +1,29 @@
-"""Live encoding in the dock: the raster file a layer gives the engine, the models it can run, and
+"""Live encoding in the dock: the raster file a layer gives the engine (a layer the engine cannot
+read, e.g. XYZ or WMS, exported first where the canvas shows it), the models it can run, and
 the progress of the chips a prompt waits for (as the browser app's `progress.js` has it: the bar
 shows at once when a prompt reaches a chip not encoded yet, then the engine's polled count)."""
 
 from __future__ import annotations
 
 import os
+import re
+import time
 
 from qgis.core import (
+    QgsApplication,
     QgsCoordinateTransform,
     QgsGeometry,
     QgsMapLayer,
     QgsPointXY,
+    QgsProcessingUtils,
     QgsProject,
+    QgsRasterFileWriter,
+    QgsRasterLayer,
+    QgsRasterPipe,
     QgsRectangle,
+    QgsTask,
 )
+from qgis.gui import QgsMapCanvas
 from qgis.PyQt.QtCore import QObject, QTimer, pyqtSignal
 from qgis.PyQt.QtWidgets import QProgressBar, QWidget
 
@@ -24,20 +34,67 @@ from .crs import from_engine
 LIVE = "live"
 INSTALLED = ("built-in", "downloaded", "imported")
 POLL_MS = 100
+MAX_EXPORT_PIXELS = 8192  # the longer side of an exported layer, at most
 
 
 def raster_path(layer: QgsMapLayer | None) -> tuple[str, str]:
-    """The file the engine opens for the raster `layer`, or '' and a line saying why there is none."""
+    """The file the engine opens for the raster `layer` ('' : none, to be exported), or a line saying
+    why there is nothing to load."""
     if layer is None:
         return "", "add a raster layer to the project (Layer ▸ Add Layer), choose it, then Load"
-    export = (f"export {layer.name()} to a GeoTIFF (right-click ▸ Export ▸ Save As…), choose that layer, "
-              f"then Load")
-    if layer.providerType() != "gdal":
-        return "", f"{layer.name()} is a {layer.providerType()} layer the engine cannot read; {export}"
     path = layer.source().split("|")[0]
-    if not os.path.isfile(path):
-        return "", f"{layer.name()} is not a file on this machine; {export}"
-    return path, ""
+    if layer.providerType() == "gdal" and os.path.isfile(path):
+        return path, ""
+    return "", ""
+
+
+class VisibleExport(QgsTask):
+    """The part of a raster `layer` the canvas shows, as the canvas draws it (RGBA), written to a
+    GeoTIFF in QGIS's temporary folder (one of the engine's roots) off the UI thread: for the
+    layers the engine cannot open (XYZ, WMS, WCS, virtual rasters...). `path` is set when it ends
+    well, else `error` (one line)."""
+
+    def __init__(self, layer: QgsRasterLayer, canvas: QgsMapCanvas) -> None:
+        super().__init__(f"samscape: export {layer.name()} for live encoding", QgsTask.Flag.CanCancel)
+        settings = canvas.mapSettings()
+        self.name = layer.name()
+        self.crs = layer.crs()
+        shown = QgsCoordinateTransform(settings.destinationCrs(), self.crs, QgsProject.instance()
+                                       ).transformBoundingBox(canvas.extent())
+        self.extent = shown.intersect(layer.extent())
+        self.pixel = shown.width() / max(1, settings.outputSize().width())  # the canvas's, in layer units
+        self.context = QgsProject.instance().transformContext()
+        self.pipe = QgsRasterPipe()
+        self.pipe.set(layer.dataProvider().clone())
+        self.pipe.set(layer.renderer().clone())
+        stem = re.sub(r"[^\w-]+", "_", layer.name()).strip("_") or "layer"
+        name = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.tif"
+        self.target = os.path.join(QgsProcessingUtils.tempFolder(), name)
+        self.path = ""
+        self.error = ""
+
+    def run(self) -> bool:
+        if self.extent.isEmpty():
+            self.error = f"the map shows no part of {self.name}; pan to it (or Zoom to Layer), then Load"
+            return False
+        pixel = max(self.pixel, max(self.extent.width(), self.extent.height()) / MAX_EXPORT_PIXELS)
+        width = max(1, round(self.extent.width() / pixel))
+        height = max(1, round(self.extent.height() / pixel))
+        writer = QgsRasterFileWriter(self.target)
+        status = writer.writeRaster(self.pipe, width, height, self.extent, self.crs, self.context)
+        if status != QgsRasterFileWriter.WriterError.NoError:
+            self.error = (f"QGIS could not export {self.name} to {self.target} ({status}); export it "
+                          f"yourself (right-click ▸ Export ▸ Save As…), choose that layer, then Load")
+            return False
+        self.path = self.target
+        return True
+
+
+def export_visible(layer: QgsRasterLayer, canvas: QgsMapCanvas) -> VisibleExport:
+    """Start exporting what the canvas shows of `layer`; its `taskCompleted`/`taskTerminated` tell."""
+    task = VisibleExport(layer, canvas)
+    QgsApplication.taskManager().addTask(task)
+    return task
 
 
 def model_choices(models: list[dict]) -> list[tuple[str, str]]:

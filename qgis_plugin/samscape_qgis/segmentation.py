@@ -20,7 +20,7 @@ from . import project_layers
 from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
-from .live import LIVE, raster_path
+from .live import LIVE, VisibleExport, export_visible, raster_path
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
 from .prompts_panel import PromptsPanel
 from .rubberbands import SceneBands
@@ -45,6 +45,7 @@ class Segmentation(QObject):
         self.tools = make_tools(canvas)
         self.tool = FOREGROUND
         self.source_crs = QgsCoordinateReferenceSystem()
+        self._export: VisibleExport | None = None  # a layer being exported for the latest Load
         self._wire()
         if engine.state == RUNNING:
             self.session.set_client(engine.client())
@@ -113,15 +114,32 @@ class Segmentation(QObject):
 
     def load(self, folder: str) -> None:
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
+        self._export = None
         self.session.load(folder, self._canvas_crs(), self.source_panel.output_for(folder))
 
     def load_live(self, layer: QgsMapLayer | None, model: str) -> None:
         """Open the raster `layer` for live encoding with `model`, saving beside its file by default."""
+        self._export = None
         path, problem = raster_path(layer)
         if problem:
             say(self.source_panel.status, problem, "error")
+        elif path:
+            self.session.load_live(path, model, self._canvas_crs(), self.source_panel.output_for(path))
+        else:  # XYZ, WMS...: what the map shows of it, as a GeoTIFF
+            say(self.source_panel.status, f"exporting what the map shows of {layer.name()} to a GeoTIFF…")
+            task = self._export = export_visible(layer, self.canvas)
+            task.taskCompleted.connect(lambda: self._exported(task, model))
+            task.taskTerminated.connect(lambda: self._exported(task, model))
+
+    def _exported(self, task: VisibleExport, model: str) -> None:
+        if task is not self._export:
+            return  # a newer Load replaced it
+        self._export = None
+        if not task.path:
+            cancelled = f"the export of {task.name} was cancelled; Load again"
+            say(self.source_panel.status, task.error or cancelled, "error")
             return
-        self.session.load_live(path, model, self._canvas_crs(), self.source_panel.output_for(path))
+        self.session.load_live(task.path, model, self._canvas_crs(), self.source_panel.output_for(task.path))
 
     def add_raster(self) -> None:
         raster = (self.session.source or {}).get("raster")

@@ -7,11 +7,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from conftest import Recorder, wait_until
-from qgis.core import QgsCoordinateTransform, QgsPointXY, QgsProject, QgsRasterLayer, QgsRectangle
+from qgis.core import (
+    QgsCoordinateTransform,
+    QgsPointXY,
+    QgsProcessingUtils,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+)
 from qgis.gui import QgsLayerTreeMapCanvasBridge
 from qgis.PyQt.QtCore import QEvent, Qt
 from qgis.PyQt.QtWidgets import QProgressBar
@@ -43,7 +51,8 @@ def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
     the scene is in its live cache yet, and no model but the built-in ones is in its store."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAMSCAPE_HOME", str(root / "home"))
-        engine = Engine(EngineSettings(command=samscape_command), roots=[str(root)])
+        roots = [str(root), QgsProcessingUtils.tempFolder()]  # where layers that are no file are exported
+        engine = Engine(EngineSettings(command=samscape_command), roots=roots)
         ready = Recorder(engine.ready)
         engine.start()
         request.getfixturevalue("demo")
@@ -88,7 +97,10 @@ def load_live(dock: SamscapeDock, layer: QgsRasterLayer) -> dict:
     panel.live_model.setCurrentIndex(panel.live_model.findData("demo"))
     panel.live_load_button.click()
     session = dock.segmentation.session
-    wait_until(lambda: session.source is not None and session.idle, 60, f"not loaded: {panel.status.text()}")
+    try:
+        wait_until(lambda: session.source is not None and session.idle, 60)
+    except AssertionError:
+        raise AssertionError(f"not loaded: {panel.status.text()}") from None
     return session.source
 
 
@@ -214,23 +226,40 @@ def test_live_in_a_wgs84_project(dock: SamscapeDock, demo: dict, root: Path, scr
     assert iou(polygon, target) >= 0.7
 
 
-def test_live_messages_for_a_web_layer_and_a_missing_model(dock: SamscapeDock, demo: dict,
-                                                           screenshots: Path) -> None:
+def test_live_on_a_layer_that_is_no_file(dock: SamscapeDock, demo: dict, screenshots: Path) -> None:
+    """A layer the engine cannot open (here QGIS's virtual raster; XYZ and WMS alike): what the map
+    shows of it is exported to a GeoTIFF, and that is encoded live."""
+    formula = urllib.parse.quote('"s@1"')
+    virtual = QgsRasterLayer(f"?crs=EPSG:32633&extent=500000,3999744,500256,4000000&width=512&height=512"
+                             f"&formula={formula}&s:uri={demo['raster']}&s:provider=gdal", "virtual",
+                             "virtualraster")
+    assert virtual.isValid()
+    QgsProject.instance().addMapLayer(virtual)
+    canvas = dock.segmentation.canvas
+    canvas.setExtent(QgsRectangle(500000, 3999744, 500256, 3999872))  # the southern part
+    canvas.refresh()
+    shown = canvas.extent()
+    info = load_live(dock, virtual)
+    assert info["name"].startswith("virtual-") and info["name"].endswith(".tif") and info["encoded"] == 0
+    exported = QgsRasterLayer(info["path"], "exported")
+    assert exported.isValid() and exported.bandCount() == 4 and exported.crs() == UTM
+    part = shown.intersect(virtual.extent())
+    assert part.height() < 250 and QgsRectangle(*info["extent"]).toString(1) == part.toString(1)
+    assert dock.source_panel.output.filePath() == str(Path(info["path"]).parent / "samscape_polygons.gpkg")
+    target = next(g for g in truth_objects(demo, "building") if g.boundingBox().yMaximum() < 3999860)
+    click(dock, target.poleOfInaccessibility(0.1)[0].asPoint())
+    assert dock.segmentation.bands.result.size() >= 1 and engine_encoded(dock)
+    shoot(dock, screenshots, "live-virtual")
+
+
+def test_live_messages_for_no_layer_and_a_missing_model(dock: SamscapeDock, demo: dict,
+                                                        screenshots: Path) -> None:
     panel, session = dock.source_panel, dock.segmentation.session
     panel.mode.setCurrentIndex(panel.mode.findData(LIVE))
     panel.live_load_button.click()
     assert panel.status.text() == ("add a raster layer to the project (Layer ▸ Add Layer), choose it, "
                                    "then Load")
-
-    xyz = QgsRasterLayer("type=xyz&url=http://127.0.0.1:9/{z}/{x}/{y}.png&zmax=19&zmin=0", "tiles", "wms")
-    assert xyz.isValid()
-    QgsProject.instance().addMapLayer(xyz)
-    panel.raster_layer.setLayer(xyz)
-    panel.live_load_button.click()
-    assert panel.status.text() == ("tiles is a wms layer the engine cannot read; export tiles to a GeoTIFF "
-                                   "(right-click ▸ Export ▸ Save As…), choose that layer, then Load")
     assert session.source is None and session.idle
-    shoot(dock, screenshots, "live-web-layer")
 
     missing = next(m["id"] for m in panel.models if m["status"] == "not downloaded")
     scene = add_scene(demo)
