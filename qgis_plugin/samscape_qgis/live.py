@@ -55,7 +55,7 @@ class VisibleExport(QgsTask):
     well, else `error` (one line)."""
 
     def __init__(self, layer: QgsRasterLayer, canvas: QgsMapCanvas) -> None:
-        super().__init__(f"samscape: export {layer.name()} for live encoding", QgsTask.Flag.CanCancel)
+        super().__init__(f"samscape: export {layer.name()} for live encoding")
         settings = canvas.mapSettings()
         self.name = layer.name()
         self.crs = layer.crs()
@@ -82,7 +82,7 @@ class VisibleExport(QgsTask):
         height = max(1, round(self.extent.height() / pixel))
         writer = QgsRasterFileWriter(self.target)
         status = writer.writeRaster(self.pipe, width, height, self.extent, self.crs, self.context)
-        if status != QgsRasterFileWriter.WriterError.NoError:
+        if not (status == 0 or getattr(status, "name", "") in ("NoError", "Success")):  # Qt5 int, Qt6 enum
             self.error = (f"QGIS could not export {self.name} to {self.target} ({status}); export it "
                           f"yourself (right-click ▸ Export ▸ Save As…), choose that layer, then Load")
             return False
