@@ -21,6 +21,7 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .engine import FAILED, RUNNING, STARTING, Engine
+from .live import ProgressBar
 from .models_panel import ModelsDialog
 from .options_panel import OptionsPanel
 from .output_panel import OutputPanel
@@ -101,9 +102,12 @@ class SamscapeDock(QDockWidget):
                              (self.styles_panel, "Styles"), (self.options_panel, "Options")):
             self.tabs.addTab(scrolling(panel, self.tabs), title)
         layout.addWidget(self.tabs, 1)
+        self.progress = ProgressBar(body)
+        layout.addWidget(self.progress)
         self.segmentation = Segmentation(engine, canvas, self.source_panel, self.prompts_panel,
                                          self.output_panel, self, styles_panel=self.styles_panel,
                                          options_panel=self.options_panel)
+        self.segmentation.session.progress.changed.connect(self.progress.show_progress)
         self.source_panel.models_requested.connect(self.open_models)
         self.setWidget(body)
         self.setMinimumWidth(280)

@@ -71,8 +71,9 @@ class Preview(QObject):
         self._seq += 1
         seq = self._seq
         self.requests += 1
-        owner.client.post(f"/api/sessions/{owner.session['id']}/preview", body).then(
-            lambda reply: self._answered(seq, reply))
+        reply = owner.client.post(f"/api/sessions/{owner.session['id']}/preview", body)
+        owner.progress.track(reply, body)
+        reply.then(lambda r: self._answered(seq, r))
 
     def _answered(self, seq: int, reply) -> None:
         self._busy = False

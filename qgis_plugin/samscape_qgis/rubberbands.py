@@ -72,19 +72,22 @@ class SceneBands:
     def __init__(self, canvas: QgsMapCanvas, style: Style = DEFAULT_STYLE) -> None:
         self.canvas = canvas
         self.boundary = _polygon_band(canvas, 0, 1, Qt.PenStyle.DashLine)
+        self.encoded = _polygon_band(canvas, 25, 2)  # a live source's chips encoded so far
         self.result = _polygon_band(canvas, 90, 2)
         self.preview = _polygon_band(canvas, 60, 2, Qt.PenStyle.DashLine)
         self.box = _polygon_band(canvas, 0, 2)
         self.drag = _polygon_band(canvas, 0, 1, Qt.PenStyle.DashLine)
         self.fg = _point_band(canvas)
         self.bg = _point_band(canvas)
-        self._bands = [self.boundary, self.result, self.preview, self.box, self.drag, self.fg, self.bg]
+        self._bands = [self.boundary, self.encoded, self.result, self.preview, self.box, self.drag, self.fg,
+                       self.bg]
         self.set_style(style)
 
     def set_style(self, style: Style) -> None:
         """Draw in `style` from now on, what is shown included."""
         self.style = style
-        for band, color in ((self.boundary, style.boundary), (self.result, style.result),
+        for band, color in ((self.boundary, style.boundary), (self.encoded, style.boundary),
+                            (self.result, style.result),
                             (self.preview, style.preview), (self.box, style.box), (self.drag, style.box)):
             _style_polygons(band, color)
         _style_points(self.fg, style.fg, style)
@@ -108,9 +111,14 @@ class SceneBands:
         """The box being dragged (None: none)."""
         _draw(self.drag, [QgsGeometry.fromRect(rect)] if rect is not None else [], crs)
 
-    def show_boundary(self, chips: dict | None, crs: QgsCoordinateReferenceSystem) -> None:
-        """The chip footprints (GeoJSON in the source's `crs`; None: hidden)."""
-        _draw(self.boundary, geojson.geometries(chips), crs)
+    def show_boundary(self, chips: dict | None, crs: QgsCoordinateReferenceSystem,
+                      live: bool = False) -> None:
+        """The chip footprints (GeoJSON in the source's `crs`; None: hidden); on a `live` source the
+        chips encoded so far are drawn solid and lightly filled, the others dashed."""
+        features = (chips or {}).get("features") or []
+        encoded = [f for f in features if live and f["properties"].get("encoded")]
+        _draw(self.boundary, geojson.geometries({"features": [f for f in features if f not in encoded]}), crs)
+        _draw(self.encoded, geojson.geometries({"features": encoded}), crs)
 
     def clear(self) -> None:
         for band in self._bands:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsMapLayer,
     QgsPointXY,
     QgsProject,
     QgsRectangle,
@@ -19,6 +20,7 @@ from . import preferences, project_layers
 from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
+from .live import LIVE, VisibleExport, export_visible, raster_path
 from .maptools import BOX, FOREGROUND, LABELS, TOOLS, make_tools
 from .options_panel import OptionsPanel
 from .output import Output
@@ -56,11 +58,13 @@ class Segmentation(QObject):
         self.pan = QgsMapToolPan(canvas)
         self.tool = FOREGROUND
         self.source_crs = QgsCoordinateReferenceSystem()
+        self._export: VisibleExport | None = None  # a layer being exported for the latest Load
         self._wire()
         styles_panel.show_style(preferences.load_style())  # applied as any change is
         options_panel.show_options(preferences.load_options())
         if engine.state == RUNNING:
             self.session.set_client(engine.client())
+            self._list_models()
 
     def _wire(self) -> None:
         session, source, prompts = self.session, self.source_panel, self.prompts_panel
@@ -75,6 +79,8 @@ class Segmentation(QObject):
         session.reset.connect(self._reset)
         session.model_missing.connect(source.offer_model)
         source.load_requested.connect(self.load)
+        source.live_requested.connect(self.load_live)
+        session.progress.chips_changed.connect(lambda _: self._show_boundary(self.options.show_boundary))
         source.add_raster_requested.connect(self.add_raster)
         source.zoom_requested.connect(self.zoom_to_source)
         prompts.tool_chosen.connect(self.set_tool)
@@ -100,6 +106,15 @@ class Segmentation(QObject):
 
     def _engine_ready(self, _url: str) -> None:
         self.session.set_client(self.engine.client())
+        self._list_models()
+
+    def _list_models(self) -> None:
+        """Fill the live model selector with the engine's models."""
+        def answered(reply) -> None:
+            if reply.ok:
+                self.source_panel.show_models(reply.data["models"])
+
+        self.session.client.get("/api/models").then(answered)
 
     def _engine_gone(self, *_: object) -> None:
         self.session.set_client(None)
@@ -114,8 +129,33 @@ class Segmentation(QObject):
 
     def load(self, folder: str) -> None:
         """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
+        self._export = None
         self.source_panel.offer_model("")
         self.session.load(folder, self._canvas_crs(), self.output.path_for(folder))
+
+    def load_live(self, layer: QgsMapLayer | None, model: str) -> None:
+        """Open the raster `layer` for live encoding with `model`, saving beside its file by default."""
+        self._export = None
+        path, problem = raster_path(layer)
+        if problem:
+            say(self.source_panel.status, problem, "error")
+        elif path:
+            self.session.load_live(path, model, self._canvas_crs(), self.output.path_for(path))
+        else:  # XYZ, WMS...: what the map shows of it, as a GeoTIFF
+            say(self.source_panel.status, f"exporting what the map shows of {layer.name()} to a GeoTIFF…")
+            task = self._export = export_visible(layer, self.canvas)
+            task.taskCompleted.connect(lambda: self._exported(task, model))
+            task.taskTerminated.connect(lambda: self._exported(task, model))
+
+    def _exported(self, task: VisibleExport, model: str) -> None:
+        if task is not self._export:
+            return  # a newer Load replaced it
+        self._export = None
+        if not task.path:
+            cancelled = f"the export of {task.name} was cancelled; Load again"
+            say(self.source_panel.status, task.error or cancelled, "error")
+            return
+        self.session.load_live(task.path, model, self._canvas_crs(), self.output.path_for(task.path))
 
     def add_raster(self) -> None:
         raster = (self.session.source or {}).get("raster")
@@ -132,7 +172,8 @@ class Segmentation(QObject):
         self.canvas.refresh()
 
     def _show_boundary(self, on: bool) -> None:
-        self.bands.show_boundary(self.session.chips if on else None, self.source_crs)
+        live = (self.session.source or {}).get("mode") == LIVE
+        self.bands.show_boundary(self.session.chips if on else None, self.source_crs, live)
 
     # the session's answers
 

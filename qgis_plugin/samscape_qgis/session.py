@@ -1,5 +1,6 @@
-"""The dock's conversation with the engine about one feature folder, as the browser app has it
-(`samscape/serve/static/sources.js`, `prompts.js`, `outputs.js`): open the folder, start a session
+"""The dock's conversation with the engine about one source (a feature folder, or a raster encoded
+live), as the browser app has it (`samscape/serve/static/sources.js`, `prompts.js`, `outputs.js`,
+`progress.js`): open the source, start a session
 in the canvas's CRS (so the engine transforms prompts in and results out), send prompts, save and
 undo saves. Every call returns at once; answers to a load that a newer one replaced are dropped,
 and what that load made on the engine is closed again."""
@@ -14,6 +15,7 @@ from qgis.PyQt.QtCore import QObject, pyqtSignal
 
 from .client import Client, Reply
 from .crs import to_engine
+from .live import LIVE, EncodingProgress
 from .preview import Preview
 
 OK, WARN, ERROR, INFO = "ok", "warn", "error", ""
@@ -48,26 +50,31 @@ class SegmentationSession(QObject):
         self.loading = False
         self.busy = False
         self.preview = Preview(self)
+        self.progress = EncodingProgress(self)
+        self.progress.chips_changed.connect(self._chips_encoded)
         self._load_seq = 0
         self._after_prompt: list[Callable[[], None]] = []
 
     @property
     def idle(self) -> bool:
         """Nothing is loading, being prompted, saved or previewed."""
-        return not (self.loading or self.busy or self._after_prompt) and self.preview.idle
+        return (not (self.loading or self.busy or self._after_prompt) and self.preview.idle
+                and self.progress.idle)
 
     def set_client(self, client: Client | None) -> None:
         """Talk to this engine from now on (None: none runs); what the previous one had open is gone."""
-        had = self.source is not None
+        had = (self.source or {}).get("mode")
         self.client = client
         self._load_seq += 1
         self.source = self.session = self.chips = None
         self.loading = self.busy = False
         self._after_prompt.clear()
         self.preview.clear()
+        self.progress.clear()
         self.reset.emit()
         if had:
-            self.message.emit("source", "the samscape engine restarted: Load the folder again", WARN)
+            what = "raster" if had == LIVE else "folder"
+            self.message.emit("source", f"the samscape engine restarted: Load the {what} again", WARN)
 
     # loading
 
@@ -80,11 +87,21 @@ class SegmentationSession(QObject):
         if not folder:
             self.message.emit("source", "choose a feature folder first (…), then Load", ERROR)
             return
+        self._open({"path": folder}, crs, output)
+
+    def load_live(self, raster: str, model: str, crs: QgsCoordinateReferenceSystem, output: str) -> None:
+        """Open the raster file `raster` for live encoding with `model`, as `load` opens a folder."""
+        if self.client is None:
+            self.message.emit("source", "the samscape engine is not running; start it (Restart engine) "
+                              "and Load again", ERROR)
+            return
+        self._open({"path": raster, "model": model}, crs, output)
+
+    def _open(self, body: dict, crs: QgsCoordinateReferenceSystem, output: str) -> None:
         seq = self._begin_load()
         self.output = output
         self.message.emit("source", "Loading…", INFO)
-        self.client.post("/api/sources", {"path": folder}).then(
-            lambda reply: self._opened(seq, reply, crs))
+        self.client.post("/api/sources", body).then(lambda reply: self._opened(seq, reply, crs))
 
     def set_crs(self, crs: QgsCoordinateReferenceSystem) -> None:
         """Prompt in `crs` from now on: a new session on the same source (the prompts so far go)."""
@@ -143,6 +160,8 @@ class SegmentationSession(QObject):
         previous_session, previous_source = self.session, self.source
         self.source, self.chips, self.session, self.crs = info, chips.data, created.data, crs
         self.preview.clear()
+        if opens:
+            self.progress.clear()
         self.source_loaded.emit(info, chips.data)
         self.changed.emit(created.data)
         self.message.emit("source", describe_source(info), WARN if not info.get("raster") else OK)
@@ -156,6 +175,12 @@ class SegmentationSession(QObject):
             self.loading = False
             if not self.output_elsewhere:
                 self.message.emit("output", "choose an output GeoPackage to save to", INFO)
+
+    def _chips_encoded(self, chips: dict) -> None:
+        """The live source's line, with the count of chips encoded now."""
+        encoded = sum(1 for f in chips["features"] if f["properties"].get("encoded"))
+        self.source = {**self.source, "encoded": encoded}
+        self.message.emit("source", describe_source(self.source), OK)
 
     def _end_session(self, session_id: str) -> None:
         if self.client is not None:
@@ -224,6 +249,7 @@ class SegmentationSession(QObject):
         session_id = self.session["id"]
         url = f"/api/sessions/{session_id}/{path}"
         reply = self.client.put(url, body) if method == "PUT" else self.client.post(url, body)
+        self.progress.track(reply, body if path in ("points", "box") else None)
         reply.then(lambda r: self._prompted(session_id, r))
 
     def _prompted(self, session_id: str, reply: Reply) -> None:
@@ -302,7 +328,10 @@ class SegmentationSession(QObject):
 
 
 def describe_source(info: dict) -> str:
-    """The line shown once a feature folder is loaded (scene.js's showSourceStatus)."""
+    """The line shown once a source is loaded (scene.js's showSourceStatus)."""
+    if info.get("mode") == LIVE:
+        return (f"Live: {info['name']}, {info['chips']} chips ({info['encoded']} encoded), model "
+                f"{info['model']}, {info['crs']}; chips are encoded as prompts reach them")
     line = f"Loaded {info['name']}: {info['chips']} chips, model {info['model']}, {info['crs']}"
     if info.get("raster"):
         return line

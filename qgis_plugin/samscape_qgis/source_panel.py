@@ -1,10 +1,12 @@
-"""The Input group of the Input/Output tab: the source (a pre-encoded feature folder and Load; the
-model, locked to the folder's, and the offer to get it when the engine lacks it), its raster and
-Zoom to (the Output group is `output_panel.py`)."""
+"""The Input group of the Input/Output tab: the source (Live Encoding: a raster layer of the project,
+a model and Load; Pre-encoded: a feature folder and Load, the model locked to the folder's, and the
+offer to get it when the engine lacks it), its raster and Zoom to (the Output group is
+`output_panel.py`)."""
 
 from __future__ import annotations
 
-from qgis.gui import QgsFileWidget
+from qgis.core import Qgis, QgsMapLayerProxyModel
+from qgis.gui import QgsFileWidget, QgsMapLayerComboBox
 from qgis.PyQt.QtCore import pyqtSignal
 from qgis.PyQt.QtWidgets import (
     QComboBox,
@@ -16,15 +18,18 @@ from qgis.PyQt.QtWidgets import (
     QWidget,
 )
 
-from .labels import status_label
+from .labels import say, status_label
+from .live import LIVE, default_model, model_choices, model_problem
 
 PRE_ENCODED = "pre-encoded"
+RASTER_LAYERS = getattr(Qgis, "LayerFilter", QgsMapLayerProxyModel.Filter).RasterLayer  # 3.34+: Qgis's
 
 
 class SourcePanel(QWidget):
     """The Input group. It holds no state of the engine's: the dock tells it what was loaded."""
 
     load_requested = pyqtSignal(str)  # the feature folder
+    live_requested = pyqtSignal(object, str)  # the raster layer (None: none chosen), the model's id
     add_raster_requested = pyqtSignal()
     zoom_requested = pyqtSignal()
     models_requested = pyqtSignal(str)  # the model a loaded folder needs and the engine lacks
@@ -34,7 +39,25 @@ class SourcePanel(QWidget):
 
         source = QGroupBox("Input", self)
         self.mode = QComboBox(source)
+        self.mode.setObjectName("source_mode")
+        self.mode.addItem("Live Encoding", LIVE)
         self.mode.addItem("Pre-encoded", PRE_ENCODED)
+        self.mode.setCurrentIndex(1)
+        self.raster_layer = QgsMapLayerComboBox(source)
+        self.raster_layer.setObjectName("raster_layer")
+        self.raster_layer.setFilters(RASTER_LAYERS)
+        self.raster_layer.setToolTip("The raster layer to segment; its chips are encoded as prompts reach "
+                                     "them")
+        self.live_model = QComboBox(source)
+        self.live_model.setObjectName("live_model")
+        self.live_model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.live_model.setMinimumContentsLength(12)  # long model names do not widen the dock
+        self.live_model.setToolTip("The model that encodes the chips (the engine's models and their status)")
+        self.live_model.currentIndexChanged.connect(self._live_model_changed)
+        self.live_load_button = QPushButton("Load", source)
+        self.live_load_button.setObjectName("live_load")
+        self.live_load_button.clicked.connect(self._load_live)
+        self.models: list[dict] = []
         self.folder = QgsFileWidget(source)
         self.folder.setObjectName("feature_folder")
         self.folder.setStorageMode(QgsFileWidget.StorageMode.GetDirectory)
@@ -64,10 +87,21 @@ class SourcePanel(QWidget):
         view_row = QHBoxLayout()
         view_row.addWidget(self.zoom_button)
         view_row.addStretch(1)
+        live_row = QHBoxLayout()
+        live_row.addStretch(1)
+        live_row.addWidget(self.live_load_button)
         form = QFormLayout(source)
         form.addRow("Source", self.mode)
+        form.addRow("Raster", self.raster_layer)
+        form.addRow("Model", self.live_model)
+        form.addRow(live_row)
         form.addRow("Folder", folder_row)
         form.addRow("Model", self.model)
+        self._live_rows = [self.raster_layer, self.live_model, self.live_load_button,
+                           form.labelForField(self.raster_layer), form.labelForField(self.live_model)]
+        self._folder_rows = [self.folder, self.load_button, self.model, form.labelForField(folder_row),
+                             form.labelForField(self.model)]
+        self.mode.currentIndexChanged.connect(self._mode_changed)
         form.addRow(self.status)
         form.addRow(self.get_model_button)
         form.addRow(self.raster)
@@ -79,6 +113,7 @@ class SourcePanel(QWidget):
         layout.addStretch(1)
         self.show_source(None)
         self.offer_model("")
+        self._mode_changed()
 
     def offer_model(self, model_id: str) -> None:
         """Offer to download or import `model_id`, which the folder needs ('': no offer)."""
@@ -91,19 +126,60 @@ class SourcePanel(QWidget):
         if model_id and model_id == self._missing_model:
             self._load()
 
+    @property
+    def live(self) -> bool:
+        return self.mode.currentData() == LIVE
+
+    def _mode_changed(self, *_: object) -> None:
+        for widget in self._live_rows:
+            widget.setVisible(self.live)
+        for widget in self._folder_rows:
+            widget.setVisible(not self.live)
+
     def _load(self) -> None:
         self.load_requested.emit(self.folder.filePath().strip())
+
+    def _chosen_model(self) -> dict | None:
+        chosen = self.live_model.currentData()
+        return next((m for m in self.models if m["id"] == chosen), None)
+
+    def _load_live(self) -> None:
+        problem = model_problem(self._chosen_model())
+        if problem:
+            say(self.status, problem, "error")
+            return
+        self.live_requested.emit(self.raster_layer.currentLayer(), self.live_model.currentData())
+
+    def show_models(self, models: list[dict]) -> None:
+        """The engine's models (GET /api/models) in the live model selector, the choice kept."""
+        chosen = self.live_model.currentData() or default_model(models)
+        self.models = models
+        self.live_model.blockSignals(True)
+        self.live_model.clear()
+        for label, model_id in model_choices(models):
+            self.live_model.addItem(label, model_id)
+        self.live_model.setCurrentIndex(max(0, self.live_model.findData(chosen)))
+        self.live_model.blockSignals(False)
+
+    def _live_model_changed(self, *_: object) -> None:
+        problem = model_problem(self._chosen_model())
+        if problem:
+            say(self.status, problem, "warn")
 
     def show_source(self, info: dict | None) -> None:
         """The loaded source (the engine's JSON), or none."""
         loaded = info is not None
+        live = loaded and info.get("mode") == LIVE
         self.model.clear()
-        if loaded:
+        if live:
+            self.mode.setCurrentIndex(self.mode.findData(LIVE))
+        elif loaded:
+            self.mode.setCurrentIndex(self.mode.findData(PRE_ENCODED))
             self.model.addItem(info["model"])
             self.folder.setFilePath(info["path"])
         raster = (info or {}).get("raster")
         self.raster.setText(f"Image: {raster}" if raster else "")
-        self.raster.setVisible(bool(raster))
-        self.add_raster_button.setEnabled(bool(raster))
-        self.add_raster_button.setVisible(bool(raster))
+        self.raster.setVisible(bool(raster) and not live)  # live: the raster is the layer chosen above
+        self.add_raster_button.setEnabled(bool(raster) and not live)
+        self.add_raster_button.setVisible(bool(raster) and not live)
         self.zoom_button.setEnabled(loaded)
