@@ -144,10 +144,10 @@ def test_live_click_progress_save_and_instant_second_click(dock: SamscapeDock, d
     assert panel.status.text() == ("Live: scene.tif, 9 chips (0 encoded), model demo, EPSG:32633; "
                                    "chips are encoded as prompts reach them")
     output = str(Path(demo["raster"]).parent / "samscape_polygons.gpkg")
-    assert panel.output.filePath() == output == session.session["output"]
+    assert dock.output_panel.output.filePath() == output == session.session["output"]
     assert not panel.add_raster_button.isVisible()
     panel.zoom_button.click()
-    panel.boundary.setChecked(True)
+    dock.options_panel.boundary.setChecked(True)
     assert (bands.boundary.size(), bands.encoded.size()) == (9, 0)
     assert segmentation.canvas.mapTool() is segmentation.tools["fg"]
     shoot(dock, screenshots, "live-loaded")
@@ -199,7 +199,7 @@ def test_live_in_a_wgs84_project(dock: SamscapeDock, demo: dict, root: Path, scr
     canvas = dock.segmentation.canvas
     canvas.setDestinationCrs(WGS84)
     output = str(root / "live-wgs84.gpkg")
-    dock.source_panel.output.setFilePath(output)
+    dock.output_panel.output.setFilePath(output)
     copy = root / "wgs84" / "scene-copy.tif"  # a raster of its own: a live cache with no chip yet
     copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(demo["raster"], copy)
@@ -245,7 +245,7 @@ def test_live_on_a_layer_that_is_no_file(dock: SamscapeDock, demo: dict, screens
     assert exported.isValid() and exported.bandCount() == 4 and exported.crs() == UTM
     part = shown.intersect(virtual.extent())
     assert part.height() < 250 and QgsRectangle(*info["extent"]).toString(1) == part.toString(1)
-    assert dock.source_panel.output.filePath() == str(Path(info["path"]).parent / "samscape_polygons.gpkg")
+    assert dock.output_panel.output.filePath() == str(Path(info["path"]).parent / "samscape_polygons.gpkg")
     target = next(g for g in truth_objects(demo, "building") if g.boundingBox().yMaximum() < 3999860)
     click(dock, target.poleOfInaccessibility(0.1)[0].asPoint())
     assert dock.segmentation.bands.result.size() >= 1 and engine_encoded(dock)
