@@ -17,6 +17,7 @@ from qgis.gui import QgsMapCanvas, QgsMapTool, QgsMapToolPan
 from qgis.PyQt.QtCore import QObject
 
 from . import preferences, project_layers
+from .client import Reply
 from .crs import from_engine, transform_rect
 from .engine import RUNNING, Engine
 from .labels import say
@@ -59,6 +60,7 @@ class Segmentation(QObject):
         self.tool = FOREGROUND
         self.source_crs = QgsCoordinateReferenceSystem()
         self._export: VisibleExport | None = None  # a layer being exported for the latest Load
+        self._models_reply: Reply | None = None
         self._wire()
         styles_panel.show_style(preferences.load_style())  # applied as any change is
         options_panel.show_options(preferences.load_options())
@@ -109,12 +111,12 @@ class Segmentation(QObject):
         self._list_models()
 
     def _list_models(self) -> None:
-        """Fill the live model selector with the engine's models."""
-        def answered(reply) -> None:
-            if reply.ok:
+        """Fill the live model selector with the engine's models (unless the dock closed meanwhile)."""
+        def answered(reply: Reply) -> None:
+            if reply is self._models_reply and reply.ok:
                 self.source_panel.show_models(reply.data["models"])
 
-        self.session.client.get("/api/models").then(answered)
+        self._models_reply = self.session.client.get("/api/models").then(answered)
 
     def _engine_gone(self, *_: object) -> None:
         self.session.set_client(None)
@@ -302,6 +304,7 @@ class Segmentation(QObject):
 
     def close(self) -> None:
         """Put the tools down and take the bands off the canvas (the dock is going)."""
+        self._models_reply = None
         self.output.close()
         if self.canvas.mapTool() in (*self.tools.values(), self.pan):
             self.canvas.unsetMapTool(self.canvas.mapTool())
