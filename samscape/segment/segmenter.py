@@ -140,7 +140,7 @@ class Segmenter:
         p = task.prompts
         chip = p.chip
         backend = self.source.backend
-        features = self.source.features(chip.chip_id)
+        features = self.source.decoder_input(chip.chip_id)
         if features is None:
             return None
         shape = (chip.window.height, chip.window.width)
