@@ -14,11 +14,11 @@ from affine import Affine
 from pyproj import CRS as ProjCRS
 from pyproj import Geod, Transformer
 from rasterio.crs import CRS
-from rasterio.warp import transform_geom
-from shapely.geometry import Polygon, mapping, shape
+from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
 
 from ..errors import SettingsError
+from ..geo import crs_transformer
 
 VECTORIZE_MODES = ("pixel", "simplified")
 
@@ -117,10 +117,14 @@ def _simplify(polygon: Polygon, tolerance: float) -> Polygon:
 
 
 def reproject(polygons: list[Polygon], src: CRS, dst: CRS) -> list[Polygon]:
-    """`polygons` from CRS `src` to `dst` (vertices transformed; edges not densified)."""
-    if src == dst:
+    """`polygons` from CRS `src` to `dst` (vertices transformed; edges not densified), all in one
+    call of the pair's cached transformer."""
+    if src == dst or not polygons:
         return list(polygons)
-    return [shape(transform_geom(src, dst, mapping(p))) for p in polygons]
+    transformer = crs_transformer(src, dst)
+    moved = shapely.transform(np.array(polygons, dtype=object),
+                              lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    return list(moved)
 
 
 def area_m2(polygon: Polygon, crs: CRS) -> float:

@@ -9,13 +9,16 @@ import pytest
 import rasterio.features
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_geom
 from scipy import ndimage
-from shapely.geometry import Polygon, box, shape
+from shapely.geometry import Polygon, box, mapping, shape
 from shapely.ops import unary_union
 
 from samscape.errors import SettingsError
+from samscape.geo import crs_transformer
 from samscape.vector import VECTORIZE_MODES, VectorOptions, mask_to_polygons
-from samscape.vector.polygons import trace
+from samscape.vector.polygons import reproject, trace
 
 UTM = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)          # 0.5 m pixels, non-zero origin
 GEOGRAPHIC = Affine(1 / 3600, 0, 12.25, 0, -1 / 3600, 45.75)  # 1 arc-second, north-up
@@ -356,3 +359,16 @@ def test_trace_keeps_rasterio_order_and_geometry():
     assert len(traced) == len(expected) > 100
     assert shapely.equals_exact(traced, np.array(expected, dtype=object), tolerance=0).all()
     assert len(trace(np.zeros((4, 4), np.uint8), UTM)) == 0
+
+
+def test_reproject_equals_gdal_vertex_by_vertex_with_one_cached_transformer():
+    utm = CRS.from_epsg(32633)
+    polygons = mask_to_polygons(ragged_masks()[-3], UTM, VectorOptions())
+    assert len(polygons) > 3 and any(p.interiors for p in polygons)
+    for epsg, tolerance in ((4326, 1e-13), (3413, 1e-8), (3857, 1e-8), (2263, 1e-7)):
+        dst = CRS.from_epsg(epsg)
+        expected = np.array([shape(transform_geom(utm, dst, mapping(p))) for p in polygons])
+        moved = np.array(reproject(polygons, utm, dst))  # PROJ through pyproj, not GDAL: last-bit differences
+        assert shapely.equals_exact(moved, expected, tolerance=tolerance).all()
+        assert crs_transformer(utm, dst) is crs_transformer(CRS.from_epsg(32633), CRS.from_epsg(epsg))
+    assert reproject([], utm, CRS.from_epsg(4326)) == []
