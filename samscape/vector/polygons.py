@@ -88,22 +88,22 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
     """The polygons of the 1 pixels of a uint8 `mask` (H, W) (4-connected, holes kept), in
     `transform`'s coordinates, in `rasterio.features.shapes` order: an object array of Polygons.
 
-    All polygons are built in one vectorised shapely call from the rings' coordinates, which is
+    All polygons are built in one shapely call from the rings' coordinates and offsets, which is
     what makes a ragged mask's thousands of parts cheap; they equal `shape()` of each GeoJSON.
     """
     rings: list[list] = []
-    owners: list[int] = []
-    for i, (geom, _) in enumerate(rasterio.features.shapes(mask, mask=mask.astype(bool),
-                                                            transform=transform)):
+    ring_counts: list[int] = []
+    for geom, _ in rasterio.features.shapes(mask, mask=mask.astype(bool), transform=transform):
         rings += geom["coordinates"]
-        owners += [i] * len(geom["coordinates"])
+        ring_counts.append(len(geom["coordinates"]))
     if not rings:
         return np.empty(0, dtype=object)
-    sizes = np.fromiter(map(len, rings), dtype=np.intp, count=len(rings))
+    sizes = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
     flat = chain.from_iterable(chain.from_iterable(rings))
     coords = np.fromiter(flat, dtype=np.float64, count=2 * int(sizes.sum())).reshape(-1, 2)
-    linear = shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
-    return shapely.polygons(linear, indices=np.asarray(owners))
+    ring_offsets = np.concatenate([[0], np.cumsum(sizes)])
+    polygon_offsets = np.concatenate([[0], np.cumsum(ring_counts)])
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (ring_offsets, polygon_offsets))
 
 
 def _fill_holes(polygon: Polygon, max_area: float) -> Polygon:
