@@ -21,6 +21,7 @@ from ..errors import SettingsError
 from ..geo import crs_transformer
 
 VECTORIZE_MODES = ("pixel", "simplified")
+RAGGED_EDGES = 20_000  # pixel edges from which specks are cleared before tracing (a 1024² disc has 3 200)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
     r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     crop = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.uint8)
     shifted = transform @ Affine.translation(int(c0), int(r0))
+    pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
+    _drop_specks(crop, options.min_pixels, options.min_area / pixel_area if pixel_area else np.inf)
     polygons = trace(crop, shifted)
     if options.fill_holes > 0:
         polygons = np.array([_fill_holes(p, options.fill_holes) for p in polygons], dtype=object)
@@ -72,8 +75,7 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
     polygons, areas = polygons[keep], areas[keep]
     order = np.argsort(-areas, kind="stable")
     polygons, areas = polygons[order], areas[order]
-    speck = options.min_pixels * abs(transform.a * transform.e - transform.b * transform.d)
-    keep = areas >= speck
+    keep = areas >= options.min_pixels * pixel_area
     keep[:1] = True
     polygons = polygons[keep]
     if options.max_polygon_only:
@@ -82,6 +84,35 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
         pixel = min(abs(transform.a), abs(transform.e))
         return [_simplify(p, options.tolerance * pixel) for p in polygons]
     return list(polygons)
+
+
+def _drop_specks(mask: np.ndarray, min_pixels: float, min_area_pixels: float) -> None:
+    """Clear, in place, the 4-connected parts of a uint8 `mask` that the speck filter would drop
+    anyway (half a pixel short of `min_pixels` or more), when a part that is surely kept remains to
+    be the largest: a ragged mask's thousands of one-pixel parts are then never traced. Only for
+    masks with `RAGGED_EDGES` pixel edges or more: labelling costs more than it saves on a smooth
+    object (4 ms for 1024², where counting edges costs 0.3 ms)."""
+    if min_pixels < 1.5 or _edge_count(mask) < RAGGED_EDGES:
+        return
+    from scipy import ndimage  # not at import: commands that trace nothing start without scipy
+
+    labels, count = ndimage.label(mask)
+    if count < 2:
+        return
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    largest = sizes.max()
+    if not (largest > min_pixels + 0.5 and largest > min_area_pixels * (1 + 1e-9)):
+        return
+    small = sizes <= min_pixels - 0.5
+    small[0] = False
+    if small.any():
+        mask[small[labels]] = 0
+
+
+def _edge_count(mask: np.ndarray) -> int:
+    """The number of pixel edges between a 0 and a 1 pixel in `mask` (H, W) uint8."""
+    return int(np.count_nonzero(mask[:, 1:] ^ mask[:, :-1]) + np.count_nonzero(mask[1:] ^ mask[:-1]))
 
 
 def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:

@@ -372,3 +372,19 @@ def test_reproject_equals_gdal_vertex_by_vertex_with_one_cached_transformer():
         assert shapely.equals_exact(moved, expected, tolerance=tolerance).all()
         assert crs_transformer(utm, dst) is crs_transformer(CRS.from_epsg(32633), CRS.from_epsg(epsg))
     assert reproject([], utm, CRS.from_epsg(4326)) == []
+
+
+def test_specks_cleared_before_tracing_change_nothing():
+    lattice = np.zeros((170, 170), bool)
+    lattice[::2, ::2] = True  # 7225 one-pixel parts: 28 900 pixel edges, enough to clear specks
+    with_blob = lattice.copy()
+    with_blob[40:60, 30:75] = True
+    three = lattice.copy()
+    three[100, 100:103] = True  # every part a speck: the largest, three pixels, stays
+    for mask, options in ((with_blob, VectorOptions()), (with_blob, VectorOptions(min_pixels=2.5)),
+                          (three, VectorOptions()), (with_blob, VectorOptions(min_area=1e9))):
+        ours = mask_to_polygons(mask, UTM, options)
+        assert [shapely.to_wkb(p) for p in ours] == \
+            [shapely.to_wkb(p) for p in per_polygon_reference(mask, UTM, options)]
+    assert len(mask_to_polygons(with_blob, UTM)) == 1
+    assert mask_to_polygons(three, UTM)[0].area == pytest.approx(3 * 0.25)
