@@ -64,10 +64,13 @@ class ChipCache:
             self._evict()
 
     def prepared(self, chip_id: int) -> PreparedChip | None:
-        """The decoder state attached to the chip, or None."""
+        """The decoder state attached to the chip, or None; a hit is a use of the chip."""
         with self._lock:
             entry = self._items.get(chip_id)
-            return None if entry is None else entry.prepared
+            if entry is None or entry.prepared is None:
+                return None
+            self._items.move_to_end(chip_id)
+            return entry.prepared
 
     def attach(self, chip_id: int, prepared: PreparedChip) -> None:
         """Keep `prepared` with the chip (once; nothing if the chip is not cached)."""

@@ -203,7 +203,10 @@ def test_decoder_state_is_kept_with_its_chip_and_dropped_with_it(source, encoded
         assert src.cache.prepared(0) is first and src.cache.nbytes == both
         src.decoder_input(1)
         assert src.cache.nbytes == 2 * both
-        src.decoder_input(2)  # 0 goes, and its decoder state with it
+        src.decoder_input(0)  # a click on 0 uses it: 1 is now the least recently used
+        src.decoder_input(2)
+        assert 1 not in src.cache and 0 in src.cache
+        src.decoder_input(1)  # 0 goes, and its decoder state with it
         assert 0 not in src.cache and src.cache.prepared(0) is None
         assert src.cache.nbytes == 2 * both <= src.cache.max_bytes
         again = src.decoder_input(0)
