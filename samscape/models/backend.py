@@ -10,9 +10,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import DeviceError
+from ..errors import DecoderLayoutError, DeviceError
 from .catalogue import ModelSpec
-from .decoder import CachedDecoder, DecoderLayoutError, PreparedChip
+from .decoder import CachedDecoder, PreparedChip
 from .preprocess import Preprocessing
 
 log = logging.getLogger(__name__)

@@ -28,15 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import SamscapeError
+from ..errors import DecoderLayoutError
 
 _DECODERS = {"sam": "SamMaskDecoder", "sam2": "Sam2MaskDecoder"}
 _BLOCK_PARTS = ("self_attn", "cross_attn_token_to_image", "cross_attn_image_to_token", "mlp",
                 "layer_norm1", "layer_norm2", "layer_norm3", "layer_norm4", "skip_first_layer_pe")
-
-
-class DecoderLayoutError(SamscapeError, TypeError):
-    """A model's mask decoder is not arranged as the cached decoder path expects."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +125,7 @@ class CachedDecoder:
         features, as `Sam2Model.get_image_embeddings` gives them (already projected)."""
         block = self.decoder.transformer.layers[0]
         with torch.inference_mode():
-            channels, h, w = embeddings.shape
+            _, h, w = embeddings.shape
             dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(-1, 1, 1)
             keys = (embeddings + dense).flatten(1).T.contiguous()
             with_pe = keys + self.positions

@@ -10,9 +10,10 @@ import torch
 from affine import Affine
 from transformers import Sam2Config, Sam2Model, SamConfig, SamModel
 
+from samscape.errors import DecoderLayoutError
 from samscape.models import ModelInfo, PreparedChip, SamBackend, load_backend
 from samscape.models.catalogue import ModelSpec
-from samscape.models.decoder import CachedDecoder, DecoderLayoutError, check_layout
+from samscape.models.decoder import CachedDecoder, check_layout
 from samscape.vector import VectorOptions, mask_to_polygons
 
 BIG = 1024
