@@ -20,6 +20,12 @@ weighs more here than with a trained model.
 
 Goal on the 2-core machine: p50 <= 30 ms for a chip in memory with the ViT-B-sized decoder, and
 >= 2x faster than the reference path.
+
+First, on one thread (torch.set_num_threads(1)) and interleaved click by click, the cached decoder
+path (`SamBackend.prepare` once per chip, kept with it in the source's memory cache) against the
+transformers forward, for the bundled demo model and the ViT-B-sized model: the decoder alone,
+and a whole click with the chip in memory (issue 15's goals: ViT-B p50 <= 30 ms and >= 3x the
+reference path; the demo model <= 5 ms). `--cached-only` stops there.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ def percentiles(seconds: list[float]) -> tuple[float, float]:
 
 
 def reference(backend, features: dict, point: tuple[int, int], transform: Affine,
-              trace: bool = True) -> list:
+              trace: bool = True, size: int = CHIP) -> list:
     """transformers forward + processor post-processing + rasterio.features.shapes."""
     from transformers import SamImageProcessorPil
 
@@ -82,11 +88,11 @@ def reference(backend, features: dict, point: tuple[int, int], transform: Affine
             input_labels=torch.tensor([[[1]]]), multimask_output=True,
         )
         if backend.spec.family == "sam2":
-            masks = F.interpolate(out.pred_masks[0], (CHIP, CHIP), mode="bilinear",
+            masks = F.interpolate(out.pred_masks[0], (size, size), mode="bilinear",
                                   align_corners=False) > 0
         else:
             masks = SamImageProcessorPil().post_process_masks(
-                out.pred_masks, [(CHIP, CHIP)], [(CHIP, CHIP)])[0]
+                out.pred_masks, [(size, size)], [(size, size)])[0]
     best = int(out.iou_scores[0, 0].argmax())
     mask = masks[0, best].numpy().astype(np.uint8)
     if not trace:
@@ -95,7 +101,7 @@ def reference(backend, features: dict, point: tuple[int, int], transform: Affine
                                                            transform=transform)]
 
 
-def ours_mask(backend, features: dict, point: tuple[int, int]) -> np.ndarray:
+def ours_mask(backend, features, point: tuple[int, int]) -> np.ndarray:
     """The segmenter's decode step alone: decoder, best mask upscaled, thresholded."""
     low_res, iou = backend.decode_low_res(features, (CHIP, CHIP), torch.tensor([point], dtype=torch.float32))
     best = int(iou.argmax())
@@ -145,7 +151,7 @@ def run(model_id: str, folder: Path, clicks: int, compile_decoder: bool) -> dict
         reference(source.backend, store.load_chip(0), px, chip.transform)
         timings["ref_disk"].append(time.perf_counter() - t)
         t = time.perf_counter()
-        ours_mask(source.backend, source.features(0), px)
+        ours_mask(source.backend, source.decoder_input(0), px)
         timings["ours_mask"].append(time.perf_counter() - t)
         t = time.perf_counter()
         reference(source.backend, features, px, chip.transform, trace=False)
@@ -156,11 +162,75 @@ def run(model_id: str, folder: Path, clicks: int, compile_decoder: bool) -> dict
             "clicks": clicks, "polygons": statistics.median(polygons)}
 
 
+def cached_vs_reference(folder: Path, clicks: int) -> dict:
+    """The cached decoder path against the transformers forward, interleaved click by click on one
+    thread, chip 0 in memory: the decoder alone (low-res logits) and a whole click (prompt in map
+    coordinates → polygons; the reference: forward + processor post-processing + tracing the
+    whole chip)."""
+    from samscape.segment import PromptSet, Segmenter
+    from samscape.sources import EncodedSource
+    from samscape.vector import VectorOptions, mask_to_polygons
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        source = EncodedSource.open(folder, device="cpu")
+        backend, chip = source.backend, source.chips.chip(0)
+        size = chip.window.width
+        segmenter = Segmenter(source, max_chips=1)
+        features = source.features(0)
+        rng = np.random.default_rng(2)
+        margin = size // 16
+        pixels = [tuple(int(v) for v in rng.integers(margin, size - margin, 2)) for _ in range(clicks)]
+        keys = ("dec_cached", "dec_ref", "click_cached", "click_ref")
+        timings: dict[str, list[float]] = {k: [] for k in keys}
+        same_logits = same_polygons_count = 0
+        for i, (c, r) in enumerate([pixels[0], pixels[1], *pixels]):  # two warm-up clicks
+            point = torch.tensor([[c, r]], dtype=torch.float32)
+            prompt = PromptSet(source.crs).add_point(*(chip.transform @ (c + 0.5, r + 0.5)))
+            t0 = time.perf_counter()
+            ours, our_iou = backend.decode_low_res(source.decoder_input(0), (size, size), point)
+            t1 = time.perf_counter()
+            ref, ref_iou = backend.reference_low_res(features, (size, size), point)
+            t2 = time.perf_counter()
+            segmenter.segment(prompt)
+            t3 = time.perf_counter()
+            reference(backend, features, (c, r), chip.transform, size=size)
+            t4 = time.perf_counter()
+            if i < 2:
+                continue
+            for key, seconds in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                timings[key].append(seconds)
+            same_logits += bool(torch.equal(ours, ref))
+            traced = [mask_to_polygons(backend.upscale(low[best:best + 1], (size, size))[0].numpy() > 0,
+                                       chip.transform, VectorOptions(min_pixels=0))
+                      for low, best in ((ours, int(our_iou.argmax())), (ref, int(ref_iou.argmax())))]
+            same_polygons_count += same_polygons(*traced)
+        return {"timings": {k: percentiles(v) for k, v in timings.items()}, "size": size,
+                "same_logits": same_logits, "same_polygons": same_polygons_count, "clicks": clicks}
+    finally:
+        torch.set_num_threads(threads)
+
+
+def print_cached_vs_reference(model_id: str, r: dict) -> None:
+    t = r["timings"]
+    n = r["clicks"]
+    print(f"\n{model_id}, {r['size']} px chip, one thread: bit-identical logits in "
+          f"{r['same_logits']}/{n} clicks, identical polygons of the best mask in {r['same_polygons']}/{n}")
+    for label, ours, ref in (("decoder alone", "dec_cached", "dec_ref"),
+                             ("click → polygons (chip in memory)", "click_cached", "click_ref")):
+        (o50, o95), (r50, r95) = t[ours], t[ref]
+        print(f"  {label}: cached p50 {o50:.1f} ms p95 {o95:.1f} ms | reference p50 {r50:.1f} ms "
+              f"p95 {r95:.1f} ms | {r50 / o50:.2f}x at p50")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=30)
     parser.add_argument("--compile", action="store_true",
                         help="also measure with the decoder under torch.compile")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="only the cached decoder path against the reference, on one thread")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -172,10 +242,17 @@ def main() -> None:
         raster = tmp / "chip.tif"
         write_raster(raster)
         print(f"torch threads {torch.get_num_threads()}, chip {CHIP} px, {args.clicks} clicks")
+        demo = tmp / "demo"
+        encode(str(raster), demo, model="demo", device="cpu", progress=False)
+        print_cached_vs_reference("demo", cached_vs_reference(demo, args.clicks))
         for model_id, weights in make_models(tmp / "weights").items():
             import_folder(weights, model_id)
             folder = tmp / model_id
             encode(str(raster), folder, model=model_id, device="cpu", progress=False)
+            if model_id == "bench-sam-vit-b":
+                print_cached_vs_reference(model_id, cached_vs_reference(folder, args.clicks))
+            if args.cached_only:
+                continue
             for compiled in (False, True) if args.compile else (False,):
                 r = run(model_id, folder, args.clicks, compiled)
                 t = r["timings"]

@@ -73,6 +73,10 @@ class DeviceError(SamscapeError, RuntimeError):
     """The requested compute device is not available."""
 
 
+class DecoderLayoutError(SamscapeError, TypeError):
+    """A model's mask decoder is not arranged as samscape's cached decoder path expects."""
+
+
 class PromptError(SamscapeError, ValueError):
     """A prompt is malformed, or lies outside the source."""
 

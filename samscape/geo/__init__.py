@@ -1,7 +1,16 @@
 """Pure geometry: pixel grids, chip grids, CRS and bounds. Knows nothing of torch or files."""
 
 from .chips import Chip, ChipGrid, chip_count, chip_offsets
-from .crs import Bounds, Extent, crs_label, norm_crs, parse_extent, transform_bounds, utm_crs_for
+from .crs import (
+    Bounds,
+    Extent,
+    crs_label,
+    crs_transformer,
+    norm_crs,
+    parse_extent,
+    transform_bounds,
+    utm_crs_for,
+)
 from .grid import PixelGrid, Window
 
 __all__ = [
@@ -14,6 +23,7 @@ __all__ = [
     "chip_count",
     "chip_offsets",
     "crs_label",
+    "crs_transformer",
     "norm_crs",
     "parse_extent",
     "transform_bounds",

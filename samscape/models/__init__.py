@@ -25,17 +25,20 @@ from .store import (
 
 if TYPE_CHECKING:
     from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
+    from .decoder import PreparedChip
     from .loading import load_backend
     from .preprocess import Preprocessing
 
 _LAZY = {"ModelInfo": "backend", "SamBackend": "backend", "autocast_dtype": "backend",
-         "pick_device": "backend", "load_backend": "loading", "Preprocessing": "preprocess"}
+         "pick_device": "backend", "PreparedChip": "decoder", "load_backend": "loading",
+         "Preprocessing": "preprocess"}
 
 __all__ = [
     "CATALOGUE",
     "DEFAULT_MODEL",
     "ModelInfo",
     "ModelSpec",
+    "PreparedChip",
     "Preprocessing",
     "SamBackend",
     "autocast_dtype",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import DeviceError
+from ..errors import DecoderLayoutError, DeviceError
 from .catalogue import ModelSpec
+from .decoder import CachedDecoder, PreparedChip
 from .preprocess import Preprocessing
+
+log = logging.getLogger(__name__)
 
 # Sam2Model.get_image_embeddings order: two high-resolution maps (stride 4, 8), then stride 16.
 SAM2_FEATURES = ("high_res_feats_0", "high_res_feats_1", "image_embeddings")
@@ -73,8 +77,11 @@ def _cpu_has_fast_bf16() -> bool:
 class SamBackend:
     """A SAM or SAM 2 model from `transformers`, in eval mode on one device.
 
-    `encode` turns chips into per-chip feature dicts; `decode` turns one chip's features and
-    prompts (in chip pixel coordinates, x then y) into masks at the chip's size.
+    `encode` turns chips into per-chip feature dicts; `prepare` turns one chip's features into
+    what the decoder reuses for every prompt on it; `decode` turns features (or a prepared chip)
+    and prompts (in chip pixel coordinates, x then y) into masks at the chip's size.
+    `cached` is the decoder path of `models.decoder` (None where this transformers version lays
+    the decoder out otherwise: then the model's own forward decodes).
     """
 
     def __init__(self, spec: ModelSpec, model: torch.nn.Module, info: ModelInfo,
@@ -85,6 +92,11 @@ class SamBackend:
         # Any: attributes of a transformers SamModel / Sam2Model are typed Tensor | Module
         self.model: Any = model.to(device).eval()
         self.preprocessing = Preprocessing(spec.family, spec.input_size)
+        self.cached: CachedDecoder | None = None
+        try:
+            self.cached = CachedDecoder(self.model, spec.family)
+        except DecoderLayoutError as exc:
+            log.warning("%s; decoding with the model's own forward", exc)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -121,7 +133,20 @@ class SamBackend:
             return dict(zip(SAM2_FEATURES, out, strict=True))
         return {"image_embeddings": out}
 
-    def decode(self, features: dict[str, torch.Tensor], chip_shape: tuple[int, int],
+    def prepare(self, features: dict[str, torch.Tensor]) -> PreparedChip | dict[str, torch.Tensor]:
+        """One chip's (C, h, w) features → the decoder's prompt-independent inputs for it (the
+        features themselves where the model's own forward decodes)."""
+        if self.cached is None:
+            return features
+        return self.cached.prepare(*self._decoder_inputs(features))
+
+    def _decoder_inputs(self, features: dict[str, torch.Tensor]
+                        ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """(C, h, w) image embeddings and SAM 2's (stride 4, stride 8) maps, on the device."""
+        embeddings = [features[n].float().to(self.device) for n in self.feature_names]
+        return embeddings[-1], (embeddings[0], embeddings[1]) if self.spec.family == "sam2" else None
+
+    def decode(self, features: dict[str, torch.Tensor] | PreparedChip, chip_shape: tuple[int, int],
                **prompts) -> tuple[torch.Tensor, torch.Tensor]:
         """Masks for one chip: mask logits (M, H, W) at chip size and the predicted IoU (M,).
 
@@ -132,7 +157,7 @@ class SamBackend:
 
     def decode_low_res(
         self,
-        features: dict[str, torch.Tensor],
+        features: dict[str, torch.Tensor] | PreparedChip,
         chip_shape: tuple[int, int],
         points: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
@@ -141,20 +166,32 @@ class SamBackend:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The decoder's own output for one chip: mask logits (M, 256, 256) and IoU (M,).
 
-        features: one chip's feature dict (C, h, w) tensors; chip_shape: (height, width) as read;
+        features: one chip's feature dict of (C, h, w) tensors, or `prepare`'s result for it (the
+        fast way to decode many prompts on one chip); chip_shape: (height, width) as read;
         points: (N, 2) XY in chip pixel indices (SAM's convention: pixel centres at +0.5);
         labels: (N,) 1 foreground / 0 background (default all 1); box: (4,) XYXY in chip pixels.
         """
-        height, width = chip_shape
-        rh, rw = self.preprocessing.resized_shape(height, width)
-        scale = torch.tensor([rw / width, rh / height])
-        kwargs: dict = {}
-        if points is not None and len(points):
-            kwargs["input_points"] = (points.float() * scale).view(1, 1, -1, 2).to(self.device)
-            labels = torch.ones(len(points)) if labels is None else labels
-            kwargs["input_labels"] = labels.long().view(1, 1, -1).to(self.device)
-        if box is not None:
-            kwargs["input_boxes"] = (box.float().view(2, 2) * scale).view(1, 1, 4).to(self.device)
+        if isinstance(features, dict):
+            if self.cached is None:
+                return self.reference_low_res(features, chip_shape, points, labels, box, multimask)
+            features = self.cached.prepare(*self._decoder_inputs(features))
+        if self.cached is None:
+            raise DecoderLayoutError("a prepared chip needs the cached decoder; pass the chip's features")
+        prompts = self._model_prompts(chip_shape, points, labels, box)
+        masks, iou = self.cached.decode(features, multimask, **prompts)
+        return masks.float().cpu(), iou.float().cpu()
+
+    def reference_low_res(
+        self,
+        features: dict[str, torch.Tensor],
+        chip_shape: tuple[int, int],
+        points: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        box: torch.Tensor | None = None,
+        multimask: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`decode_low_res` through the model's own forward (the reference the cached path equals)."""
+        kwargs = self._model_prompts(chip_shape, points, labels, box)
         embeddings = [features[n].float()[None].to(self.device) for n in self.feature_names]
         with torch.inference_mode():
             out = self.model(
@@ -162,6 +199,22 @@ class SamBackend:
                 multimask_output=multimask, **kwargs,
             )
         return out.pred_masks[0, 0].float().cpu(), out.iou_scores[0, 0].float().cpu()
+
+    def _model_prompts(self, chip_shape: tuple[int, int], points: torch.Tensor | None,
+                       labels: torch.Tensor | None, box: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Prompts in chip pixels → the model's input_points (1, 1, N, 2), input_labels (1, 1, N)
+        and input_boxes (1, 1, 4), in the model's input pixels."""
+        height, width = chip_shape
+        rh, rw = self.preprocessing.resized_shape(height, width)
+        scale = torch.tensor([rw / width, rh / height])
+        kwargs: dict[str, torch.Tensor] = {}
+        if points is not None and len(points):
+            kwargs["input_points"] = (points.float() * scale).view(1, 1, -1, 2).to(self.device)
+            labels = torch.ones(len(points)) if labels is None else labels
+            kwargs["input_labels"] = labels.long().view(1, 1, -1).to(self.device)
+        if box is not None:
+            kwargs["input_boxes"] = (box.float().view(2, 2) * scale).view(1, 1, 4).to(self.device)
+        return kwargs
 
     def upscale(self, low_res: torch.Tensor, chip_shape: tuple[int, int]) -> torch.Tensor:
         """(M, 256, 256) decoder logits → (M, H, W) logits at chip size, as each family's own

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+import numpy as np
+from pyproj.exceptions import ProjError
 from rasterio._err import CPLE_BaseError
 from rasterio.crs import CRS
-from rasterio.warp import transform as warp_points
 
 from ..errors import PromptError
-from ..geo import Bounds, crs_label, norm_crs, transform_bounds
+from ..geo import Bounds, crs_label, crs_transformer, norm_crs, transform_bounds
 
 FOREGROUND, BACKGROUND = 1, 0
 
@@ -74,10 +75,12 @@ class PromptSet:
         points = self.points
         try:
             if points:
-                xs, ys = warp_points(self.crs, crs, [p.x for p in points], [p.y for p in points])
-                points = tuple(Point(x, y, p.label) for x, y, p in zip(xs, ys, points, strict=True))
+                xs, ys = crs_transformer(self.crs, crs).transform(
+                    np.array([p.x for p in points]), np.array([p.y for p in points]), errcheck=True)
+                points = tuple(Point(float(x), float(y), p.label)
+                               for x, y, p in zip(xs, ys, points, strict=True))
             box = transform_bounds(self.box, self.crs, crs) if self.box else None
-        except (CPLE_BaseError, PromptError) as exc:
+        except (CPLE_BaseError, ProjError, PromptError) as exc:
             raise PromptError(
                 f"the prompts cannot be transformed from {crs_label(self.crs)} to "
                 f"{crs_label(crs)} ({exc}); check that they are written in {crs_label(self.crs)}"

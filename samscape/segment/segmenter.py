@@ -107,9 +107,9 @@ class Segmenter:
             if part is None:
                 continue
             parts.append(part)
-            for neighbour, carried in _continuations(part, source):
-                if neighbour.chip_id in seen:
-                    continue
+            if len(parts) == self.max_chips:
+                break
+            for neighbour, carried in _continuations(part, source, seen):
                 chip_prompts = in_chip(pixels, neighbour, carried[0])
                 if chip_prompts is not None:
                     seen.add(neighbour.chip_id)
@@ -140,7 +140,7 @@ class Segmenter:
         p = task.prompts
         chip = p.chip
         backend = self.source.backend
-        features = self.source.features(chip.chip_id)
+        features = self.source.decoder_input(chip.chip_id)
         if features is None:
             return None
         shape = (chip.window.height, chip.window.width)
@@ -211,11 +211,12 @@ def _in_box(mask: np.ndarray, box: np.ndarray) -> np.ndarray:
     return keep[components]
 
 
-def _continuations(part: ChipMask, source: FeatureSource
+def _continuations(part: ChipMask, source: FeatureSource, seen: set[int]
                    ) -> list[tuple[Chip, tuple[np.ndarray, tuple[Window, np.ndarray]]]]:
     """Neighbouring chips the object continues into: where the mask touches an edge of its chip
-    that is not the grid's edge. For each, a point carried over (grid pixel XY, the mask pixel in
-    the overlap farthest from the mask's and the overlap's borders) and the mask in the overlap."""
+    that is not the grid's edge, leaving out the chips in `seen`. For each, a point carried over
+    (grid pixel XY, the mask pixel in the overlap farthest from the mask's and the overlap's
+    borders) and the mask in the overlap."""
     mask, w, grid = part.mask, part.chip.window, source.grid
     c1, r1 = w.col_off + w.width, w.row_off + w.height
     strips = []  # (col0, row0, col1, row1) of touching pixels, and whether a chip must pass it
@@ -234,7 +235,8 @@ def _continuations(part: ChipMask, source: FeatureSource
             n = chip.window
             reaches = (n.col_off < w.col_off or n.col_off + n.width > c1
                        or n.row_off < w.row_off or n.row_off + n.height > r1)
-            if reaches and chip.chip_id != part.chip.chip_id and source.has_chip(chip.chip_id):
+            if (reaches and chip.chip_id != part.chip.chip_id and chip.chip_id not in seen
+                    and source.has_chip(chip.chip_id)):
                 found[chip.chip_id] = chip
     out = []
     for chip in found.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from dataclasses import dataclass
 from numbers import Real
 
 import torch
@@ -17,7 +18,7 @@ from rasterio.crs import CRS
 from ..errors import SettingsError
 from ..features import FolderMetadata
 from ..geo import ChipGrid, PixelGrid, crs_label, transform_bounds
-from ..models import SamBackend
+from ..models import PreparedChip, SamBackend
 
 DEFAULT_MEMORY_MB = 1024.0
 
@@ -32,32 +33,60 @@ def check_memory_mb(value: object) -> None:
 
 
 class ChipCache:
-    """Feature dicts by chip id, least recently used evicted past `max_mb`. Thread-safe."""
+    """Feature dicts by chip id, least recently used evicted past `max_mb`. Thread-safe.
+
+    A chip's decoder state (`SamBackend.prepare`) can be attached to it: it is counted in the
+    bound, evicted with the chip, and never kept for a chip that is not in the cache.
+    """
 
     def __init__(self, max_mb: float = DEFAULT_MEMORY_MB) -> None:
         check_memory_mb(max_mb)
         self.max_bytes = int(max_mb * 2**20)
-        self._items: OrderedDict[int, Features] = OrderedDict()
+        self._items: OrderedDict[int, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, chip_id: int) -> Features | None:
         with self._lock:
-            features = self._items.get(chip_id)
-            if features is not None:
-                self._items.move_to_end(chip_id)
-            return features
+            entry = self._items.get(chip_id)
+            if entry is None:
+                return None
+            self._items.move_to_end(chip_id)
+            return entry.features
 
     def put(self, chip_id: int, features: Features) -> None:
         size = sum(t.nbytes for t in features.values())
         with self._lock:
             if chip_id in self._items:
                 return
-            self._items[chip_id] = features
+            self._items[chip_id] = _Entry(features, size)
             self._bytes += size
-            while self._bytes > self.max_bytes and self._items:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= sum(t.nbytes for t in old.values())
+            self._evict()
+
+    def prepared(self, chip_id: int) -> PreparedChip | None:
+        """The decoder state attached to the chip, or None; a hit is a use of the chip."""
+        with self._lock:
+            entry = self._items.get(chip_id)
+            if entry is None or entry.prepared is None:
+                return None
+            self._items.move_to_end(chip_id)
+            return entry.prepared
+
+    def attach(self, chip_id: int, prepared: PreparedChip) -> None:
+        """Keep `prepared` with the chip (once; nothing if the chip is not cached)."""
+        with self._lock:
+            entry = self._items.get(chip_id)
+            if entry is None or entry.prepared is not None:
+                return
+            entry.prepared = prepared
+            entry.nbytes += prepared.nbytes
+            self._bytes += prepared.nbytes
+            self._evict()
+
+    def _evict(self) -> None:
+        while self._bytes > self.max_bytes and self._items:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
 
     def __contains__(self, chip_id: int) -> bool:
         return chip_id in self._items
@@ -65,6 +94,13 @@ class ChipCache:
     @property
     def nbytes(self) -> int:
         return self._bytes
+
+
+@dataclass(slots=True)
+class _Entry:
+    features: Features
+    nbytes: int
+    prepared: PreparedChip | None = None
 
 
 class FeatureSource(ABC):
@@ -133,6 +169,20 @@ class FeatureSource(ABC):
             features = {name: t.float() for name, t in features.items()}
             self.cache.put(chip_id, features)
         return features
+
+    def decoder_input(self, chip_id: int) -> Features | PreparedChip | None:
+        """What `SamBackend.decode_low_res` takes for the chip: its decoder state, prepared on the
+        first prompt and kept with the chip in the memory cache; None if the chip has no features."""
+        prepared = self.cache.prepared(chip_id)
+        if prepared is not None:
+            return prepared
+        features = self.features(chip_id)
+        if features is None:
+            return None
+        state = self.backend.prepare(features)
+        if isinstance(state, PreparedChip):
+            self.cache.attach(chip_id, state)
+        return state
 
     def close(self) -> None:
         """Release background work; the source is not used afterwards."""

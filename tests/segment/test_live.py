@@ -15,6 +15,7 @@ import samscape
 from samscape import FeatureFolder, LiveSource
 from samscape.errors import FeatureFolderError, FolderConflictError, PromptError, SettingsError
 from samscape.features import FEATURES_DIR, read_manifest
+from samscape.models import PreparedChip, load_backend
 from samscape.segment import PromptSet, Segmenter
 from samscape.sources import ChipCache, EncodedSource, open_source
 
@@ -189,6 +190,48 @@ def test_chip_cache_accounting() -> None:
     empty = ChipCache(0)
     empty.put(0, quarter)
     assert empty.nbytes == 0 and 0 not in empty
+
+
+def test_decoder_state_is_kept_with_its_chip_and_dropped_with_it(source, encoded) -> None:
+    one = sum(t.nbytes for t in source.features(0).values())
+    state = source.backend.prepare(source.features(0))
+    assert isinstance(state, PreparedChip)
+    both = one + state.nbytes
+    with open_source(encoded, memory_mb=2.5 * both / 2**20) as src:
+        first = src.decoder_input(0)
+        assert isinstance(first, PreparedChip) and src.decoder_input(0) is first
+        assert src.cache.prepared(0) is first and src.cache.nbytes == both
+        src.decoder_input(1)
+        assert src.cache.nbytes == 2 * both
+        src.decoder_input(0)  # a click on 0 uses it: 1 is now the least recently used
+        src.decoder_input(2)
+        assert 1 not in src.cache and 0 in src.cache
+        src.decoder_input(1)  # 0 goes, and its decoder state with it
+        assert 0 not in src.cache and src.cache.prepared(0) is None
+        assert src.cache.nbytes == 2 * both <= src.cache.max_bytes
+        again = src.decoder_input(0)
+        assert again is not first and all(torch.equal(getattr(again, k), getattr(first, k))
+                                          for k in ("keys", "first_keys", "first_values", "first_queries"))
+    with open_source(encoded, memory_mb=0) as src:  # no memory cache: prepared on every use, kept never
+        assert isinstance(src.decoder_input(0), PreparedChip)
+        assert src.cache.nbytes == 0 and src.cache.prepared(0) is None
+
+
+def test_chip_cache_attaches_only_to_cached_chips() -> None:
+    backend = load_backend("tiny-random-sam", device="cpu")
+    features = {"image_embeddings": torch.zeros(backend.feature_shapes()["image_embeddings"])}
+    state = backend.prepare(features)
+    assert isinstance(state, PreparedChip)
+    size = sum(t.nbytes for t in features.values())
+    cache = ChipCache(max_mb=(size + state.nbytes) / 2**20)
+    cache.attach(0, state)  # not cached: nothing kept
+    assert cache.prepared(0) is None and cache.nbytes == 0
+    cache.put(0, features)
+    cache.attach(0, state)
+    cache.attach(0, backend.prepare(features))  # once only
+    assert cache.prepared(0) is state and cache.nbytes == size + state.nbytes
+    cache.put(1, features)  # over the bound: 0 goes with its state
+    assert 0 not in cache and cache.prepared(0) is None and cache.nbytes == size
 
 
 def test_bad_live_settings_are_refused(raster, tmp_path) -> None:

@@ -101,3 +101,15 @@ def test_to_crs_box_is_the_bounds_of_the_reprojected_box() -> None:
     assert ymin <= min(ys) + 1e-12 and ymax >= max(ys) - 1e-12
     assert xmax - xmin == pytest.approx(max(xs) - min(xs), rel=1e-2)
     assert ymax - ymin == pytest.approx(max(ys) - min(ys), rel=1e-2)
+
+
+def test_points_moved_with_the_cached_transformer_equal_gdal_and_bad_ones_are_refused() -> None:
+    pts = [(12.5, 45.1), (-3.25, 51.5), (179.9, -33.0)]
+    prompts = PromptSet(WGS84)
+    for x, y in pts:
+        prompts = prompts.add_point(x, y)
+    mercator = CRS.from_epsg(3857)
+    xs, ys = warp_points(WGS84, mercator, [p[0] for p in pts], [p[1] for p in pts])
+    assert [(p.x, p.y) for p in prompts.to_crs(mercator).points] == list(zip(xs, ys, strict=True))
+    with pytest.raises(PromptError, match="cannot be transformed from EPSG:4326 to EPSG:3857"):
+        PromptSet(WGS84).add_point(0, 91).to_crs(mercator)

@@ -6,14 +6,19 @@ import math
 
 import numpy as np
 import pytest
+import rasterio.features
 import shapely
 from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_geom
 from scipy import ndimage
-from shapely.geometry import box
+from shapely.geometry import Polygon, box, mapping, shape
 from shapely.ops import unary_union
 
 from samscape.errors import SettingsError
+from samscape.geo import crs_transformer
 from samscape.vector import VECTORIZE_MODES, VectorOptions, mask_to_polygons
+from samscape.vector.polygons import reproject, trace
 
 UTM = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)          # 0.5 m pixels, non-zero origin
 GEOGRAPHIC = Affine(1 / 3600, 0, 12.25, 0, -1 / 3600, 45.75)  # 1 arc-second, north-up
@@ -296,3 +301,90 @@ def test_vector_options_defaults_and_modes():
 def test_vector_options_rejects_bad_values(kwargs, needle):
     with pytest.raises(SettingsError, match=needle.replace("(", r"\(")):
         VectorOptions(**kwargs)
+
+
+def per_polygon_reference(mask: np.ndarray, transform: Affine, options: VectorOptions) -> list:
+    """mask_to_polygons as it was before vectorised tracing: one shapely polygon at a time."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    shifted = transform @ Affine.translation(int(cols[0]), int(rows[0]))
+    polygons = [shape(g) for g, _ in rasterio.features.shapes(crop.astype(np.uint8), mask=crop,
+                                                              transform=shifted)]
+    if options.fill_holes > 0:
+        polygons = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= options.fill_holes])
+                    for p in polygons]
+    polygons = [p for p in polygons if p.area >= options.min_area]
+    polygons.sort(key=lambda p: p.area, reverse=True)
+    speck = options.min_pixels * abs(transform.a * transform.e - transform.b * transform.d)
+    polygons = polygons[:1] + [p for p in polygons[1:] if p.area >= speck]
+    if options.max_polygon_only:
+        polygons = polygons[:1]
+    if options.mode == "simplified":
+        pixel = min(abs(transform.a), abs(transform.e))
+        simple = [shapely.simplify(p, options.tolerance * pixel, preserve_topology=True) for p in polygons]
+        polygons = [s if s.geom_type == "Polygon" and s.is_valid else p
+                    for s, p in zip(simple, polygons, strict=True)]
+    return polygons
+
+
+def ragged_masks() -> list[np.ndarray]:
+    """Masks with holes, many parts, parts touching at corners, single pixels and full edges."""
+    rng = np.random.default_rng(7)
+    masks = [blob_mask(), np.ones((5, 7), bool), np.eye(6, dtype=bool)]
+    for size, p in ((64, 0.5), (120, 0.3), (200, 0.6), (97, 0.45)):
+        masks.append(rng.random((size, size + 13)) < p)
+    smooth = ndimage.gaussian_filter(rng.standard_normal((256, 256)), 3)
+    masks += [smooth > 0, smooth > 0.05, np.pad(smooth < -0.02, 3)]
+    return masks
+
+
+@pytest.mark.parametrize("options", [
+    VectorOptions(min_pixels=0), VectorOptions(), VectorOptions(min_area=2.0, min_pixels=2),
+    VectorOptions(fill_holes=3.0), VectorOptions(max_polygon_only=True),
+    VectorOptions(mode="simplified", tolerance=1.5),
+], ids=["all", "default", "min-area", "fill-holes", "largest", "simplified"])
+def test_vectorised_tracing_equals_per_polygon_construction(options):
+    for mask in ragged_masks():
+        for transform in (UTM, GEOGRAPHIC):
+            ours = mask_to_polygons(mask, transform, options)
+            reference = per_polygon_reference(mask, transform, options)
+            assert [shapely.to_wkb(p) for p in ours] == [shapely.to_wkb(p) for p in reference]
+    assert any(len(p.interiors) for p in mask_to_polygons(ragged_masks()[-3], UTM, VectorOptions()))
+
+
+def test_trace_keeps_rasterio_order_and_geometry():
+    mask = ragged_masks()[4].astype(np.uint8)
+    expected = [shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool), transform=UTM)]
+    traced = trace(mask, UTM)
+    assert len(traced) == len(expected) > 100
+    assert shapely.equals_exact(traced, np.array(expected, dtype=object), tolerance=0).all()
+    assert len(trace(np.zeros((4, 4), np.uint8), UTM)) == 0
+
+
+def test_reproject_equals_gdal_vertex_by_vertex_with_one_cached_transformer():
+    utm = CRS.from_epsg(32633)
+    polygons = mask_to_polygons(ragged_masks()[-3], UTM, VectorOptions())
+    assert len(polygons) > 3 and any(p.interiors for p in polygons)
+    for epsg, tolerance in ((4326, 1e-13), (3413, 1e-8), (3857, 1e-8), (2263, 1e-7)):
+        dst = CRS.from_epsg(epsg)
+        expected = np.array([shape(transform_geom(utm, dst, mapping(p))) for p in polygons])
+        moved = np.array(reproject(polygons, utm, dst))  # PROJ through pyproj, not GDAL: last-bit differences
+        assert shapely.equals_exact(moved, expected, tolerance=tolerance).all()
+        assert crs_transformer(utm, dst) is crs_transformer(CRS.from_epsg(32633), CRS.from_epsg(epsg))
+    assert reproject([], utm, CRS.from_epsg(4326)) == []
+
+
+def test_specks_cleared_before_tracing_change_nothing():
+    lattice = np.zeros((170, 170), bool)
+    lattice[::2, ::2] = True  # 7225 one-pixel parts: 28 900 pixel edges, enough to clear specks
+    with_blob = lattice.copy()
+    with_blob[40:60, 30:75] = True
+    three = lattice.copy()
+    three[100, 100:103] = True  # every part a speck: the largest, three pixels, stays
+    for mask, options in ((with_blob, VectorOptions()), (with_blob, VectorOptions(min_pixels=2.5)),
+                          (three, VectorOptions()), (with_blob, VectorOptions(min_area=1e9))):
+        ours = mask_to_polygons(mask, UTM, options)
+        assert [shapely.to_wkb(p) for p in ours] == \
+            [shapely.to_wkb(p) for p in per_polygon_reference(mask, UTM, options)]
+    assert len(mask_to_polygons(with_blob, UTM)) == 1
+    assert mask_to_polygons(three, UTM)[0].area == pytest.approx(3 * 0.25)

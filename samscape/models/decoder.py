@@ -1,0 +1,262 @@
+"""The mask decoder of a SAM / SAM 2 model, arranged so that what depends only on a chip's image
+embedding is computed once per chip (`prepare`) and reused for every prompt on it (`decode`).
+
+Every weight is the `transformers` model's own: this module calls its submodules (projections,
+layer norms, MLPs, the prompt encoder) and reimplements only the order of the forward pass of
+`SamMaskDecoder` / `Sam2MaskDecoder` and their two-way transformer:
+
+- per chip: the image embedding plus the "no mask" dense embedding, flattened to (h·w, C); the
+  first block's token→image keys and values and its image→token queries (the only image-side
+  projections that do not depend on the prompt: later blocks see keys updated by the tokens);
+  for SAM 2 the high-resolution features in the order of the upscaling below;
+- per model: the dense positional encoding (h·w, C) and the output tokens;
+- the upscaling runs channels-last: a 2×2 stride-2 transposed convolution is one matrix product of
+  (pixels, C) rows, four times faster on a CPU than the convolution kernel and rounding alike;
+  every other step sees the layout it sees in the model's forward, so the logits are the
+  reference's to the bit where the kernels allow (tests/models/test_decoder.py).
+
+`check_layout` refuses a model whose modules are not arranged as this expects (a `transformers`
+version that changed them), so the backend falls back to the model's own forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import DecoderLayoutError
+
+_DECODERS = {"sam": "SamMaskDecoder", "sam2": "Sam2MaskDecoder"}
+_BLOCK_PARTS = ("self_attn", "cross_attn_token_to_image", "cross_attn_image_to_token", "mlp",
+                "layer_norm1", "layer_norm2", "layer_norm3", "layer_norm4", "skip_first_layer_pe")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedChip:
+    """The prompt-independent decoder inputs of one chip, on the model's device.
+
+    keys: (h·w, C) image embedding + no-mask embedding, rows in raster order (row-major y, x);
+    first_keys, first_values: (heads, h·w, d) the first block's token→image keys and values;
+    first_queries: (heads, h·w, d) its image→token queries;
+    high_res: SAM 2's stride-8 and stride-4 features as (h·w, 4, C/4) and (4·h·w, 4, C/8), in the
+    order the upscaling produces pixels (see `_block`); None for SAM.
+    """
+
+    keys: Tensor
+    first_keys: Tensor
+    first_values: Tensor
+    first_queries: Tensor
+    high_res: tuple[Tensor, Tensor] | None
+    size: tuple[int, int]
+
+    @property
+    def nbytes(self) -> int:
+        tensors = [self.keys, self.first_keys, self.first_values, self.first_queries,
+                   *(self.high_res or ())]
+        return sum(t.nbytes for t in tensors)
+
+
+def check_layout(model: Any, family: str) -> None:
+    """DecoderLayoutError unless `model`'s mask decoder has the modules `CachedDecoder` uses."""
+    decoder: Any = getattr(model, "mask_decoder", None)
+    problems = []
+    if type(decoder).__name__ != _DECODERS[family]:
+        problems.append(f"mask decoder is {type(decoder).__name__}")
+    else:
+        transformer = decoder.transformer
+        for i, block in enumerate(transformer.layers):
+            problems += [f"block {i} has no {p}" for p in _BLOCK_PARTS if not hasattr(block, p)]
+            if hasattr(block, "skip_first_layer_pe") and block.skip_first_layer_pe != (i == 0):
+                problems.append(f"block {i} skip_first_layer_pe is {block.skip_first_layer_pe}")
+        attentions = [a for b in transformer.layers for a in (
+            getattr(b, "self_attn", None), getattr(b, "cross_attn_token_to_image", None),
+            getattr(b, "cross_attn_image_to_token", None))] + [transformer.final_attn_token_to_image]
+        for attention in attentions:
+            if not all(hasattr(attention, p) for p in ("q_proj", "k_proj", "v_proj", "scaling",
+                                                       "num_attention_heads")) or _out(attention) is None:
+                problems.append(f"attention {type(attention).__name__} lacks q/k/v/out projections")
+                break
+        for conv in (decoder.upscale_conv1, decoder.upscale_conv2):
+            if not (isinstance(conv, nn.ConvTranspose2d) and conv.kernel_size == (2, 2)
+                    and conv.stride == (2, 2) and conv.padding == (0, 0) and conv.groups == 1):
+                problems.append("upscaling is not two 2×2 stride-2 transposed convolutions")
+        if getattr(decoder.upscale_layer_norm, "data_format", None) != "channels_first":
+            problems.append("upscale layer norm is not channels-first")
+        if family == "sam2" and not hasattr(decoder, "obj_score_token"):
+            problems.append("SAM 2 decoder has no object score token")
+    if problems:
+        raise DecoderLayoutError(
+            f"the {family} mask decoder of this transformers version is laid out differently "
+            f"({'; '.join(problems)}); use the reference decoder or a transformers version it supports")
+
+
+def _out(attention: Any) -> nn.Linear | None:
+    return getattr(attention, "out_proj", None) or getattr(attention, "o_proj", None)
+
+
+class CachedDecoder:
+    """A model's mask decoder with per-chip preparation. Shapes as in `PreparedChip`; `decode`
+    takes the prompt encoder's input tensors as the model's forward does and returns low-res
+    mask logits (M, 4h, 4w) and predicted IoUs (M,)."""
+
+    def __init__(self, model: Any, family: str) -> None:
+        check_layout(model, family)
+        self.model = model
+        self.family = family
+        self.decoder = model.mask_decoder
+        with torch.inference_mode():
+            pe = model.get_image_wide_positional_embeddings()[0]
+            self.positions = pe.flatten(1).T.contiguous()
+            d = self.decoder
+            tokens = [d.iou_token.weight, d.mask_tokens.weight]
+            if family == "sam2":
+                tokens.insert(0, d.obj_score_token.weight)
+            self.output_tokens = torch.cat(tokens)
+            self.upscale1 = _pointwise(d.upscale_conv1)
+            self.upscale2 = _pointwise(d.upscale_conv2)
+        self.first_mask_token = len(tokens) - 1
+
+    def prepare(self, embeddings: Tensor, high_res: tuple[Tensor, Tensor] | None = None) -> PreparedChip:
+        """embeddings: (C, h, w); high_res (SAM 2): stride-4 (C/8, 4h, 4w) and stride-8 (C/4, 2h, 2w)
+        features, as `Sam2Model.get_image_embeddings` gives them (already projected)."""
+        block = self.decoder.transformer.layers[0]
+        with torch.inference_mode():
+            _, h, w = embeddings.shape
+            dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(-1, 1, 1)
+            keys = (embeddings + dense).flatten(1).T.contiguous()
+            with_pe = keys + self.positions
+            t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
+            blocked = None
+            if high_res is not None:
+                s0, s1 = high_res
+                blocked = (_block(s1, h, w), _block(s0, 2 * h, 2 * w))
+            return PreparedChip(keys, _heads(t2i, t2i.k_proj(with_pe)), _heads(t2i, t2i.v_proj(keys)),
+                                _heads(i2t, i2t.q_proj(with_pe)), blocked, (h, w))
+
+    def decode(self, chip: PreparedChip, multimask: bool, input_points: Tensor | None = None,
+               input_labels: Tensor | None = None, input_boxes: Tensor | None = None
+               ) -> tuple[Tensor, Tensor]:
+        """Prompts as for the model's forward (points (1, 1, N, 2), labels (1, 1, N), boxes (1, 1, 4),
+        in the model's input pixels) → logits (M, 4h, 4w), IoU (M,); M = 3 with `multimask`, else 1."""
+        with torch.inference_mode():
+            if self.family == "sam2" and input_points is None and input_boxes is None:
+                input_points = torch.zeros(1, 1, 1, 2, device=chip.keys.device)
+                input_labels = -torch.ones(1, 1, 1, dtype=torch.int32, device=chip.keys.device)
+            sparse, _ = self.model.prompt_encoder(input_points=input_points, input_labels=input_labels,
+                                                  input_boxes=input_boxes, input_masks=None)
+            tokens = self.output_tokens if sparse is None else torch.cat([self.output_tokens, sparse[0, 0]])
+            queries, keys = self._transformer(chip, tokens)
+            return self._masks(chip, queries, keys, multimask)
+
+    def _transformer(self, chip: PreparedChip, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        """The two-way transformer: tokens (T, C) and keys (h·w, C) after every block."""
+        transformer = self.decoder.transformer
+        queries, keys, pe = tokens, chip.keys, self.positions
+        for i, block in enumerate(transformer.layers):
+            if block.skip_first_layer_pe:
+                queries = _attend(block.self_attn, queries, queries, queries)
+            else:
+                q = queries + tokens
+                queries = queries + _attend(block.self_attn, q, q, queries)
+            queries = block.layer_norm1(queries)
+            t2i = block.cross_attn_token_to_image
+            if i == 0:
+                k, v = chip.first_keys, chip.first_values
+            else:
+                k, v = _heads(t2i, t2i.k_proj(keys + pe)), _heads(t2i, t2i.v_proj(keys))
+            queries = queries + _finish(t2i, _sdpa(t2i, _heads(t2i, t2i.q_proj(queries + tokens)), k, v))
+            queries = block.layer_norm2(queries)
+            queries = block.layer_norm3(queries + block.mlp(queries))
+            i2t = block.cross_attn_image_to_token
+            q = chip.first_queries if i == 0 else _heads(i2t, i2t.q_proj(keys + pe))
+            k, v = _heads(i2t, i2t.k_proj(queries + tokens)), _heads(i2t, i2t.v_proj(queries))
+            keys = block.layer_norm4(keys + _finish(i2t, _sdpa(i2t, q, k, v)))
+        final = transformer.final_attn_token_to_image
+        attended = _attend(final, queries + tokens, keys + pe, keys)
+        return transformer.layer_norm_final_attn(queries + attended), keys
+
+    def _masks(self, chip: PreparedChip, queries: Tensor, keys: Tensor, multimask: bool
+               ) -> tuple[Tensor, Tensor]:
+        d = self.decoder
+        first = self.first_mask_token
+        h, w = chip.size
+        # Upscaling with the transposed convolutions as matrix products on (pixels, channels) rows;
+        # each elementwise step sees the same (1, C, H, W) channels-last layout as in the model's
+        # forward, so that the vectorised GELU rounds alike.
+        up = self.upscale1(keys)
+        if chip.high_res is not None:
+            up = up + chip.high_res[0]
+        ln = d.upscale_layer_norm
+        up = F.layer_norm(up, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+        up = d.activation(_image(up, h, w))
+        up = self.upscale2(up.permute(0, 2, 3, 1).reshape(-1, up.shape[1]))
+        if chip.high_res is not None:
+            up = up + chip.high_res[1]
+        up = d.activation(_image(up, 2 * h, 2 * w))
+        dynamic = (not multimask and self.family == "sam2" and d.dynamic_multimask_via_stability
+                   and not d.training)
+        # every mask token, as the forward does: the product's rounding depends on their number
+        hyper = torch.stack([mlp(queries[first + i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)])
+        channels, height, width = up.shape[1:]
+        masks = (hyper[None, None] @ up.reshape(1, 1, channels, -1)).reshape(-1, height, width)
+        iou = d.iou_prediction_head(queries[first - 1])
+        if dynamic:
+            masks, iou = d._dynamic_multimask_via_stability(masks[None, None], iou[None, None])
+            return masks[0, 0], iou[0, 0]
+        wanted = slice(1, None) if multimask else slice(0, 1)
+        return masks[wanted], iou[wanted]
+
+
+def _pointwise(conv: nn.ConvTranspose2d):
+    """A 2×2 stride-2 transposed convolution as a per-pixel product: (P, C) → (P, 4, C') with the
+    four children in (dy, dx) order."""
+    weight = conv.weight.permute(0, 2, 3, 1).reshape(conv.in_channels, -1).contiguous()
+    bias = conv.bias.repeat(4) if conv.bias is not None else None
+    out = conv.out_channels
+
+    def apply(x: Tensor) -> Tensor:
+        y = x @ weight if bias is None else torch.addmm(bias, x, weight)
+        return y.reshape(x.shape[0], 4, out)
+
+    return apply
+
+
+def _block(features: Tensor, h: int, w: int) -> Tensor:
+    """(C, 2h, 2w) features → the rows of a 2×2 transposed convolution of an (h, w) grid:
+    (h·w, 4, C), pixels in raster order, their children in (dy, dx) order."""
+    c = features.shape[0]
+    return features.reshape(c, h, 2, w, 2).permute(1, 3, 2, 4, 0).reshape(-1, 4, c).contiguous()
+
+
+def _image(rows: Tensor, h: int, w: int) -> Tensor:
+    """(h·w, 4, C) rows as `_block` orders them → (1, C, 2h, 2w) in channels-last memory."""
+    c = rows.shape[-1]
+    pixels = rows.reshape(h, w, 2, 2, c).permute(0, 2, 1, 3, 4).reshape(1, 2 * h, 2 * w, c)
+    return pixels.permute(0, 3, 1, 2)
+
+
+def _heads(attention: Any, x: Tensor) -> Tensor:
+    """(N, heads·d) → (heads, N, d)."""
+    n = x.shape[0]
+    return x.view(n, attention.num_attention_heads, -1).transpose(0, 1)
+
+
+def _sdpa(attention: Any, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    return F.scaled_dot_product_attention(q[None], k[None], v[None], scale=attention.scaling)[0]
+
+
+def _finish(attention: Any, heads: Tensor) -> Tensor:
+    """(heads, N, d) attention output → (N, C) through the output projection."""
+    n = heads.shape[1]
+    return _out(attention)(heads.transpose(0, 1).reshape(n, -1))  # type: ignore[misc]
+
+
+def _attend(attention: Any, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+    q = _heads(attention, attention.q_proj(query))
+    k = _heads(attention, attention.k_proj(key))
+    v = _heads(attention, attention.v_proj(value))
+    return _finish(attention, _sdpa(attention, q, k, v))
