@@ -36,12 +36,32 @@ def layer_names(path: Path) -> list[str]:
     return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
 
 
-def delete_group(path: Path, layer: str, group_id: str) -> int:
-    """Delete the rows of one save from `layer`; returns how many. GeoPackage triggers keep the
-    spatial index and the feature count in step; nothing else in the file is touched."""
-    quoted = '"' + layer.replace('"', '""') + '"'
+def roll_back(path: Path) -> None:
+    """Undo the transaction a killed save left in `path`'s rollback journal, if any. SQLite does so
+    on the next read-write open, but GDAL opens a file read-only to describe it, and a read-only
+    connection cannot: the layer would look unreadable until something wrote to it. Best effort:
+    where SQLite cannot (a read-only folder), describing the layer reports it."""
+    if not (path.exists() and Path(f"{path}-journal").exists()):
+        return
     db = sqlite3.connect(path, timeout=60)
     try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
+
+
+def delete_group(path: Path, layer: str, group_id: str) -> int:
+    """Delete the rows of one save from `layer`; returns how many. GeoPackage triggers keep the
+    spatial index and the feature count in step. The first delete indexes `group_id` (the layer's
+    own index, kept up to date by SQLite from then on), so a delete finds its rows without reading
+    every geometry; nothing else in the file is touched."""
+    quoted = _quoted(layer)
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        db.execute(f"CREATE INDEX IF NOT EXISTS {_quoted(f'samscape_{layer}_group_id')} ON {quoted}"
+                   "(group_id)")
         with db:
             removed = db.execute(f"DELETE FROM {quoted} WHERE group_id = ?", (group_id,)).rowcount
             if removed:
@@ -69,7 +89,7 @@ def metadata(path: Path, layer: str) -> tuple[tuple | None, tuple | None]:
 def restore_metadata(path: Path, layer: str, rows: tuple[tuple | None, tuple | None]) -> None:
     """Put back what `metadata` returned; best effort (on a full disk this may fail too), and
     the feature count is in any case set to the rows really there."""
-    quoted = '"' + layer.replace('"', '""') + '"'
+    quoted = _quoted(layer)
     db = sqlite3.connect(path, timeout=60)
     try:
         with db:
@@ -84,3 +104,7 @@ def restore_metadata(path: Path, layer: str, rows: tuple[tuple | None, tuple | N
         pass
     finally:
         db.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
