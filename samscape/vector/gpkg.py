@@ -52,16 +52,29 @@ def roll_back(path: Path) -> None:
         db.close()
 
 
+def index_groups(path: Path, layer: str) -> None:
+    """Index `layer`'s `group_id` (if not yet), so that a delete finds a save's rows without
+    reading every row's geometry, which SQLite stores before the fields. The index belongs to the
+    layer's table; SQLite keeps it up to date on every insert. Best effort: where it cannot be
+    made (a full disk), a delete reads every row, and the next one tries again."""
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        db.execute(f"CREATE INDEX IF NOT EXISTS {_quoted(f'samscape_{layer}_group_id')} "
+                   f"ON {_quoted(layer)} (group_id)")
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
+
+
 def delete_group(path: Path, layer: str, group_id: str) -> int:
     """Delete the rows of one save from `layer`; returns how many. GeoPackage triggers keep the
-    spatial index and the feature count in step. The first delete indexes `group_id` (the layer's
-    own index, kept up to date by SQLite from then on), so a delete finds its rows without reading
-    every geometry; nothing else in the file is touched."""
+    spatial index and the feature count in step; nothing else in the file is touched. A layer
+    without the `group_id` index (one an older samscape made) gets it first, once."""
+    index_groups(path, layer)
     quoted = _quoted(layer)
     db = sqlite3.connect(path, timeout=60)
     try:
-        db.execute(f"CREATE INDEX IF NOT EXISTS {_quoted(f'samscape_{layer}_group_id')} ON {quoted}"
-                   "(group_id)")
         with db:
             removed = db.execute(f"DELETE FROM {quoted} WHERE group_id = ?", (group_id,)).rowcount
             if removed:

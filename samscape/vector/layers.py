@@ -223,6 +223,8 @@ class OutputLayer:
                     with write_errors(self.path):
                         _write_ogr(self._gdal_path, *_columns(rows), self.crs, self.driver,
                                    self.layer_name, append=True)
+                        if not exists:  # a new layer beside others
+                            gpkg.index_groups(self._gdal_path, self.layer_name)
                 except OutputLayerError:
                     if kept is not None:
                         gpkg.restore_metadata(self._gdal_path, self.layer_name, kept)
@@ -233,8 +235,8 @@ class OutputLayer:
             else:
                 wkb, columns = self._read_columns()
                 new_wkb, new_columns = _columns(rows)
-                self._rewrite_ogr({name: np.concatenate([columns[name], new_columns[name]])
-                                   for name in FIELDS}, np.concatenate([wkb, new_wkb]))
+                self._rewrite_ogr(np.concatenate([wkb, new_wkb]), {
+                    name: np.concatenate([columns[name], new_columns[name]]) for name in FIELDS})
 
     def remove_group(self, group_id: str) -> int:
         """Delete the rows of one save; returns how many were removed."""
@@ -254,7 +256,7 @@ class OutputLayer:
             wkb, columns = self._read_columns()
             keep = columns["group_id"] != group_id
             if not keep.all():
-                self._rewrite_ogr({name: values[keep] for name, values in columns.items()}, wkb[keep])
+                self._rewrite_ogr(wkb[keep], {name: values[keep] for name, values in columns.items()})
             return int((~keep).sum())
 
     def contents(self) -> dict[str, bytes]:
@@ -293,10 +295,14 @@ class OutputLayer:
         # an empty GeoJSON has no fields: GDAL finds them from the features
         return wkb, {name: np.asarray(found.get(name, ()), dtype=dtype) for name, dtype in FIELDS.items()}
 
-    def _rewrite_ogr(self, columns: dict[str, np.ndarray], wkb: np.ndarray) -> None:
-        """The whole layer as these N rows (FIELDS → N values, N WKB geometries)."""
-        self._replace(lambda tmp: _write_ogr(tmp, wkb, columns, self.crs, self.driver, self.layer_name),
-                      len(wkb))
+    def _rewrite_ogr(self, wkb: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        """The whole layer as these N rows (N WKB geometries, FIELDS → N values)."""
+        def write(tmp: Path) -> None:
+            _write_ogr(tmp, wkb, columns, self.crs, self.driver, self.layer_name)
+            if self.driver == "GPKG":  # a new GeoPackage
+                gpkg.index_groups(tmp, self.layer_name)
+
+        self._replace(write, len(wkb))
 
     def _write_parquet(self, table: pa.Table, bbox: list[float] | None) -> None:
         self._replace(lambda tmp: parquetlayer.write(tmp, table, self.crs.to_wkt(), bbox), len(table))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -64,6 +65,37 @@ def gpkg_consistent(path: Path, layer: str) -> int:
     return rows
 
 
+def undo_plan(path: Path, layer: str) -> str:
+    """How SQLite finds the rows an undo deletes: 'index' (samscape's group_id index) or 'scan'."""
+    with sqlite3.connect(path) as db:
+        plan = db.execute(f'EXPLAIN QUERY PLAN DELETE FROM "{layer}" WHERE group_id = ?', ("x",)
+                          ).fetchone()[-1]
+    index = rf"SEARCH {layer} USING (COVERING )?INDEX samscape_{layer}_group_id \(group_id=\?\)"
+    if re.fullmatch(index, plan):
+        return "index"
+    assert plan == f"SCAN {layer}", plan
+    return "scan"
+
+
+@pytest.mark.parametrize("first", ["new file", "new layer"])
+def test_a_gpkg_layer_indexes_its_saves_from_the_first(tmp_path, first):
+    """Undo-save finds its rows through an index samscape makes with the layer (or, for a layer
+    an older samscape made, at the first undo), not by reading every row."""
+    path = tmp_path / "p.gpkg"
+    if first == "new layer":
+        project_gpkg(path)
+    layer = OutputLayer(f"{path}:objects", UTM)
+    layer.append(objects(3, "G"))
+    assert undo_plan(path, "objects") == "index"
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX samscape_objects_group_id")
+    assert undo_plan(path, "objects") == "scan"
+    assert layer.remove_group("G000001") == 1
+    assert undo_plan(path, "objects") == "index"
+    assert [r.group_id for r in layer.read()] == ["G000000", "G000002"]
+    assert gpkg_consistent(path, "objects") == 2
+
+
 def test_the_10000th_gpkg_save_is_in_place_and_keeps_everything(tmp_path):
     path = tmp_path / "project.gpkg"
     project_gpkg(path)
@@ -82,6 +114,7 @@ def test_the_10000th_gpkg_save_is_in_place_and_keeps_everything(tmp_path):
     found = pyogrio.read_dataframe(path, layer="objects", bbox=(599999, 3998999, 600011, 3999009))
     assert list(found["group_id"]) == ["L000000"]  # the spatial index has the new row
 
+    assert undo_plan(path, "objects") == "index"
     assert layer.remove_group("L000000") == 1
     assert path.stat().st_ino == inode
     assert content(layer.read()) == content(earlier)
