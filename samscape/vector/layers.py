@@ -217,18 +217,14 @@ class OutputLayer:
         with self._lock.held():
             self._recover()
             exists = self._check_existing()
-            if self.driver == "GPKG" and self.path.exists():
-                kept = gpkg.metadata(self._gdal_path, self.layer_name) if exists else None
-                try:
-                    with write_errors(self.path):
-                        _write_ogr(self._gdal_path, *_columns(rows), self.crs, self.driver,
-                                   self.layer_name, append=True)
-                        if not exists:  # a new layer beside others
-                            gpkg.index_groups(self._gdal_path, self.layer_name)
-                except OutputLayerError:
-                    if kept is not None:
-                        gpkg.restore_metadata(self._gdal_path, self.layer_name, kept)
-                    raise
+            if self.driver == "GPKG" and exists:
+                with write_errors(self.path):
+                    gpkg.append_rows(self._gdal_path, self.layer_name, *_columns(rows))
+            elif self.driver == "GPKG" and self.path.exists():  # a new layer beside others
+                with write_errors(self.path):
+                    _write_ogr(self._gdal_path, *_columns(rows), self.crs, self.driver, self.layer_name,
+                               append=True)
+                    gpkg.index_groups(self._gdal_path, self.layer_name)
             elif self.driver == "GeoParquet":
                 old = parquetlayer.read(self._gdal_path) if exists else None
                 self._write_parquet(*parquetlayer.appended(old, parquetlayer.table_of(*_columns(rows))))

@@ -113,6 +113,10 @@ def test_the_10000th_gpkg_save_is_in_place_and_keeps_everything(tmp_path):
     assert_others_untouched(before, table_rows(path), {"objects"})
     found = pyogrio.read_dataframe(path, layer="objects", bbox=(599999, 3998999, 600011, 3999009))
     assert list(found["group_id"]) == ["L000000"]  # the spatial index has the new row
+    with sqlite3.connect(path) as db:  # the extent GDAL and QGIS show
+        extent = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                            "table_name = 'objects'").fetchone()
+    assert list(extent) == list(shapely.total_bounds([r.geometry for r in earlier + last]))
 
     assert undo_plan(path, "objects") == "index"
     assert layer.remove_group("L000000") == 1
