@@ -96,6 +96,19 @@ def test_a_gpkg_layer_indexes_its_saves_from_the_first(tmp_path, first):
     assert gpkg_consistent(path, "objects") == 2
 
 
+def test_a_gpkg_save_counts_its_rows_without_gdal_count_triggers(tmp_path):
+    """A GDAL killed mid-write can leave its feature-count triggers dropped: a save then sets the
+    count GDAL and QGIS show from the rows there."""
+    path = tmp_path / "p.gpkg"
+    layer = OutputLayer(path, UTM)
+    layer.append(objects(3, "G"))
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TRIGGER trigger_insert_feature_count_p")
+        db.execute("UPDATE gpkg_ogr_contents SET feature_count = 1")
+    layer.append(objects(2, "N", x0=600000.0))
+    assert gpkg_consistent(path, "p") == 5
+
+
 def test_the_10000th_gpkg_save_is_in_place_and_keeps_everything(tmp_path):
     path = tmp_path / "project.gpkg"
     project_gpkg(path)
