@@ -17,6 +17,7 @@ weighs more here than with a trained model.
 
     python benchmarks/bench_segment.py            # both models, 30 clicks each
     python benchmarks/bench_segment.py --compile  # also with the decoder under torch.compile
+    python benchmarks/bench_segment.py --saves    # also save time, 1st vs 10 000th object (bench_saves.py)
 
 Goal on the 2-core machine: p50 <= 30 ms for a chip in memory with the ViT-B-sized decoder, and
 >= 2x faster than the reference path.
@@ -231,7 +232,16 @@ def main() -> None:
                         help="also measure with the decoder under torch.compile")
     parser.add_argument("--cached-only", action="store_true",
                         help="only the cached decoder path against the reference, on one thread")
+    parser.add_argument("--saves", action="store_true",
+                        help="also the time to save the 1st and the 10 000th object in each format")
+    parser.add_argument("--saves-only", action="store_true", help="only the save times")
     args = parser.parse_args()
+    if args.saves or args.saves_only:
+        import bench_saves  # beside this script
+
+        bench_saves.main()
+        if args.saves_only:
+            return
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         os.environ["SAMSCAPE_HOME"] = str(tmp / "home")

@@ -1,9 +1,11 @@
 """Output layers: saved polygons in GeoPackage, Shapefile, GeoJSON, FlatGeobuf or GeoParquet.
 
 A GeoPackage layer ('file.gpkg' or 'file.gpkg:layer') is changed in place, so the file's other
-layers, styles and metadata stay as they were. Every other format is rewritten to a temporary file
-beside it and renamed into place (a Shapefile's parts through a journal), so a failed or killed
-write leaves the previous layer whole. Every read-modify-write holds a lock on the folder shared
+layers, styles and metadata stay as they were, and a save takes the same time whatever the layer's
+size. Every other format is rewritten to a temporary file beside it and renamed into place (a
+Shapefile's parts through a journal), so a failed or killed write leaves the previous layer whole;
+the rows already saved are carried over as stored columns (GeoParquet: one Arrow table), never
+turned back into Python objects. Every read-modify-write holds a lock on the folder shared
 by all processes, so saves from several programs all land.
 """
 
@@ -13,7 +15,7 @@ import glob
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +32,7 @@ from shapely.geometry import Polygon
 from ..errors import OutputLayerError
 from ..folderlock import FolderLock
 from ..geo import crs_label
-from ..geo.geoparquet import geo_metadata
-from . import gpkg
+from . import gpkg, parquetlayer
 from .layerfiles import check_name, check_writable, recover, swap_in, sync, temp_path, write_errors
 
 DRIVERS = {
@@ -134,8 +135,14 @@ class OutputLayer:
         self._gdal_path = self.path.absolute()
         self._lock = FolderLock(self.path.parent)
         with self._lock.held():
-            recover(self.path)
+            self._recover()
             self._check_existing()
+
+    def _recover(self) -> None:
+        """Finish or undo what a killed save left (call with the lock held)."""
+        recover(self.path)
+        if self.driver == "GPKG":
+            gpkg.roll_back(self._gdal_path)
 
     @staticmethod
     def crs_of(path: str | os.PathLike) -> CRS | None:
@@ -146,6 +153,8 @@ class OutputLayer:
         if not file.exists():
             return None
         try:
+            if driver == "GPKG":
+                gpkg.roll_back(file.absolute())
             if driver == "GPKG" and (layer or gpkg.default_layer(file)) not in gpkg.layer_names(file):
                 return None
             crs_text = _describe(file.absolute(), driver, layer or gpkg.default_layer(file))[1]
@@ -159,11 +168,12 @@ class OutputLayer:
             return False
         return self.driver != "GPKG" or self.layer_name in gpkg.layer_names(self._gdal_path)
 
-    def _check_existing(self) -> None:
-        """Refuse (untouched) an existing layer of another kind; call with the lock held."""
+    def _check_existing(self) -> bool:
+        """Refuse (untouched) an existing layer of another kind; call with the lock held. Returns
+        whether the layer exists."""
         try:
             if not self._exists():
-                return
+                return False
             fields, crs_text, geometry_type, count = _describe(self._gdal_path, self.driver,
                                                                self.layer_name)
         except Exception as exc:
@@ -192,50 +202,64 @@ class OutputLayer:
                 f"'{self.label}' is in CRS {theirs}, not {crs_label(self.crs)}; it is left "
                 f"untouched: choose a new file, or pass --out-crs {theirs}"
             )
+        return True
 
     def read(self) -> list[SavedPolygon]:
         """Every row of the layer, in file order ([] if it does not exist yet)."""
         with self._lock.held():
-            recover(self.path)
+            self._recover()
             return self._read()
 
     def append(self, rows: Sequence[SavedPolygon]) -> None:
+        """Add `rows` after the layer's rows. A GeoPackage gets them in place (one SQLite
+        transaction); other formats are rewritten, from their columns as stored."""
+        rows = list(rows)
         with self._lock.held():
-            recover(self.path)
-            self._check_existing()
-            if self.driver == "GPKG" and self.path.exists():
-                kept = gpkg.metadata(self._gdal_path, self.layer_name) if self._exists() else None
-                try:
-                    with write_errors(self.path):
-                        _write_ogr(self._gdal_path, list(rows), self.crs, self.driver, self.layer_name,
-                                   append=True)
-                except OutputLayerError:
-                    if kept is not None:
-                        gpkg.restore_metadata(self._gdal_path, self.layer_name, kept)
-                    raise
+            self._recover()
+            exists = self._check_existing()
+            if self.driver == "GPKG" and exists:
+                with write_errors(self.path):
+                    gpkg.append_rows(self._gdal_path, self.layer_name, *_columns(rows))
+            elif self.driver == "GPKG" and self.path.exists():  # a new layer beside others
+                with write_errors(self.path):
+                    _write_ogr(self._gdal_path, *_columns(rows), self.crs, self.driver, self.layer_name,
+                               append=True)
+                    gpkg.index_groups(self._gdal_path, self.layer_name)
+            elif self.driver == "GeoParquet":
+                old = parquetlayer.read(self._gdal_path) if exists else None
+                self._write_parquet(*parquetlayer.appended(old, parquetlayer.table_of(*_columns(rows))))
             else:
-                self._write(self._read() + list(rows))
+                wkb, columns = self._read_columns()
+                new_wkb, new_columns = _columns(rows)
+                self._rewrite_ogr(np.concatenate([wkb, new_wkb]), {
+                    name: np.concatenate([columns[name], new_columns[name]]) for name in FIELDS})
 
     def remove_group(self, group_id: str) -> int:
         """Delete the rows of one save; returns how many were removed."""
         with self._lock.held():
-            recover(self.path)
+            self._recover()
             if not self._exists():
                 return 0
             if self.driver == "GPKG":
                 with write_errors(self.path):
                     return gpkg.delete_group(self._gdal_path, self.layer_name, group_id)
-            rows = self._read()
-            kept = [r for r in rows if r.group_id != group_id]
-            if len(kept) != len(rows):
-                self._write(kept)
-            return len(rows) - len(kept)
+            if self.driver == "GeoParquet":
+                table = parquetlayer.read(self._gdal_path)
+                kept, bbox = parquetlayer.without_group(table, group_id)
+                if len(kept) != len(table):
+                    self._write_parquet(kept, bbox)
+                return len(table) - len(kept)
+            wkb, columns = self._read_columns()
+            keep = columns["group_id"] != group_id
+            if not keep.all():
+                self._rewrite_ogr(wkb[keep], {name: values[keep] for name, values in columns.items()})
+            return int((~keep).sum())
 
     def contents(self) -> dict[str, bytes]:
         """The layer's files by name, read together ({} before the first save; a Shapefile has
         several; a GeoPackage is the whole file, its other layers included)."""
         with self._lock.held():
-            recover(self.path)
+            self._recover()
             if not self._exists():
                 return {}
             parts = [self.path] + sorted(p for p in self.path.parent.glob(f"{glob.escape(self.path.stem)}.*")
@@ -245,39 +269,52 @@ class OutputLayer:
             return {p.name: p.read_bytes() for p in parts}
 
     def _read(self) -> list[SavedPolygon]:
+        wkb, columns = self._read_columns()
+        values = {name: columns[name].tolist() for name in FIELDS}
+        return [SavedPolygon(geometry, **{name: values[name][i] for name in FIELDS})
+                for i, geometry in enumerate(shapely.from_wkb(wkb))]
+
+    def _read_columns(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(N WKB geometries, FIELDS → N values in the field's dtype) of the layer as stored."""
         if not self._exists():
-            return []
+            return _columns([])
         if self.driver == "GeoParquet":
-            table = pq.read_table(self._gdal_path)
-            geometries = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
-            columns = {name: table.column(name).to_pylist() for name in FIELDS}
+            table = parquetlayer.read(self._gdal_path)
+            wkb = table.column("geometry").to_numpy(zero_copy_only=False)
+            found = {name: table.column(name).to_numpy(zero_copy_only=False) for name in FIELDS}
         else:
             # GeoJSON would otherwise turn the ISO times into naive datetimes
             options = {"DATE_AS_STRING": "YES"} if self.driver == "GeoJSON" else {}
             layer = {"layer": self.layer_name} if self.driver == "GPKG" else {}
             meta, _, wkb, values = pyogrio.raw.read(self._gdal_path, **layer, **options)
-            geometries = shapely.from_wkb(wkb)
-            columns = {name: v.tolist() for name, v in zip(meta["fields"], values, strict=True)}
-        return [
-            SavedPolygon(geometry, **{name: columns[name][i] for name in FIELDS})
-            for i, geometry in enumerate(geometries)
-        ]
+            found = dict(zip(meta["fields"], values, strict=True))
+        # an empty GeoJSON has no fields: GDAL finds them from the features
+        return wkb, {name: np.asarray(found.get(name, ()), dtype=dtype) for name, dtype in FIELDS.items()}
 
-    def _write(self, rows: list[SavedPolygon]) -> None:
-        """The whole layer as `rows`, through a temporary file renamed into place (a new GeoPackage
-        too, so that a killed first save leaves no half-made file)."""
+    def _rewrite_ogr(self, wkb: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        """The whole layer as these N rows (N WKB geometries, FIELDS → N values)."""
+        def write(tmp: Path) -> None:
+            _write_ogr(tmp, wkb, columns, self.crs, self.driver, self.layer_name)
+            if self.driver == "GPKG":  # a new GeoPackage
+                gpkg.index_groups(tmp, self.layer_name)
+
+        self._replace(write, len(wkb))
+
+    def _write_parquet(self, table: pa.Table, bbox: list[float] | None) -> None:
+        self._replace(lambda tmp: parquetlayer.write(tmp, table, self.crs.to_wkt(), bbox), len(table))
+
+    def _replace(self, write: Callable[[Path], None], count: int) -> None:
+        """The layer replaced by the `count` features `write` puts in a temporary file, renamed
+        into place once read back (a new GeoPackage too, so that a killed first save leaves no
+        half-made file)."""
         tmp = temp_path(self._gdal_path)
         try:
             with write_errors(self.path):
-                if self.driver == "GeoParquet":
-                    _write_geoparquet(tmp, rows, self.crs)
-                else:
-                    _write_ogr(tmp, rows, self.crs, self.driver, layer=self.layer_name)
-                self._check_whole(tmp, len(rows))
+                write(tmp)
+                self._check_whole(tmp, count)
                 swap_in(tmp, self._gdal_path)
         finally:
             recover(self._gdal_path)  # a swap under way is finished; other temporaries removed
-
 
     def _check_whole(self, tmp: Path, count: int) -> None:
         """OSError unless the temporary `tmp` is on disk and holds `count` features: GDAL loses a
@@ -309,24 +346,14 @@ def _describe(path: Path, driver: str, layer: str,
     return list(info["fields"]), info["crs"], info["geometry_type"], info["features"]
 
 
-def _columns(rows: list[SavedPolygon]) -> dict[str, np.ndarray]:
-    return {name: np.array([getattr(r, name) for r in rows], dtype=dtype)
-            for name, dtype in FIELDS.items()}
-
-
-def _write_ogr(path: Path, rows: list[SavedPolygon], crs: CRS, driver: str, layer: str,
-               append: bool = False) -> None:
-    columns = _columns(rows)
+def _columns(rows: list[SavedPolygon]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(N WKB geometries, FIELDS → N values) of `rows`."""
     wkb = shapely.to_wkb([r.geometry for r in rows]) if rows else np.array([], dtype=object)
+    return wkb, {name: np.array([getattr(r, name) for r in rows], dtype=dtype)
+                 for name, dtype in FIELDS.items()}
+
+
+def _write_ogr(path: Path, wkb: np.ndarray, columns: dict[str, np.ndarray], crs: CRS, driver: str,
+               layer: str, append: bool = False) -> None:
     pyogrio.raw.write(path, wkb, list(columns.values()), list(columns), layer=layer,
                       driver=driver, geometry_type="Polygon", crs=crs.to_wkt(), append=append)
-
-
-def _write_geoparquet(path: Path, rows: list[SavedPolygon], crs: CRS) -> None:
-    geometries = [r.geometry for r in rows]
-    table = pa.table({
-        **{name: pa.array(values) for name, values in _columns(rows).items()},
-        "geometry": pa.array(shapely.to_wkb(geometries).tolist() if rows else [], pa.binary()),
-    })
-    geo = geo_metadata(crs.to_wkt(), geometries, ["Polygon"])
-    pq.write_table(table.replace_schema_metadata({b"geo": json.dumps(geo).encode()}), path)
