@@ -40,7 +40,7 @@ class CopilotBands:
 
     def __init__(self, canvas: QgsMapCanvas) -> None:
         self.canvas = canvas
-        self.grid = _band(canvas, GRID_COLOR, 18, 1, Qt.PenStyle.SolidLine)
+        self.grid = _band(canvas, GRID_COLOR, 0, 1, Qt.PenStyle.SolidLine)  # no fill: overlaps would tint
         self.extent = _band(canvas, EXTENT_COLOR, 0, 2, Qt.PenStyle.DashLine)
         self._bands = [self.grid, self.extent]
 

@@ -87,9 +87,11 @@ class SourcePanel(QWidget):
         view_row = QHBoxLayout()
         view_row.addWidget(self.zoom_button)
         view_row.addStretch(1)
-        live_row = QHBoxLayout()
-        live_row.addStretch(1)
-        live_row.addWidget(self.live_load_button)
+        live_row = QWidget(source)  # a widget, not a layout, so that hiding it leaves no gap
+        live_row_layout = QHBoxLayout(live_row)
+        live_row_layout.setContentsMargins(0, 0, 0, 0)
+        live_row_layout.addStretch(1)
+        live_row_layout.addWidget(self.live_load_button)
         form = QFormLayout(source)
         form.addRow("Source", self.mode)
         form.addRow("Raster", self.raster_layer)
@@ -97,7 +99,7 @@ class SourcePanel(QWidget):
         form.addRow(live_row)
         form.addRow("Folder", folder_row)
         form.addRow("Model", self.model)
-        self._live_rows = [self.raster_layer, self.live_model, self.live_load_button,
+        self._live_rows = [self.raster_layer, self.live_model, live_row,
                            form.labelForField(self.raster_layer), form.labelForField(self.live_model)]
         self._folder_rows = [self.folder, self.load_button, self.model, form.labelForField(folder_row),
                              form.labelForField(self.model)]
