@@ -6,8 +6,10 @@ Run with QGIS's Python, not the project's: `python3 -m pytest qgis_plugin/tests`
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -115,3 +117,68 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """A folder of the test module's own: the engine's root and the demo scene's parent."""
+    return tmp_path_factory.mktemp(request.module.__name__)
+
+
+@pytest.fixture(scope="module")
+def demo(root: Path, samscape_command: str) -> dict:
+    """`samscape demo --size 512`: scene.tif (EPSG:32633), scene_truth.gpkg, the feature folder."""
+    from samscape_qgis.engine import command_line
+
+    run = subprocess.run([*command_line(samscape_command), "demo", "--out", str(root / "demo"),
+                          "--size", "512", "--json", "--quiet"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def start_engine(samscape_command: str, roots: list[str], request: pytest.FixtureRequest):
+    """An engine started while the module's demo scene is made (both import torch: it saves time)."""
+    from samscape_qgis.engine import Engine
+    from samscape_qgis.settings import EngineSettings
+
+    engine = Engine(EngineSettings(command=samscape_command), roots=roots)
+    ready = Recorder(engine.ready)
+    engine.start()
+    request.getfixturevalue("demo")
+    ready.wait(90)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
+    """One engine for the module, with its root."""
+    engine = start_engine(samscape_command, [str(root)], request)
+    yield engine
+    engine.stop(wait=True)
+
+
+@pytest.fixture
+def dock(iface, engine):
+    """The dock in QGIS's window, on its canvas, which shows the project's layers (as in QGIS), on
+    a project in EPSG:32633."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsProject
+    from qgis.gui import QgsLayerTreeMapCanvasBridge
+    from qgis.PyQt.QtCore import Qt
+
+    from samscape_qgis.dock import SamscapeDock
+
+    utm = QgsCoordinateReferenceSystem("EPSG:32633")
+    canvas = iface.mapCanvas()
+    project = QgsProject.instance()
+    bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), canvas)
+    project.setCrs(utm)
+    canvas.setDestinationCrs(utm)
+    dock = SamscapeDock(engine, canvas, iface.mainWindow())
+    iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.show()
+    dock.resize(400, dock.height())
+    yield dock
+    dock.close_segmentation()
+    project.clear()
+    del bridge
+    dock.deleteLater()

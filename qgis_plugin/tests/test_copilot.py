@@ -38,31 +38,6 @@ WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 DRAWN = QgsRectangle(500010, 3999754, 500150, 3999894)  # 280 px: 2 × 2 chips at 50 %
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("copilot")
-
-
-@pytest.fixture(scope="module")
-def demo(root: Path, samscape_command: str) -> dict:
-    run = subprocess.run([*command_line(samscape_command), "demo", "--out", str(root / "demo"),
-                          "--size", "512", "--json", "--quiet"], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
-
-
-@pytest.fixture(scope="module")
-def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
-    """One engine for the module (the plugin attaches to it), started while the demo is made."""
-    engine = Engine(EngineSettings(command=samscape_command), roots=[str(root)])
-    ready = Recorder(engine.ready)
-    engine.start()
-    request.getfixturevalue("demo")
-    ready.wait(90)
-    yield engine
-    engine.stop(wait=True)
-
-
 @pytest.fixture
 def plugin(iface, engine: Engine, demo: dict, samscape_command: str):
     """The plugin loaded by QGIS, attached to the module's engine, with the demo raster in a UTM

@@ -5,11 +5,8 @@ saved polygons are read back from the GeoPackage and compared with the truth."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
-import pytest
 from conftest import Recorder, spin, wait_until
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -20,64 +17,18 @@ from qgis.core import (
     QgsRectangle,
     QgsVectorLayer,
 )
-from qgis.gui import QgsLayerTreeMapCanvasBridge, QgsMapMouseEvent, QgsMapToolPan
+from qgis.gui import QgsMapMouseEvent, QgsMapToolPan
 from qgis.PyQt.QtCore import QEvent, QPoint, Qt
 from qgis.PyQt.QtTest import QTest
 from qgis.PyQt.QtWidgets import QAction
 
 from samscape_qgis import project_layers
 from samscape_qgis.dock import SamscapeDock
-from samscape_qgis.engine import Engine, command_line
+from samscape_qgis.engine import Engine
 from samscape_qgis.preview import PREVIEW_INTERVAL_MS
-from samscape_qgis.settings import EngineSettings
 
 UTM = QgsCoordinateReferenceSystem("EPSG:32633")
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("dock")
-
-
-@pytest.fixture(scope="module")
-def demo(root: Path, samscape_command: str) -> dict:
-    """`samscape demo --size 512`: scene.tif (EPSG:32633), scene_truth.gpkg, the feature folder."""
-    run = subprocess.run([*command_line(samscape_command), "demo", "--out", str(root / "demo"),
-                          "--size", "512", "--json"], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
-
-
-@pytest.fixture(scope="module")
-def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
-    """The engine, started while the demo scene is made (both import torch: it saves time)."""
-    engine = Engine(EngineSettings(command=samscape_command), roots=[str(root)])
-    ready = Recorder(engine.ready)
-    engine.start()
-    request.getfixturevalue("demo")
-    ready.wait(90)
-    yield engine
-    engine.stop(wait=True)
-
-
-@pytest.fixture
-def dock(iface, engine: Engine):
-    """The dock in QGIS's window, on its canvas, which shows the project's layers (as in QGIS)."""
-    canvas = iface.mapCanvas()
-    project = QgsProject.instance()
-    bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), canvas)
-    project.setCrs(UTM)
-    canvas.setDestinationCrs(UTM)
-    dock = SamscapeDock(engine, canvas, iface.mainWindow())
-    iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    dock.show()
-    dock.resize(400, dock.height())
-    yield dock
-    dock.close_segmentation()
-    project.clear()
-    del bridge
-    dock.deleteLater()
 
 
 def truth_objects(demo: dict, cls: str) -> list[QgsGeometry]:

@@ -4,14 +4,12 @@ bar shows, and the next prompt on them is answered without encoding."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import Recorder, wait_until
+from conftest import Recorder, start_engine, wait_until
 from qgis.core import (
     QgsCoordinateTransform,
     QgsPointXY,
@@ -20,29 +18,13 @@ from qgis.core import (
     QgsRasterLayer,
     QgsRectangle,
 )
-from qgis.gui import QgsLayerTreeMapCanvasBridge
 from qgis.PyQt.QtCore import QEvent, Qt
 from qgis.PyQt.QtWidgets import QProgressBar
 from test_dock import UTM, WGS84, click, iou, key, mouse, saved_layer, settle, shoot, to_canvas, truth_objects
 
 from samscape_qgis.dock import SamscapeDock
-from samscape_qgis.engine import Engine, command_line
+from samscape_qgis.engine import Engine
 from samscape_qgis.live import LIVE
-from samscape_qgis.settings import EngineSettings
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("live")
-
-
-@pytest.fixture(scope="module")
-def demo(root: Path, samscape_command: str) -> dict:
-    """`samscape demo --size 512`: scene.tif (EPSG:32633), scene_truth.gpkg and the model `demo`."""
-    run = subprocess.run([*command_line(samscape_command), "demo", "--out", str(root / "demo"),
-                          "--size", "512", "--json"], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -52,33 +34,16 @@ def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SAMSCAPE_HOME", str(root / "home"))
         roots = [str(root), QgsProcessingUtils.tempFolder()]  # where layers that are no file are exported
-        engine = Engine(EngineSettings(command=samscape_command), roots=roots)
-        ready = Recorder(engine.ready)
-        engine.start()
-        request.getfixturevalue("demo")
-        ready.wait(90)
+        engine = start_engine(samscape_command, roots, request)
         yield engine
         engine.stop(wait=True)
 
 
 @pytest.fixture
-def dock(iface, engine: Engine):
-    """The dock in QGIS's window on a project in EPSG:32633, the live model list filled in."""
-    canvas = iface.mapCanvas()
-    project = QgsProject.instance()
-    bridge = QgsLayerTreeMapCanvasBridge(project.layerTreeRoot(), canvas)
-    project.setCrs(UTM)
-    canvas.setDestinationCrs(UTM)
-    dock = SamscapeDock(engine, canvas, iface.mainWindow())
-    iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    dock.show()
-    dock.resize(400, dock.height())
+def dock(dock: SamscapeDock) -> SamscapeDock:
+    """The dock (conftest's), once the engine's models are listed for live mode."""
     wait_until(lambda: dock.source_panel.live_model.count() > 0, 20, "the engine's models were not listed")
-    yield dock
-    dock.close_segmentation()
-    project.clear()
-    del bridge
-    dock.deleteLater()
+    return dock
 
 
 def add_scene(demo: dict, path: str = "") -> QgsRasterLayer:

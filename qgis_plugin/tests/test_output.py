@@ -23,13 +23,9 @@ from test_dock import (
     UTM,
     WGS84,
     click,
-    demo,
-    dock,
-    engine,
     iou,
     key,
     load,
-    root,
     settle,
     shoot,
     truth_objects,
@@ -38,8 +34,6 @@ from test_dock import (
 from samscape_qgis import edit_buffer, project_layers
 from samscape_qgis.dock import SamscapeDock
 from samscape_qgis.output_panel import NEW_GEOPACKAGE, default_output
-
-SHARED_FIXTURES = (demo, dock, engine, root)  # the dock's, module-scoped here too (one engine, one demo)
 
 
 def choices(dock: SamscapeDock) -> list[str]:

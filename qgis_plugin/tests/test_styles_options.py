@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import test_dock
 from conftest import Recorder
 from qgis.core import QgsGeometry, QgsPointXY, QgsSettings
 from qgis.gui import QgsMapToolPan, QgsRubberBand
@@ -20,8 +19,6 @@ from samscape_qgis import preferences
 from samscape_qgis.dock import SamscapeDock
 from samscape_qgis.preferences import DEFAULT_OPTIONS, DEFAULT_STYLE, Options, Style
 
-# test_dock's fixtures, module-scoped here too (one engine and one demo for this module)
-root, demo, engine, dock = test_dock.root, test_dock.demo, test_dock.engine, test_dock.dock
 STYLES_TAB, OPTIONS_TAB = 2, 3
 
 
