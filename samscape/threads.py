@@ -12,7 +12,8 @@ free core two threads won only 1.2–1.7× (benchmarks/bench_threads.py). So:
   (cores − interactive threads, at least 1), so it never takes the decoder's core.
 
 `--threads N` or `SAMSCAPE_THREADS=N` (the option wins) set the count for users who know
-better; with neither, an `OMP_NUM_THREADS` of the environment is left to torch as it is.
+better (at most one per core); with neither, an `OMP_NUM_THREADS` of the environment is left to
+torch as it is.
 """
 
 from __future__ import annotations
@@ -67,10 +68,12 @@ def decide(role: Role, given: int | str | None = None) -> int | None:
 def apply(role: Role, given: int | str | None = None) -> int | None:
     """Decide `role`'s thread count and set it for this process, once, before torch's thread
     pools start: through OMP_NUM_THREADS while torch is not loaded yet (it is read when torch
-    loads), else `torch.set_num_threads`. Returns the count (None: left to OMP_NUM_THREADS)."""
+    loads), else `torch.set_num_threads`; at most one per core. Returns the count (None: left to
+    OMP_NUM_THREADS)."""
     global _applied
     count = decide(role, given)
     if count is not None:
+        count = min(count, cores())  # more would only queue on the cores (torch caps OMP_NUM_THREADS too)
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(count)
         else:

@@ -49,5 +49,5 @@ def threads_opt(role: Role):
                else "one per core")
     return click.option(
         "--threads", metavar="N", expose_value=False, callback=apply,
-        help=f"CPU threads for the model [env: SAMSCAPE_THREADS; default: {default}; "
+        help=f"CPU threads for the model, at most one per core [env: SAMSCAPE_THREADS; default: {default}; "
              "OMP_NUM_THREADS if set].")
