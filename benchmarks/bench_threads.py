@@ -11,7 +11,7 @@ beside them, the old way (a thread of the same process, torch's default threads)
 policy's (a `samscape encode --threads cores-1` child process, the decoder on its threads).
 
     python benchmarks/bench_threads.py                 # both models, 30 clicks per condition
-    python benchmarks/bench_threads.py --demo-only --encode
+    python benchmarks/bench_threads.py --encode-only    # only the clicks beside an encoding
 """
 
 from __future__ import annotations
@@ -123,63 +123,95 @@ def threads_table(label: str, folder: Path, counts: list[int], clicks: int, spin
               f"faster, busy {p50(timings[(one, True)]) / p50(timings[(n, True)]):.2f}x faster")
 
 
-def clicks_while(click, running, clicks: int) -> list[float]:
-    """Click times while `running()` is true (at most `clicks`)."""
+def clicks_while(click, started: threading.Event, running, pause: float) -> tuple[list[float], float]:
+    """Click times from when the encoding `started` (its first chips) while `running()` is true, a
+    click every `pause` s at most (a user's pace, leaving the encoder its share); and the seconds
+    from that start to the encoding's end."""
+    started.wait()
+    begin = time.perf_counter()
     seconds: list[float] = []
-    while running() and len(seconds) < clicks:
+    while running():
         t = time.perf_counter()
         click()
         seconds.append(time.perf_counter() - t)
-    return seconds
+        time.sleep(pause)
+    return seconds, time.perf_counter() - begin
 
 
-def encode_beside(demo: Path, raster: Path, tmp: Path, clicks: int) -> None:
+def _in_thread(raster: Path, out: Path, click, pause: float) -> tuple[list[float], float]:
+    from samscape import encode
+
+    started, done = threading.Event(), threading.Event()
+
+    def work() -> None:
+        try:
+            encode(str(raster), out, model="demo", device="cpu", batch_size=1,
+                   progress=lambda n, total: started.set())
+        finally:
+            started.set()
+            done.set()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    timed = clicks_while(click, started, lambda: not done.is_set(), pause)
+    worker.join()
+    return timed
+
+
+def _in_process(raster: Path, out: Path, click, pause: float, threads: int) -> tuple[list[float], float]:
+    child = subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "encode", str(raster), str(out),
+                              "--model", "demo", "--device", "cpu", "--batch-size", "1",
+                              "--progress-json", "--threads", str(threads)],
+                             stdout=subprocess.PIPE, text=True)
+    started = threading.Event()
+
+    def read() -> None:
+        for _ in child.stdout or ():
+            started.set()
+        started.set()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    timed = clicks_while(click, started, lambda: child.poll() is None, pause)
+    child.wait()
+    reader.join()
+    return timed
+
+
+def encode_beside(demo: Path, raster: Path, tmp: Path, rounds: int, pause: float) -> None:
     """Clicks while an encoding runs: in a thread of this process (torch's default threads,
     the server before the policy) vs a `samscape encode` child process (the policy)."""
-    from samscape import encode
     from samscape.threads import cores, default_threads
 
     decoder = default_threads("interactive")
     default = cores()
-    torch.set_num_threads(default)
     click = clicker(demo, 2)
     torch.set_num_threads(decoder)
     idle: list[float] = []
-    for _ in range(clicks):
+    for _ in range(30):
         t = time.perf_counter()
         click()
         idle.append(time.perf_counter() - t)
-    results = {}
-    for way in ("thread", "process", "thread", "process"):
-        out = tmp / f"enc-{way}-{len(results)}"
+    ways = {"thread": f"same process, {default} threads for both",
+            "process": f"child process on {max(1, default - decoder)}, decoder on {decoder}",
+            "process-all": f"child process on {default}, decoder on {decoder}"}
+    results: dict[str, list[tuple[list[float], float]]] = {}
+    for i, way in enumerate(list(ways) * rounds):
+        out = tmp / f"enc-{way}-{i}"
         if way == "thread":
             torch.set_num_threads(default)
-            done = threading.Event()
-            started = time.perf_counter()
-            worker = threading.Thread(target=lambda: (encode(str(raster), out, model="demo", device="cpu",
-                                                             progress=False), done.set()))
-            worker.start()
-            seconds = clicks_while(click, lambda: not done.is_set(), clicks)
-            worker.join()
+            results.setdefault(way, []).append(_in_thread(raster, out, click, pause))
         else:
             torch.set_num_threads(decoder)
-            started = time.perf_counter()
-            child = subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "encode", str(raster),
-                                      str(out), "--model", "demo", "--device", "cpu", "--quiet",
-                                      "--threads", str(max(1, default - decoder))],
-                                     stdout=subprocess.DEVNULL)
-            seconds = clicks_while(click, lambda: child.poll() is None, clicks)
-            child.wait()
-        total = time.perf_counter() - started
-        results.setdefault(way, []).append((seconds, total))
-    print(f"\ndemo clicks while the demo model encodes a {raster.stem} raster beside them "
-          f"(decoder p50 with nothing beside: {p50(idle):.1f} ms)")
+            threads = max(1, default - decoder) if way == "process" else default
+            results.setdefault(way, []).append(_in_process(raster, out, click, pause, threads))
+    print(f"\ndemo clicks (one each {pause * 1000:.0f} ms) while the demo model encodes a {raster.stem} "
+          f"raster beside them, {rounds} interleaved rounds (click p50 with nothing beside, "
+          f"{decoder} thread(s): {p50(idle):.1f} ms); encoding timed from its first chip")
     for way, runs in results.items():
         seconds = [s for r in runs for s in r[0]]
         totals = ", ".join(f"{r[1]:.1f}" for r in runs)
-        what = (f"same process, {default} threads" if way == "thread"
-                else f"child process on {max(1, default - decoder)}, decoder on {decoder}")
-        print(f"  {what}: click p50 {p50(seconds):.1f} ms p95 {p95(seconds):.1f} ms "
+        print(f"  {ways[way]}: click p50 {p50(seconds):.1f} ms p95 {p95(seconds):.1f} ms "
               f"({len(seconds)} clicks); encoding took {totals} s")
 
 
@@ -189,6 +221,8 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="thread counts to compare [1,2]")
     parser.add_argument("--demo-only", action="store_true", help="leave out the ViT-B-sized model")
     parser.add_argument("--encode", action="store_true", help="also clicks beside a running encoding")
+    parser.add_argument("--encode-only", action="store_true", help="only clicks beside an encoding")
+    parser.add_argument("--rounds", type=int, default=2, help="encodings each way [2]")
     args = parser.parse_args()
     counts = [int(n) for n in args.threads.split(",")]
     spinners = Spinners(max(1, os.cpu_count() or 1) - 1)
@@ -205,8 +239,9 @@ def main() -> None:
                   "numbers are noisy where other programs run")
             demo = tmp / "demo"
             encode(str(raster), demo, model="demo", device="cpu", progress=False)
-            threads_table("demo", demo, counts, args.clicks, spinners)
-            if not args.demo_only:
+            if not args.encode_only:
+                threads_table("demo", demo, counts, args.clicks, spinners)
+            if not (args.demo_only or args.encode_only):
                 from transformers import SamConfig, SamModel
 
                 from samscape.models import import_folder
@@ -217,10 +252,10 @@ def main() -> None:
                 folder = tmp / "bench-sam-vit-b"
                 encode(str(raster), folder, model="bench-sam-vit-b", device="cpu", progress=False)
                 threads_table("ViT-B-sized SAM", folder, counts, args.clicks, spinners)
-            if args.encode:
-                big = tmp / "scene-2048.tif"
-                write_raster(big, 2048)
-                encode_beside(demo, big, tmp, args.clicks)
+            if args.encode or args.encode_only:
+                big = tmp / "scene-1536.tif"
+                write_raster(big, 1536)
+                encode_beside(demo, big, tmp, args.rounds, 0.1)
     finally:
         spinners.close()
 

@@ -4,10 +4,15 @@ the child, and the same encoding resumes."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import torch
 from fastapi.testclient import TestClient
 
@@ -18,8 +23,8 @@ from samscape.settings import EncodeSettings
 from samscape.threads import encode_job_threads
 
 
-def _children() -> dict[int, list[str]]:
-    """This process's child processes: pid → command line."""
+def _children(parent: int | None = None) -> dict[int, list[str]]:
+    """The child processes of `parent` (default: this process): pid → command line."""
     children = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -28,13 +33,13 @@ def _children() -> dict[int, list[str]]:
                 words = (entry / "cmdline").read_bytes().decode().split("\0")
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            if int(stat.rsplit(")", 1)[1].split()[1]) == (parent or os.getpid()):
                 children[int(entry.name)] = words
     return children
 
 
-def _encoders() -> dict[int, list[str]]:
-    return {pid: words for pid, words in _children().items() if "encode" in words}
+def _encoders(parent: int | None = None) -> dict[int, list[str]]:
+    return {pid: words for pid, words in _children(parent).items() if "encode" in words}
 
 
 def _wait(job: Job, seconds: float = 300) -> None:
@@ -82,3 +87,31 @@ def test_stopping_the_jobs_stops_the_child_and_the_encoding_resumes(tmp_path: Pa
     _wait(again)
     assert again.state == "done", again.to_json()
     assert FeatureFolder.open(out).summary()["complete"]
+
+
+def test_sigterm_to_the_server_stops_its_encode_job_cleanly(tmp_path: Path) -> None:
+    raster, _ = generate_scene(2, 1536, 1536).write(tmp_path)  # 36 chips
+    server = subprocess.Popen([sys.executable, "-m", "samscape.cli.main", "serve", "--root", str(tmp_path),
+                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        for line in server.stdout or ():
+            if line.startswith("SAMSCAPE_READY "):
+                url = json.loads(line.split(" ", 1)[1])["url"]
+                break
+        job = httpx.post(f"{url}/api/jobs/encode", json={"raster": raster.name, "model": "demo",
+                                                         "batch_size": 1, "out": "features"}).json()
+        deadline = time.monotonic() + 120
+        while job["done"] == 0 and job["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            job = httpx.get(f"{url}/api/jobs/{job['id']}").json()
+        children = _encoders(server.pid)
+        assert job["state"] == "running" and len(children) == 1, (job, children)
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+    finally:
+        server.kill()
+        server.wait()
+    assert server.returncode == -signal.SIGTERM
+    child = Path("/proc") / str(next(iter(children)))
+    assert not child.exists() or "encode" not in (child / "cmdline").read_bytes().decode()
+    assert 0 < len(FeatureFolder.open(tmp_path / "features").records) < 36
