@@ -1,12 +1,16 @@
 """The thread policy, the one owner of torch's CPU thread counts.
 
 torch runs one OpenMP thread per core by default. When another process keeps a core busy (an
-encoding, QGIS, a browser), an OpenMP team waits at every barrier for its descheduled thread:
-on the 2-core machine a two-thread decoder ran 2–35× slower than a one-thread one, while with a
-free core two threads won only 1.2–1.7× (benchmarks/bench_threads.py). So:
+encoding, QGIS, a browser), an OpenMP team waits at every barrier for its descheduled thread.
+On the 2-core machine (benchmarks/bench_threads.py, shared with other programs) a demo-model
+click took p50 25 ms on one thread and 46 ms on two (p95 36 against 427 ms), a ViT-B-sized one
+221 against 960 ms; with a spinning process beside them 26 against 67 ms and 417 against
+1265 ms. With a truly free core two threads won 1.2–1.7× (issue 15), too little to risk that.
+An encoding child given every core beside a clicking decoder took 36–130 s instead of 7–11 s
+on the cores the decoder leaves. So:
 
-- interactive work (`serve`, `segment`: small decoder calls a user waits on) runs on a few
-  threads: 1 up to 4 cores, then a quarter of the cores, at most 4;
+- interactive work (`serve`, `segment`: decoder calls of milliseconds, each awaited) runs on
+  a few threads: 1 up to 4 cores, then a quarter of the cores, at most 4;
 - batch work (`encode`, `demo`) runs on every core;
 - an encode job of the server runs in its own process on the cores the decoder leaves
   (cores − interactive threads, at least 1), so it never takes the decoder's core.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from samscape.threads import default_threads
+from samscape.threads import cores, default_threads
 
 ENCODE = [sys.executable, "-m", "samscape.cli.main", "encode"]
 
@@ -23,9 +23,8 @@ def _encode(raster: Path, out: Path, *flags: str, env: dict[str, str]) -> subpro
 
 def test_the_option_and_the_variable_set_torchs_threads(make_raster, tmp_path: Path) -> None:
     raster = make_raster(width=256, height=256)
-    cores = len(os.sched_getaffinity(0))
-    runs = {"option": (["--threads", "2"], {}, min(2, cores)),
-            "at most one per core": (["--threads", "64"], {}, min(64, cores)),
+    runs = {"option": (["--threads", "2"], {}, min(2, cores())),
+            "at most one per core": (["--threads", "64"], {}, cores()),
             "variable": ([], {"SAMSCAPE_THREADS": "2"}, 2),
             "option wins": (["--threads", "1"], {"SAMSCAPE_THREADS": "2"}, 1)}
     for name, (flags, env, expected) in runs.items():

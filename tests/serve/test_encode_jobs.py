@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import torch
 from fastapi.testclient import TestClient
 
@@ -21,6 +22,8 @@ from samscape.features import FeatureFolder
 from samscape.serve.jobs import Job, Jobs
 from samscape.settings import EncodeSettings
 from samscape.threads import encode_job_threads
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes in /proc")
 
 
 def _children(parent: int | None = None) -> dict[int, list[str]]:
