@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import device_opt, json_opt, quiet_opt
+from .options import device_opt, json_opt, quiet_opt, threads_opt
 
 
 @click.command("demo")
@@ -16,6 +16,7 @@ from .options import device_opt, json_opt, quiet_opt
 @click.option("--size", type=click.IntRange(256, 8192), default=2048, show_default=True,
               help="Scene width and height in pixels (0.5 m each).")
 @device_opt
+@threads_opt("batch")
 @json_opt
 @quiet_opt
 def demo_command(out: str, seed: int, size: int, device: str, as_json: bool, quiet: bool) -> None:

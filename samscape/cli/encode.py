@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 from click.core import ParameterSource
 
-from .options import device_opt, json_opt, quiet_opt, settings_opt
+from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 
 
 @click.command("encode")
@@ -29,6 +29,7 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt
 @click.option("--stride", help="Pixels between chip starts [default: half a chip].")
 @click.option("--batch-size", help="Chips encoded together [default: 4].")
 @device_opt
+@threads_opt("batch")
 @click.option("--dtype", type=click.Choice(["float16", "float32"]),
               help="Storage precision of the features [default: float16].")
 @click.option("--mixed-precision/--no-mixed-precision", default=None,
@@ -50,6 +51,7 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
     """
     from ..encoder import encode
     from ..settings import load_settings
+    from ..threads import current
 
     given = {name.rstrip("_"): value for name, value in flags.items()
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
@@ -61,7 +63,7 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,
         "encoded": result.encoded, "already_done": result.already_done,
         "nodata": result.nodata, "seconds": round(result.seconds, 3),
-        "chips_per_second": round(result.chips_per_second, 3),
+        "chips_per_second": round(result.chips_per_second, 3), "threads": current(),
     }
     if as_json or progress_json:
         click.echo(json.dumps(summary))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from ..threads import Role
+
 
 def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """A device name this machine can use, else a one-line DeviceError before anything is done
@@ -32,3 +34,20 @@ settings_opt = click.option(
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def threads_opt(role: Role):
+    """`--threads N`, applied (samscape/threads.py) as soon as it is parsed, before any torch
+    is loaded; `role` picks the default."""
+
+    def apply(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        from ..threads import apply
+
+        apply(role, value)
+
+    default = ("1 up to 4 cores, then a quarter of them, at most 4" if role == "interactive"
+               else "one per core")
+    return click.option(
+        "--threads", metavar="N", expose_value=False, callback=apply,
+        help=f"CPU threads for the model, at most one per core [env: SAMSCAPE_THREADS; default: {default}; "
+             "OMP_NUM_THREADS if set].")

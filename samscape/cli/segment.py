@@ -8,7 +8,7 @@ import click
 
 from ..errors import SettingsError
 from ..segment import DEFAULT_MAX_CHIPS
-from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_opt
+from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_opt, threads_opt
 
 
 @click.command("segment")
@@ -43,6 +43,7 @@ from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_o
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Live: feature folder the chips are encoded into [default: under SAMSCAPE_HOME].")
 @device_opt
+@threads_opt("interactive")
 @json_opt
 @quiet_opt
 def segment_command(source: str, out: str, model: str | None, points: tuple[str, ...],

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import SettingsError
-from .options import device_opt, live_model_opt
+from .options import device_opt, live_model_opt, threads_opt
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,6 +55,7 @@ def _hosts(host: str) -> tuple[str, ...] | None:
                    "else the current folder].")
 @live_model_opt
 @device_opt
+@threads_opt("interactive")
 @click.option("--open", "open_browser", is_flag=True, help="Open the app in the default web browser.")
 @click.option("--stop-on-eof", is_flag=True,
               help="Stop when standard input closes: for a program that starts the server and keeps its "
@@ -101,4 +102,8 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
         if open_browser:
             threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
-    run(app, sock, on_ready=ready, on_stop=sources.close_all, stop_on_eof=stop_on_eof)
+    def stop() -> None:
+        app.state.server.jobs.stop_all()
+        sources.close_all()
+
+    run(app, sock, on_ready=ready, on_stop=stop, stop_on_eof=stop_on_eof)

@@ -1,9 +1,18 @@
 """Work the server runs besides answering: background jobs (encoding a raster into a new feature
-folder, downloading a model), and the progress of the live encoding a request on a live source runs."""
+folder, downloading a model), and the progress of the live encoding a request on a live source runs.
+
+An encode job runs `samscape encode --progress-json` in a child process on the cores the server's
+decoder leaves (samscape/threads.py): in the server's own process its torch threads would take the
+decoder's core, and every click would wait for them."""
 
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +21,11 @@ from pathlib import Path
 from ..errors import NotFoundError, SamscapeError
 from ..models import download as download_model
 from ..models import forget_backends
-from ..settings import EncodeSettings
+from ..settings import EncodeSettings, write_settings_file
+from ..threads import encode_job_threads
+
+STOP_GRACE_S = 10.0  # a stopped encoding's time to write its manifest before it is killed
+ERROR_PREFIX = "samscape: error: "
 
 
 class EncodeProgress:
@@ -73,23 +86,75 @@ class Job:
 
 
 class Jobs:
-    """Background tasks by id ('1', '2', ...), one thread each."""
+    """Background tasks by id ('1', '2', ...), one thread each (and one child process for an
+    encoding); `stop_all` stops the encodings when the server stops."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._processes: dict[str, subprocess.Popen] = {}
+        self._stopping = False
 
     def encode(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
-        """Encode `raster` into the feature folder `out`; the result: chips encoded, seconds."""
+        """Encode `raster` into the feature folder `out` in a child process; the result: chips
+        encoded, seconds."""
         def work(job: Job) -> None:
-            from ..encoder import encode  # torch: loaded with the first job
-
-            result = encode(raster, out, settings, progress=job.progress)
-            job.result = {"encoded": result.encoded, "seconds": round(result.seconds, 3)}
+            summary = self._encode_process(job, raster, out, settings)
+            job.result = {"encoded": summary["encoded"], "seconds": summary["seconds"]}
 
         return self._start("encode", {"raster": raster, "out": str(out)}, {"encoded": 0, "seconds": 0.0},
                            work)
+
+    def _encode_process(self, job: Job, raster: str, out: Path, settings: EncodeSettings) -> dict:
+        """Run `samscape encode` for `job`, its progress lines into `job.progress`; the summary
+        it prints last, or SamscapeError with its one-line error."""
+        with tempfile.TemporaryDirectory(prefix="samscape-job-") as tmp:
+            command = [sys.executable, "-m", "samscape.cli.main", "encode", str(raster), str(out),
+                       "--settings", str(write_settings_file(settings, Path(tmp) / "settings.json")),
+                       "--progress-json", "--threads", str(encode_job_threads())]
+            with open(Path(tmp) / "stderr.txt", "w+", encoding="utf-8", errors="replace") as stderr:
+                with self._lock:
+                    if self._stopping:
+                        raise SamscapeError("the server is stopping; start the encoding again")
+                    process = subprocess.Popen(
+                        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                        text=True, encoding="utf-8", errors="replace",
+                        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                        creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+                    self._processes[job.id] = process
+                try:
+                    summary = _follow(process, job)
+                    code = process.wait()
+                finally:
+                    with self._lock:
+                        self._processes.pop(job.id, None)
+                stderr.seek(0)
+                errors = stderr.read().splitlines()
+        if code == 0 and summary is not None:
+            return summary
+        said = [line[len(ERROR_PREFIX):] for line in errors if line.startswith(ERROR_PREFIX)]
+        if said:
+            raise SamscapeError(said[-1])
+        if self._stopping:
+            raise SamscapeError("stopped with the server; start the same encoding again to resume it")
+        last = errors[-1] if errors else "no message"
+        raise SamscapeError(f"encode stopped (exit code {code}): {last}")
+
+    def stop_all(self) -> None:
+        """Stop the running encodings as Ctrl+C would (SIGTERM: the chips written so far are kept
+        and the same encoding resumes), killing any still running after STOP_GRACE_S."""
+        with self._lock:
+            self._stopping = True
+            processes = list(self._processes.values())
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def download(self, model_id: str) -> Job:
         """Fetch `model_id`'s pinned weights into the model store."""
@@ -123,3 +188,21 @@ class Jobs:
                 raise NotFoundError(f"no job {job_id!r}: start one with POST /api/jobs/encode or "
                                     "POST /api/models/ID/download")
             return self._jobs[job_id]
+
+
+def _follow(process: subprocess.Popen, job: Job) -> dict | None:
+    """Read `process`'s --progress-json lines to their end into `job.progress`; the last other
+    JSON object (the summary), or None."""
+    summary = None
+    for line in process.stdout or ():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(message, dict):
+            continue
+        if set(message) == {"done", "total"}:
+            job.progress(int(message["done"]), int(message["total"]))
+        else:
+            summary = message
+    return summary
