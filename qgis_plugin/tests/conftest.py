@@ -24,6 +24,12 @@ from qgis.testing import start_app  # noqa: E402
 
 QGIS_APP = start_app()
 
+# Imported once, at collection: test_plugin's unloadPlugin drops samscape_qgis from sys.modules, and
+# a later import would make classes unequal to those the test modules imported.
+from samscape_qgis.dock import SamscapeDock  # noqa: E402
+from samscape_qgis.engine import Engine, command_line  # noqa: E402
+from samscape_qgis.settings import EngineSettings  # noqa: E402
+
 
 class Recorder:
     """Records every emission of a signal (connect it before the action that emits)."""
@@ -128,8 +134,6 @@ def root(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
 @pytest.fixture(scope="module")
 def demo(root: Path, samscape_command: str) -> dict:
     """`samscape demo --size 512`: scene.tif (EPSG:32633), scene_truth.gpkg, the feature folder."""
-    from samscape_qgis.engine import command_line
-
     run = subprocess.run([*command_line(samscape_command), "demo", "--out", str(root / "demo"),
                           "--size", "512", "--json", "--quiet"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -138,9 +142,6 @@ def demo(root: Path, samscape_command: str) -> dict:
 
 def start_engine(samscape_command: str, roots: list[str], request: pytest.FixtureRequest):
     """An engine started while the module's demo scene is made (both import torch: it saves time)."""
-    from samscape_qgis.engine import Engine
-    from samscape_qgis.settings import EngineSettings
-
     engine = Engine(EngineSettings(command=samscape_command), roots=roots)
     ready = Recorder(engine.ready)
     engine.start()
@@ -164,8 +165,6 @@ def dock(iface, engine):
     from qgis.core import QgsCoordinateReferenceSystem, QgsProject
     from qgis.gui import QgsLayerTreeMapCanvasBridge
     from qgis.PyQt.QtCore import Qt
-
-    from samscape_qgis.dock import SamscapeDock
 
     utm = QgsCoordinateReferenceSystem("EPSG:32633")
     canvas = iface.mapCanvas()
