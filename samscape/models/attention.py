@@ -138,8 +138,9 @@ def _sam_forward(self: Any, hidden_states: Tensor, output_attentions: Any = None
     query, key, value = qkv.unbind(0)
     if self.use_rel_pos:
         out = _biased_attention(self, query, key, value, height, width)
-    else:
-        out = F.scaled_dot_product_attention(query, key, value, scale=self.scale)
+    else:  # (P, 1, N, d): the CPU's fused kernel takes 4-d inputs only
+        out = F.scaled_dot_product_attention(query[:, None], key[:, None], value[:, None],
+                                             scale=self.scale)
     out = out.reshape(batch, heads, height, width, -1).permute(0, 2, 3, 1, 4).reshape(
         batch, height, width, -1)
     return self.proj(out), None
@@ -169,8 +170,8 @@ def _biased_attention(self: Any, query: Tensor, key: Tensor, value: Tensor, heig
             bias = buffer[:p1 - p0, :y1 - y0]
             torch.add(bias_h[p0:p1, y0:y1, :, :, None], bias_w[p0:p1, y0:y1, :, None, :], out=bias)
             out[p0:p1, y0 * width:y1 * width] = F.scaled_dot_product_attention(
-                query[p0:p1, y0 * width:y1 * width], key[p0:p1], value[p0:p1],
-                attn_mask=bias.reshape(p1 - p0, (y1 - y0) * width, tokens), scale=self.scale)
+                query[p0:p1, None, y0 * width:y1 * width], key[p0:p1, None], value[p0:p1, None],
+                attn_mask=bias.reshape(p1 - p0, 1, (y1 - y0) * width, tokens), scale=self.scale)[:, 0]
     return out
 
 
