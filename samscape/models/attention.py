@@ -30,7 +30,7 @@ from ..errors import AttentionLayoutError
 
 log = logging.getLogger(__name__)
 
-_BLOCK_BYTES = {"cpu": 16 << 20, "default": 512 << 20}
+_BLOCK_BYTES = {"cpu": 64 << 20, "default": 512 << 20}
 _SAM_PARTS = ("qkv", "proj", "num_attention_heads", "scale", "use_rel_pos", "get_rel_pos")
 _SAM2_PARTS = ("qkv", "proj", "num_attention_heads", "scale", "query_stride")
 
