@@ -3,8 +3,8 @@
 Models have random weights with relative position tables drawn at std 0.5 (zeros at init would
 make the bias vanish). "ViT-B-sized" is SAM ViT-B's encoder (768 wide, 12 layers, 12 heads,
 window 14, global layers 2, 5, 8, 11) at 256 px instead of 1024 to keep the test short, its neck
-narrowed to the tiny decoder's 32 channels; the tiny
-SAM at 1024 px makes the global layer's bias run in 8 blocks of query rows.
+narrowed to the tiny decoder's 32 channels; the tiny SAM at 1024 px makes the global layer's bias
+run in 2 blocks of query rows.
 """
 
 from __future__ import annotations
@@ -166,3 +166,15 @@ def test_other_layout_falls_back_with_a_log_line(caplog: pytest.LogCaptureFixtur
     assert not b.fused_attention
     assert "stays transformers' own" in caplog.text
     assert all(type(m) is ChangedAttention for m in attention_modules(b))
+
+
+def test_one_problem_and_one_row_a_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block budget below one row of one head's bias: every (window·head, row) is its own block."""
+    monkeypatch.setitem(attention._BLOCK_BYTES, "cpu", 1)
+    model = sam_model({})
+    reference, fused = backend(model, fused=False), backend(model, fused=True)
+    pixels = torch.randn(2, 3, SIZE, SIZE)
+    with torch.inference_mode():
+        a = reference.model.get_image_embeddings(pixels)
+        b = fused.model.get_image_embeddings(pixels)
+    torch.testing.assert_close(b, a, atol=1e-5 * a.abs().max().item(), rtol=1e-4)
