@@ -14,6 +14,7 @@ Prints chips/s of each and the ratio. The goal on the 2-core development machine
 
     python benchmarks/bench_encode.py --attention demo     # encoder forward, fused vs reference
     python benchmarks/bench_encode.py --attention vit-b    # the same, SAM ViT-B-sized at 1024 px
+    python benchmarks/bench_encode.py --attention sam2-tiny  # SAM 2 Hiera-T-sized at 1024 px
 
 `--attention` times the image encoder alone (`get_image_embeddings`, one chip a call) with
 samscape's fused attention (`samscape.models.attention`) and with transformers' own modules, same
@@ -86,11 +87,14 @@ def compare_attention(size: str, rounds: int) -> None:
     else:
         import dataclasses
 
+        from transformers import Sam2Config, Sam2Model
+
         from samscape.models import CATALOGUE
 
         torch.manual_seed(0)
-        model = SamModel(SamConfig()).eval()
-        spec = dataclasses.replace(CATALOGUE["sam-vit-base"], id="bench-vit-b")
+        model = (SamModel(SamConfig()) if size == "vit-b" else Sam2Model(Sam2Config())).eval()
+        entry = "sam-vit-base" if size == "vit-b" else "sam2.1-hiera-tiny"
+        spec = dataclasses.replace(CATALOGUE[entry], id=f"bench-{size}")
     info = ModelInfo(spec.id, spec.family, None, None, "0" * 64, spec.input_size)
     reference = SamBackend(spec, copy.deepcopy(model), info, torch.device("cpu"), fused_attention=False)
     fused = SamBackend(spec, model, info, torch.device("cpu"))
@@ -99,7 +103,8 @@ def compare_attention(size: str, rounds: int) -> None:
     chip = torch.from_numpy(rng.integers(0, 256, (spec.input_size, spec.input_size, 3), dtype=np.uint8))
     pixels = reference.preprocessing([chip])
     print(f"attention: {size} (input {spec.input_size} px, rel pos "
-          f"{model.config.vision_config.use_rel_pos}), torch threads {torch.get_num_threads()}, "
+          f"{getattr(model.config.vision_config, 'use_rel_pos', None)}), "
+          f"torch threads {torch.get_num_threads()}, "
           f"{rounds} interleaved rounds of one chip", flush=True)
     for precision in ("fp32", "bf16"):
         autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
@@ -120,7 +125,7 @@ def compare_attention(size: str, rounds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--attention", choices=["demo", "vit-b"],
+    parser.add_argument("--attention", choices=["demo", "vit-b", "sam2-tiny"],
                         help="only compare encoder forward time with and without fused attention")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds for --attention")
     parser.add_argument("--size", choices=["vit-b", "tiny"], default="vit-b")

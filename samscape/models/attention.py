@@ -8,7 +8,7 @@ layer of ViT-B at 1024 px in float32, written to fresh memory every call. Here t
 for a block of query rows at a time into one buffer reused across blocks (`_BLOCK_BYTES` each) and
 added by the fused kernel as an additive mask; rows of queries are independent, so the result is
 the same attention. SAM 2's Hiera attention has no bias; its forward here drops a score product
-that the installed forward computes and discards, and calls the kernel on contiguous heads.
+that the installed forward computes and discards.
 
 The reference forward runs whenever attention weights are asked for (``output_attentions``), so
 outputs keep their meaning. `install` swaps a module's class for a subclass with the fused forward
@@ -191,6 +191,5 @@ def _sam2_forward(self: Any, hidden_states: Tensor, **kwargs: Any) -> Tensor:
         grid = F.max_pool2d(grid, kernel_size=self.query_stride, stride=self.query_stride)
         height, width = grid.shape[2:]
         query = grid.reshape(batch, heads, -1, height * width).transpose(2, 3)
-    out = F.scaled_dot_product_attention(query.contiguous(), key.contiguous(), value.contiguous(),
-                                         scale=self.scale)
+    out = F.scaled_dot_product_attention(query, key, value, scale=self.scale)
     return self.proj(out.transpose(1, 2).reshape(batch, height, width, -1))
