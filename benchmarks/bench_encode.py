@@ -11,6 +11,14 @@ temporary model store exactly as real weights would be.
     python benchmarks/bench_encode.py --size tiny     # seconds-long smoke run
 
 Prints chips/s of each and the ratio. The goal on the 2-core development machine is >= 2x.
+
+    python benchmarks/bench_encode.py --attention demo     # encoder forward, fused vs reference
+    python benchmarks/bench_encode.py --attention vit-b    # the same, SAM ViT-B-sized at 1024 px
+    python benchmarks/bench_encode.py --attention sam2-tiny  # SAM 2 Hiera-T-sized at 1024 px
+
+`--attention` times the image encoder alone (`get_image_embeddings`, one chip a call) with
+samscape's fused attention (`samscape.models.attention`) and with transformers' own modules, same
+weights, rounds interleaved, in fp32 and under bf16 autocast, and prints chips/s and the ratio.
 """
 
 from __future__ import annotations
@@ -64,13 +72,70 @@ def baseline(raster: Path, out: Path, backend, value_range, chip_windows) -> flo
     return time.perf_counter() - started
 
 
+def compare_attention(size: str, rounds: int) -> None:
+    """Encoder forward chips/s with and without the fused attention, interleaved per round."""
+    import contextlib
+    import copy
+
+    from transformers import SamConfig, SamModel
+
+    from samscape.models import ModelInfo, SamBackend, load_backend
+
+    if size == "demo":
+        demo = load_backend("demo", "cpu")
+        spec, model = demo.spec, copy.deepcopy(demo.model)
+    else:
+        import dataclasses
+
+        from transformers import Sam2Config, Sam2Model
+
+        from samscape.models import CATALOGUE
+
+        torch.manual_seed(0)
+        model = (SamModel(SamConfig()) if size == "vit-b" else Sam2Model(Sam2Config())).eval()
+        entry = "sam-vit-base" if size == "vit-b" else "sam2.1-hiera-tiny"
+        spec = dataclasses.replace(CATALOGUE[entry], id=f"bench-{size}")
+    info = ModelInfo(spec.id, spec.family, None, None, "0" * 64, spec.input_size)
+    reference = SamBackend(spec, copy.deepcopy(model), info, torch.device("cpu"), fused_attention=False)
+    fused = SamBackend(spec, model, info, torch.device("cpu"))
+    assert fused.fused_attention and not reference.fused_attention
+    rng = np.random.default_rng(0)
+    chip = torch.from_numpy(rng.integers(0, 256, (spec.input_size, spec.input_size, 3), dtype=np.uint8))
+    pixels = reference.preprocessing([chip])
+    print(f"attention: {size} (input {spec.input_size} px, rel pos "
+          f"{getattr(model.config.vision_config, 'use_rel_pos', None)}), "
+          f"torch threads {torch.get_num_threads()}, "
+          f"{rounds} interleaved rounds of one chip", flush=True)
+    for precision in ("fp32", "bf16"):
+        autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                    else contextlib.nullcontext())
+        seconds: dict[str, list[float]] = {"reference": [], "fused": []}
+        with torch.inference_mode(), autocast:
+            for b in (reference, fused):
+                b.model.get_image_embeddings(pixels)  # warm-up
+            for _ in range(rounds):
+                for name, b in (("reference", reference), ("fused", fused)):
+                    started = time.perf_counter()
+                    b.model.get_image_embeddings(pixels)
+                    seconds[name].append(time.perf_counter() - started)
+        ref_s, fused_s = np.median(seconds["reference"]), np.median(seconds["fused"])
+        print(f"  {precision}: reference {1 / ref_s:.3f} chips/s, fused {1 / fused_s:.3f} chips/s, "
+              f"ratio {ref_s / fused_s:.2f}x (median of {rounds})", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--attention", choices=["demo", "vit-b", "sam2-tiny"],
+                        help="only compare encoder forward time with and without fused attention")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds for --attention")
     parser.add_argument("--size", choices=["vit-b", "tiny"], default="vit-b")
     parser.add_argument("--cols", type=int, default=3, help="chip columns (stride half a chip)")
     parser.add_argument("--rows", type=int, default=3, help="chip rows")
     parser.add_argument("--batch-size", type=int, default=2)
     args = parser.parse_args()
+    if args.attention:
+        compare_attention(args.attention, args.rounds)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -77,6 +77,10 @@ class DecoderLayoutError(SamscapeError, TypeError):
     """A model's mask decoder is not arranged as samscape's cached decoder path expects."""
 
 
+class AttentionLayoutError(SamscapeError, TypeError):
+    """A model's image-encoder attention is not arranged as samscape's fused attention expects."""
+
+
 class PromptError(SamscapeError, ValueError):
     """A prompt is malformed, or lies outside the source."""
 

@@ -10,7 +10,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ..errors import DecoderLayoutError, DeviceError
+from ..errors import AttentionLayoutError, DecoderLayoutError, DeviceError
+from . import attention
 from .catalogue import ModelSpec
 from .decoder import CachedDecoder, PreparedChip
 from .preprocess import Preprocessing
@@ -81,17 +82,25 @@ class SamBackend:
     what the decoder reuses for every prompt on it; `decode` turns features (or a prepared chip)
     and prompts (in chip pixel coordinates, x then y) into masks at the chip's size.
     `cached` is the decoder path of `models.decoder` (None where this transformers version lays
-    the decoder out otherwise: then the model's own forward decodes).
+    the decoder out otherwise: then the model's own forward decodes). `fused_attention` says
+    whether the image encoder's attention runs through `models.attention` (False where this
+    transformers version lays it out otherwise, or where the caller turned it off).
     """
 
     def __init__(self, spec: ModelSpec, model: torch.nn.Module, info: ModelInfo,
-                 device: torch.device) -> None:
+                 device: torch.device, fused_attention: bool = True) -> None:
         self.spec = spec
         self.info = info
         self.device = device
         # Any: attributes of a transformers SamModel / Sam2Model are typed Tensor | Module
         self.model: Any = model.to(device).eval()
         self.preprocessing = Preprocessing(spec.family, spec.input_size)
+        self.fused_attention = False
+        if fused_attention:
+            try:
+                self.fused_attention = attention.install(self.model, spec.family) > 0
+            except AttentionLayoutError as exc:
+                log.warning("%s", exc)
         self.cached: CachedDecoder | None = None
         try:
             self.cached = CachedDecoder(self.model, spec.family)
