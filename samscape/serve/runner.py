@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .. import __version__
 from ..errors import AddressInUseError
@@ -44,6 +45,22 @@ def bind(host: str, port: int) -> socket.socket:
         raise AddressInUseError(f"cannot listen on {host} port {port} ({exc.strerror or exc}); "
                                 f"give another with --port (0 picks a free one)") from exc
     return sock
+
+
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux
+
+
+class QuickAckProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, acknowledging each piece of a request at once. A client that
+    writes a POST's headers and body separately without TCP_NODELAY (Qt's QNetworkAccessManager,
+    so the QGIS plugin) holds the body until the headers are acknowledged (Nagle), and Linux delays
+    that acknowledgement by 40 ms while the server waits for the body: every POST took 40 ms more."""
+
+    def data_received(self, data: bytes) -> None:
+        if QUICKACK is not None:
+            with contextlib.suppress(OSError, AttributeError):
+                self.transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+        super().data_received(data)
 
 
 def local_url(host: str, port: int) -> str:
@@ -96,5 +113,6 @@ class Server(uvicorn.Server):
 def run(app, sock: socket.socket, on_ready: Callable[[], None], on_stop: Callable[[], None],
         stop_on_eof: bool = False) -> None:
     """Serve `app` on the bound `sock` until SIGTERM or Ctrl+C (or the end of standard input)."""
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S)
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S,
+                            http=QuickAckProtocol)
     Server(config, on_ready, on_stop, stop_on_eof).run(sockets=[sock])
