@@ -228,15 +228,20 @@ class SamBackend:
     def upscale(self, low_res: torch.Tensor, chip_shape: tuple[int, int]) -> torch.Tensor:
         """(M, 256, 256) decoder logits → (M, H, W) logits at chip size, as each family's own
         post-processing does: SAM to the model's input size, crop the padding, to the chip's size;
-        SAM 2 (no padding) straight to the chip's size."""
+        SAM 2 (no padding) straight to the chip's size. A resize to the same size is skipped: for
+        finite logits it is the identity (the demo model's 256² chips)."""
         height, width = chip_shape
         rh, rw = self.preprocessing.resized_shape(height, width)
         size = self.spec.input_size
         with torch.inference_mode():
             if self.spec.family == "sam2":
+                if tuple(low_res.shape[-2:]) == (height, width):
+                    return low_res
                 return F.interpolate(low_res[None], (height, width), mode="bilinear",
                                      align_corners=False)[0]
-            masks = F.interpolate(low_res[None], (size, size), mode="bilinear", align_corners=False)
+            masks = low_res[None]
+            if tuple(low_res.shape[-2:]) != (size, size):
+                masks = F.interpolate(masks, (size, size), mode="bilinear", align_corners=False)
             if (rh, rw, height, width) != (size, size, size, size):
                 masks = F.interpolate(masks[..., :rh, :rw], (height, width), mode="bilinear",
                                       align_corners=False)

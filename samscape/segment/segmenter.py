@@ -158,8 +158,7 @@ class Segmenter:
             if p.single_point:
                 col, row = np.clip(np.floor(p.points[0] + 0.5).astype(int), 0, np.array(shape[::-1]) - 1)
                 if mask[row, col]:  # a point the decoder left out says nothing about the parts
-                    components, _ = label(mask)
-                    mask = components == components[row, col]
+                    mask = _component_at(mask, row, col)
             if p.box is not None:
                 mask = _in_box(mask, p.box)
         else:
@@ -193,6 +192,20 @@ def _connected(mask: np.ndarray, anchor: np.ndarray) -> np.ndarray:
     found there is another object."""
     components, _ = label(mask)
     return np.isin(components, np.unique(components[anchor & mask]))
+
+
+def _component_at(mask: np.ndarray, row: int, col: int) -> np.ndarray:
+    """The 4-connected part of `mask` (H, W) holding pixel (row, col), which is True; labelled over
+    the mask's bounding box only, so a small object on a large chip costs little."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    components, count = label(mask[r0:r1, c0:c1])
+    if count == 1:
+        return mask
+    out = np.zeros_like(mask)
+    out[r0:r1, c0:c1] = components == components[row - r0, col - c0]
+    return out
 
 
 def _in_box(mask: np.ndarray, box: np.ndarray) -> np.ndarray:

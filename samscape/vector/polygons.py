@@ -22,6 +22,7 @@ from ..geo import crs_transformer
 
 VECTORIZE_MODES = ("pixel", "simplified")
 RAGGED_EDGES = 20_000  # pixel edges from which specks are cleared before tracing (a 1024² disc has 3 200)
+UNMASKED_PIXELS_PER_EDGE = 32  # from this many pixels per pixel edge, tracing the 0 parts too is faster
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +122,17 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
 
     All polygons are built in one shapely call from the rings' coordinates and offsets, which is
     what makes a ragged mask's thousands of parts cheap; they equal `shape()` of each GeoJSON.
+    A smooth mask is traced without a mask band, its 0 parts left out afterwards: GDAL gives the
+    same 1 polygons in the same order, and skips building and reading the band (0.2 ms of 1.5 ms
+    for 256²); a ragged one keeps the band, as its many 0 parts would cost more to convert.
     """
     rings: list[list] = []
     ring_counts: list[int] = []
-    for geom, _ in rasterio.features.shapes(mask, mask=mask.astype(bool), transform=transform):
+    unmasked = _edge_count(mask) * UNMASKED_PIXELS_PER_EDGE <= mask.size
+    band = None if unmasked else mask.astype(bool)
+    for geom, value in rasterio.features.shapes(mask, mask=band, transform=transform):
+        if unmasked and value != 1:
+            continue
         rings += geom["coordinates"]
         ring_counts.append(len(geom["coordinates"]))
     if not rings:

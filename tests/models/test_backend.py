@@ -138,3 +138,20 @@ def test_decode_other_chip_sizes(backend: SamBackend) -> None:
         box = torch.tensor([5.0, 5.0, shape[1] - 5.0, shape[0] - 5.0])
         masks, _ = backend.decode(features, shape, box=box)
         assert masks.shape == (3, *shape)
+
+
+def test_upscale_equals_the_families_resize_chain(backend: SamBackend) -> None:
+    # the resizes to the same size that upscale skips change no logit
+    import torch.nn.functional as F
+
+    size = backend.spec.input_size
+    g = torch.Generator().manual_seed(3)
+    low_res = torch.randn(3, 256, 256, generator=g) * 40
+    for shape in [(256, 256), (size, size), (120, 256), (64, 96)]:
+        if backend.spec.family == "sam2":
+            expected = F.interpolate(low_res[None], shape, mode="bilinear", align_corners=False)[0]
+        else:
+            rh, rw = backend.preprocessing.resized_shape(*shape)
+            full = F.interpolate(low_res[None], (size, size), mode="bilinear", align_corners=False)
+            expected = F.interpolate(full[..., :rh, :rw], shape, mode="bilinear", align_corners=False)[0]
+        assert torch.equal(backend.upscale(low_res, shape), expected)

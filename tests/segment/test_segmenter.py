@@ -15,7 +15,7 @@ from rasterio.warp import transform_bounds
 from samscape.errors import PromptError, SettingsError
 from samscape.segment import PromptSet, Segmenter
 from samscape.segment.placement import PixelPrompts, in_chip
-from samscape.segment.segmenter import _connected, _in_box
+from samscape.segment.segmenter import _component_at, _connected, _in_box
 from samscape.sources import open_source
 from samscape.vector import VectorOptions
 
@@ -266,3 +266,19 @@ def test_in_box_drops_neighbours_mostly_outside_but_never_the_boxed_part() -> No
     big = np.zeros((40, 40), bool)
     big[5:40, 5:40] = True
     assert np.array_equal(_in_box(big, np.array([30.0, 30.0, 39.0, 39.0])), big)
+
+
+def test_component_at_equals_labelling_the_whole_mask() -> None:
+    # labelled over the bounding box only: the same part as labelling the whole chip
+    from scipy.ndimage import label
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        mask = np.zeros((60, 70), bool)
+        r, c = rng.integers(0, 40, 2)
+        mask[r:r + 20, c:c + 30] = rng.random((20, 30)) < rng.uniform(0.3, 0.9)
+        if not mask.any():
+            continue
+        row, col = (int(v) for v in np.argwhere(mask)[rng.integers(mask.sum())])
+        components, _ = label(mask)
+        assert np.array_equal(_component_at(mask, row, col), components == components[row, col])

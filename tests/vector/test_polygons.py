@@ -388,3 +388,24 @@ def test_specks_cleared_before_tracing_change_nothing():
             [shapely.to_wkb(p) for p in per_polygon_reference(mask, UTM, options)]
     assert len(mask_to_polygons(with_blob, UTM)) == 1
     assert mask_to_polygons(three, UTM)[0].area == pytest.approx(3 * 0.25)
+
+
+@pytest.mark.parametrize("kind", ["smooth", "ragged", "small", "holes"])
+def test_trace_equals_shapes_with_a_mask_band(kind: str) -> None:
+    # trace leaves the mask band out for smooth masks: the same polygons, same order, same rings
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:200, 0:230]
+    if kind == "smooth":
+        mask = ((yy - 90) ** 2 + (xx - 120) ** 2 < 70 ** 2) | ((yy - 170) ** 2 + (xx - 30) ** 2 < 20 ** 2)
+    elif kind == "ragged":
+        mask = rng.random((200, 230)) < 0.5
+    elif kind == "small":
+        mask = rng.random((9, 7)) < 0.6
+    else:  # holes, one with an island
+        mask = (yy - 90) ** 2 + (xx - 120) ** 2 < 70 ** 2
+        mask[60:70, 100:110] = mask[80:100, 130:150] = False
+        mask[88:92, 138:142] = True
+    mask = mask.astype(np.uint8)
+    expected = [shapely.to_wkb(shape(g)) for g, _ in
+                rasterio.features.shapes(mask, mask=mask.astype(bool), transform=UTM)]
+    assert [shapely.to_wkb(p) for p in trace(mask, UTM)] == expected
