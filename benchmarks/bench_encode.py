@@ -191,6 +191,8 @@ def compare_readers(counts: list[int], rounds: int, size: int) -> None:
             line = ", ".join(f"{n} readers {np.median(table[n]):.1f} chips/s "
                              f"({np.median(table[n]) / np.median(table[base]):.2f}x)" for n in counts)
             print(f"  {name} ({unit}, median of {rounds}): {line}", flush=True)
+            print("    rounds: " + "; ".join(f"{n}: " + " ".join(f"{v:.1f}" for v in table[n])
+                                          for n in counts), flush=True)
 
 
 def main() -> None:
