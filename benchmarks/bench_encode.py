@@ -16,6 +16,12 @@ Prints chips/s of each and the ratio. The goal on the 2-core development machine
     python benchmarks/bench_encode.py --attention vit-b    # the same, SAM ViT-B-sized at 1024 px
     python benchmarks/bench_encode.py --attention sam2-tiny  # SAM 2 Hiera-T-sized at 1024 px
 
+    python benchmarks/bench_encode.py --readers 1,2,4      # reading alone and demo end to end
+
+`--readers` writes a tiled, deflate-compressed uint8 GeoTIFF and prints, rounds interleaved,
+chips/s of reading alone (1024 px chips, stride 512, through the loop's readers, nothing
+encoded) and of the demo model end to end (256 px chips into a feature folder) per reader count.
+
 `--attention` times the image encoder alone (`get_image_embeddings`, one chip a call) with
 samscape's fused attention (`samscape.models.attention`) and with transformers' own modules, same
 weights, rounds interleaved, in fp32 and under bf16 autocast, and prints chips/s and the ratio.
@@ -123,16 +129,88 @@ def compare_attention(size: str, rounds: int) -> None:
               f"ratio {ref_s / fused_s:.2f}x (median of {rounds})", flush=True)
 
 
+def write_deflate(path: Path, size: int) -> None:
+    """A `size`² tiled, deflate-compressed uint8 RGB GeoTIFF with texture (so it compresses as a photo)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size]
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3, dtype="uint8",
+                       crs="EPSG:32633", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                       transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000)) as ds:
+        for b in range(3):
+            band = 100 + 60 * np.sin(xx / (30 + 7 * b)) * np.cos(yy / (40 + 5 * b))
+            ds.write((band + rng.normal(0, 12, band.shape)).clip(0, 255).astype("uint8"), b + 1)
+
+
+def compare_readers(counts: list[int], rounds: int, size: int) -> None:
+    """Reading alone and demo-model encoding end to end, chips/s per reader count, interleaved."""
+    from contextlib import closing
+
+    from samscape.chiploop import _read_ahead, default_readers, encode_chips
+    from samscape.features import prepare_folder
+    from samscape.geo import ChipGrid
+    from samscape.planning import plan_encoding
+    from samscape.raster import RasterSource
+    from samscape.settings import settings_with
+    from samscape.threads import apply
+
+    apply("batch")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        raster = tmp / "scene.tif"
+        write_deflate(raster, size)
+        e2e_raster = tmp / "small.tif"
+        write_deflate(e2e_raster, size // 2)
+        print(f"readers: {size}² deflate uint8 raster, default readers {default_readers()}, "
+              f"torch threads {torch.get_num_threads()}, {rounds} interleaved rounds", flush=True)
+        read: dict[int, list[float]] = {n: [] for n in counts}
+        e2e: dict[int, list[float]] = {n: [] for n in counts}
+        with RasterSource(raster) as source:
+            grid = source.grid
+            spec = source.spec((1, 2, 3), grid, None)
+            chips = list(ChipGrid(grid, 1024, 512))
+        settings = settings_with(None, model="demo", device="cpu", batch_size=4)
+        for r in range(rounds):
+            for n in counts:
+                with RasterSource(raster) as source:
+                    started = time.perf_counter()
+                    with closing(_read_ahead(source, spec, chips, n, 8 + n)) as reads:
+                        got = sum(1 for _ in reads)
+                    read[n].append(got / (time.perf_counter() - started))
+                with RasterSource(e2e_raster) as source:
+                    plan = plan_encoding(source, settings)
+                    state = prepare_folder(tmp / f"ff-{r}-{n}", plan.metadata, False)
+                    todo = list(plan.chips)
+                    started = time.perf_counter()
+                    with closing(encode_chips(source, plan, todo, 4, state, readers=n)) as loop:
+                        done = sum(len(b) for b in loop)
+                    state.flush()
+                    e2e[n].append(done / (time.perf_counter() - started))
+        base = counts[0]
+        for name, table, unit in (("reading alone", read, f"{len(chips)} chips of 1024 px"),
+                                  ("demo end to end", e2e, f"{len(todo)} chips of 256 px")):
+            line = ", ".join(f"{n} readers {np.median(table[n]):.1f} chips/s "
+                             f"({np.median(table[n]) / np.median(table[base]):.2f}x)" for n in counts)
+            print(f"  {name} ({unit}, median of {rounds}): {line}", flush=True)
+            print("    rounds: " + "; ".join(f"{n}: " + " ".join(f"{v:.1f}" for v in table[n])
+                                          for n in counts), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attention", choices=["demo", "vit-b", "sam2-tiny"],
                         help="only compare encoder forward time with and without fused attention")
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds for --attention")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds for --attention and --readers")
+    parser.add_argument("--readers", help="compare reader counts, e.g. 1,2,4 (reading, demo end to end)")
+    parser.add_argument("--raster-size", type=int, default=4096, help="raster side for --readers")
     parser.add_argument("--size", choices=["vit-b", "tiny"], default="vit-b")
     parser.add_argument("--cols", type=int, default=3, help="chip columns (stride half a chip)")
     parser.add_argument("--rows", type=int, default=3, help="chip rows")
     parser.add_argument("--batch-size", type=int, default=2)
     args = parser.parse_args()
+    if args.readers:
+        compare_readers([int(n) for n in args.readers.split(",")], args.rounds, args.raster_size)
+        return
     if args.attention:
         compare_attention(args.attention, args.rounds)
         return

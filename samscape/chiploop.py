@@ -1,4 +1,4 @@
-"""The chip-encoding loop: read chips (prefetched), skip nodata ones, encode batches, hand them on.
+"""The chip-encoding loop: read chips (several readers, ahead), skip nodata ones, encode batches.
 
 The one place where reading, encoding and writing meet: `samscape encode`, the live cache and the
 cost estimate all run their chips through `encode_chips`, each with its own sink and progress.
@@ -6,7 +6,6 @@ cost estimate all run their chips through `encode_chips`, each with its own sink
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -20,11 +19,15 @@ import torch
 from .geo import Chip
 from .planning import EncodePlan
 from .raster import RasterSource, ReadSpec
+from .threads import cores
 
 ProgressCallback = Callable[[int, int], None]
 """callable(done, total): chips done so far of those to do."""
 
-__all__ = ["BatchDone", "ChipSink", "ProgressCallback", "encode_chips"]
+__all__ = ["BatchDone", "ChipSink", "MAX_READERS", "ProgressCallback", "default_readers", "encode_chips"]
+
+MAX_READERS = 8
+"""Most reader threads chosen by default (one per core up to this)."""
 
 
 class ChipSink(Protocol):
@@ -51,45 +54,56 @@ class BatchDone:
         return len(self.encoded) + len(self.nodata)
 
 
+def default_readers(available: int | None = None) -> int:
+    """Reader threads by default: one per core, at most `MAX_READERS`. GDAL decodes with the GIL
+    released, so readers overlap each other and the model; more than the cores only queue."""
+    return max(1, min(MAX_READERS, available if available is not None else cores()))
+
+
 def encode_chips(source: RasterSource, plan: EncodePlan, chips: Iterable[Chip], batch_size: int,
-                 sink: ChipSink, *, warm_up: bool = False) -> Generator[BatchDone, None, None]:
+                 sink: ChipSink, *, warm_up: bool = False, readers: int | None = None
+                 ) -> Generator[BatchDone, None, None]:
     """Encode `chips` of the open `source` as `plan` says, in batches of up to `batch_size` chips
     with data, into `sink`; yields after each batch so the caller can report progress or stop.
 
-    Chips are read in order in a background thread, two batches ahead, so reading overlaps
-    encoding; a chip all nodata goes to `sink.skip` and is not encoded. warm_up: encode the first
-    chip alone once before the first batch (its features are dropped), so batch times leave out
-    the model's first-call setup.
+    Chips are read in background threads, `readers` of them (default `default_readers()`), each
+    on its own handle of the raster, up to two batches ahead, so reading overlaps encoding; they
+    are handed on in the order of `chips`, so batches are the same whatever the count. A chip all
+    nodata goes to `sink.skip` and is not encoded. warm_up: encode the first chip alone once
+    before the first batch (its features are dropped), so batch times leave out the model's
+    first-call setup. Closing the generator stops the readers and closes their handles.
     """
     backend = plan.backend
-    with closing(_prefetch(_batches(source, plan.read_spec, chips, batch_size))) as batches:
-        for batch, nodata in batches:
+    count = readers if readers is not None else default_readers()
+    ahead = 2 * batch_size + count
+    with closing(_read_ahead(source, plan.read_spec, chips, count, ahead)) as pixels:
+        for batch, nodata in _batches(pixels, batch_size):
             for chip in nodata:
                 sink.skip(chip)
             seconds = 0.0
             if batch:
-                pixels = [torch.from_numpy(p) for _, p in batch]
+                tensors = [torch.from_numpy(p) for _, p in batch]
                 if warm_up:
-                    backend.encode(pixels[:1], plan.mixed_precision)
+                    backend.encode(tensors[:1], plan.mixed_precision)
                     warm_up = False
                 start = time.perf_counter()
-                features = backend.encode(pixels, plan.mixed_precision)
+                features = backend.encode(tensors, plan.mixed_precision)
                 seconds = time.perf_counter() - start
                 for (chip, data), feats in zip(batch, features, strict=True):
                     sink.write(chip, data.shape[:2], feats)
             yield BatchDone(tuple(chip for chip, _ in batch), tuple(nodata), seconds)
 
 
+_Read = tuple[Chip, "np.ndarray | None"]
 _Batch = tuple[list[tuple[Chip, np.ndarray]], list[Chip]]
 
 
-def _batches(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], size: int
-             ) -> Iterator[_Batch]:
-    """Read chips in order; yield (up to `size` chips with their (H, W, 3) uint8 pixels, chips all
-    nodata)."""
-    batch, nodata = [], []
-    for chip in chips:
-        pixels = source.read_chip(spec, chip.window)
+def _batches(reads: Iterable[_Read], size: int) -> Iterator[_Batch]:
+    """Group (chip, (H, W, 3) uint8 pixels or None if all nodata) in order into (up to `size`
+    chips with their pixels, chips all nodata)."""
+    batch: list[tuple[Chip, np.ndarray]] = []
+    nodata: list[Chip] = []
+    for chip, pixels in reads:
         if pixels is None:
             nodata.append(chip)
         else:
@@ -101,34 +115,92 @@ def _batches(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], size: 
         yield batch, nodata
 
 
-def _prefetch(items: Iterator[_Batch], depth: int = 2) -> Generator[_Batch, None, None]:
-    """Run `items` in a background thread, `depth` ahead, so reading overlaps encoding."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    end = object()
+def _read_ahead(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], readers: int, ahead: int
+                ) -> Generator[_Read, None, None]:
+    """Read `chips` in `readers` threads, at most `ahead` chips read but not yet taken; yield
+    (chip, pixels or None) in the order of `chips`. Reader 0 uses `source`, the others each open
+    their own handle and close it when done. A read error is raised where its chip would come;
+    on close, the readers finish the chip in hand and are joined."""
+    work = enumerate(chips)
+    taken = 0
+    take_lock = threading.Lock()
+    ready = threading.Condition()
+    results: dict[int, _Read | BaseException] = {}
+    failures: list[BaseException] = []
+    finished = 0
+    slots = threading.Semaphore(ahead)
     stop = threading.Event()
 
-    def worker() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(end)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
+    def post(index: int, item: _Read | BaseException) -> None:
+        with ready:
+            results[index] = item
+            ready.notify()
 
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
+    def take() -> tuple[int, Chip] | None:
+        nonlocal taken
+        while not slots.acquire(timeout=0.1):
+            if stop.is_set():
+                return None
+        with take_lock:
+            if stop.is_set():
+                slots.release()
+                return None
+            try:
+                item = next(work, None)
+            except BaseException as exc:  # raised where the next chip would come
+                stop.set()
+                post(taken, exc)
+                return None
+            if item is None:
+                slots.release()
+                return None
+            taken += 1
+            return item
+
+    def reader(k: int) -> None:
+        nonlocal finished
+        handle: RasterSource | None = None
+        try:
+            handle = source if k == 0 else source.reopen()
+            while (item := take()) is not None:
+                index, chip = item
+                try:
+                    post(index, (chip, handle.read_chip(spec, chip.window)))
+                except BaseException as exc:
+                    stop.set()
+                    post(index, exc)
+        except BaseException as exc:  # opening a handle: raised at once
+            stop.set()
+            with ready:
+                failures.append(exc)
+        finally:
+            if handle is not None and handle is not source:
+                handle.close()
+            with ready:
+                finished += 1
+                ready.notify()
+
+    threads = [threading.Thread(target=reader, args=(k,), name=f"samscape-reader-{k}", daemon=True)
+               for k in range(readers)]
+    for thread in threads:
+        thread.start()
     try:
-        while (item := q.get()) is not end:
+        index = 0
+        while True:
+            with ready:
+                while index not in results and not failures and finished < readers:
+                    ready.wait()
+                if failures:
+                    raise failures[0]
+                if index not in results:
+                    return
+                item = results.pop(index)
+            slots.release()
             if isinstance(item, BaseException):
                 raise item
             yield item
+            index += 1
     finally:
         stop.set()
-        thread.join(timeout=5)
+        for thread in threads:
+            thread.join()

@@ -43,6 +43,7 @@ class RasterSource:
 
     def __init__(self, path: str | os.PathLike, crs: str | None = None) -> None:
         self.path = os.fspath(path)
+        self._crs = crs
         self._vrt: WarpedVRT | None = None
         self._vrt_grid: PixelGrid | None = None
         try:
@@ -73,6 +74,11 @@ class RasterSource:
         if self._vrt is not None:
             self._vrt.close()
         self._dataset.close()
+
+    def reopen(self) -> RasterSource:
+        """A second, independent handle on the same raster (same CRS), for another thread: a
+        handle is not thread-safe."""
+        return RasterSource(self.path, crs=self._crs)
 
     @property
     def name(self) -> str:
