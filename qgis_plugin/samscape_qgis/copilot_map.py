@@ -10,6 +10,7 @@ from qgis.PyQt.QtCore import Qt, pyqtSignal
 from qgis.PyQt.QtGui import QColor
 
 from . import geojson
+from .maptools import Drag
 from .processing.compat import POLYGON_GEOMETRY as POLYGON
 
 GRID_COLOR = "#d500f9"
@@ -72,24 +73,21 @@ class ExtentTool(QgsMapTool):
     def __init__(self, canvas: QgsMapCanvas) -> None:
         super().__init__(canvas)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self._start = None
+        self.drag = Drag()
 
     def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - QGIS's names
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._start = event.mapPoint()
+        self.drag.press(event)
 
     def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802
-        if self._start is not None:
-            self.dragged.emit(QgsRectangle(self._start, event.mapPoint()))
+        rect = self.drag.moved(event)
+        if rect is not None:
+            self.dragged.emit(rect)
 
     def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802
-        if event.button() != Qt.MouseButton.LeftButton or self._start is None:
-            return
-        rect = QgsRectangle(self._start, event.mapPoint())
-        self._start = None
-        if rect.width() > 0 and rect.height() > 0:
+        rect = self.drag.released(event)
+        if rect is not None and rect.width() > 0 and rect.height() > 0:
             self.drawn.emit(rect)
 
     def deactivate(self) -> None:
-        self._start = None
+        self.drag.start = None
         super().deactivate()

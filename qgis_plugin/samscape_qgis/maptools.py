@@ -97,9 +97,32 @@ class PointTool(PromptTool):
             self.clicked.emit(event.mapPoint(), LABELS[self.kind])
 
 
+class Drag:
+    """A rectangle dragged with the left button on a map tool, in the canvas's CRS."""
+
+    def __init__(self) -> None:
+        self.start: QgsPointXY | None = None
+
+    def press(self, event: QgsMapMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.start = event.mapPoint()
+
+    def moved(self, event: QgsMapMouseEvent) -> QgsRectangle | None:
+        """The rectangle so far (None: no drag under way)."""
+        return None if self.start is None else QgsRectangle(self.start, event.mapPoint())
+
+    def released(self, event: QgsMapMouseEvent) -> QgsRectangle | None:
+        """The rectangle dragged when the left button is released (None: no drag ended; it may be
+        empty)."""
+        if event.button() != Qt.MouseButton.LeftButton or self.start is None:
+            return None
+        rect, self.start = QgsRectangle(self.start, event.mapPoint()), None
+        return rect
+
+
 class BoxTool(PromptTool):
     """A box dragged with the left button: `dragged(rect)` while it grows, `drawn(rect)` when the
-    button is released (a box without width or height is dropped)."""
+    button is released (a box without width or height is dropped: `cancelled()`)."""
 
     dragged = pyqtSignal(QgsRectangle)
     drawn = pyqtSignal(QgsRectangle)
@@ -107,30 +130,29 @@ class BoxTool(PromptTool):
 
     def __init__(self, canvas: QgsMapCanvas) -> None:
         super().__init__(canvas, BOX)
-        self._start: QgsPointXY | None = None
+        self.drag = Drag()
 
     def canvasPressEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - QGIS's name
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._start = event.mapPoint()
+        self.drag.press(event)
 
     def canvasMoveEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - QGIS's name
-        if self._start is None:
+        rect = self.drag.moved(event)
+        if rect is None:
             super().canvasMoveEvent(event)
         else:
-            self.dragged.emit(QgsRectangle(self._start, event.mapPoint()))
+            self.dragged.emit(rect)
 
     def canvasReleaseEvent(self, event: QgsMapMouseEvent) -> None:  # noqa: N802 - QGIS's name
-        if event.button() != Qt.MouseButton.LeftButton or self._start is None:
+        rect = self.drag.released(event)
+        if rect is None:
             return
-        rect = QgsRectangle(self._start, event.mapPoint())
-        self._start = None
         if rect.width() > 0 and rect.height() > 0:
             self.drawn.emit(rect)
         else:
             self.cancelled.emit()
 
     def deactivate(self) -> None:
-        self._start = None
+        self.drag.start = None
         super().deactivate()
 
 
