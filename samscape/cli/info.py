@@ -32,10 +32,10 @@ def _model_mismatch(features: FeatureFolder) -> str | None:
               help="Load and check every chip; exit 1 naming any missing or corrupt.")
 def info_command(folder: str, as_json: bool, validate: bool) -> None:
     """Describe the feature folder FOLDER."""
-    from ..features import FeatureFolder
+    from ..features import open_folder
     from ..geo.crs import plain_number
 
-    features = FeatureFolder.open(folder)
+    features = open_folder(folder)
     summary = features.summary()
     problems: dict[str, str] = {}
     if validate:

@@ -35,6 +35,7 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from .convert import convert_command
     from .demo import demo_command
     from .encode import encode_command
     from .info import info_command
@@ -44,6 +45,7 @@ def _register() -> None:
     from .segment import segment_command
     from .serve import serve_command
 
+    cli.add_command(convert_command)
     cli.add_command(demo_command)
     cli.add_command(encode_command)
     cli.add_command(info_command)

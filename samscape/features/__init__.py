@@ -17,6 +17,7 @@ from .metadata import (
     ModelRecord,
     PreprocessingRecord,
 )
+from .opening import open_folder
 from .origin import find_raster
 from .writer import OVERWRITE_FIX, FolderState, check_target, prepare_folder
 
@@ -36,6 +37,7 @@ __all__ = [
     "chip_relpath",
     "find_raster",
     "is_feature_folder",
+    "open_folder",
     "prepare_folder",
     "read_chip",
     "read_manifest",

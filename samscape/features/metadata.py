@@ -110,7 +110,9 @@ class PreprocessingRecord(_Record):
     grid: GridRecord
     chip_size: int = Field(ge=1, le=MAX_INPUT_SIZE)
     stride: int = Field(ge=1, le=MAX_INPUT_SIZE)
-    resize: Literal["longest_side_pad", "square"]
+    resize: Literal["longest_side_pad", "square", "ultralytics_letterbox"] = Field(
+        description="longest_side_pad: SAM's (transformers); square: SAM 2's (transformers); "
+                    "ultralytics_letterbox: Geo-SAM's features (see docs/formats.md)")
     mean: tuple[Finite, Finite, Finite]
     std: tuple[Annotated[float, Field(gt=0, allow_inf_nan=False)],
                Annotated[float, Field(gt=0, allow_inf_nan=False)],

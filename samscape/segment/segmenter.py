@@ -139,22 +139,22 @@ class Segmenter:
     def _decode(self, task: _Task) -> ChipMask | None:
         p = task.prompts
         chip = p.chip
-        backend = self.source.backend
-        features = self.source.decoder_input(chip.chip_id)
+        source = self.source
+        features = source.decoder_input(chip.chip_id)
         if features is None:
             return None
         shape = (chip.window.height, chip.window.width)
         multimask = p.single_point or task.reference is not None
-        low_res, iou = backend.decode_low_res(
+        low_res, iou = source.decode_low_res(
             features, shape,
             torch.from_numpy(p.points) if len(p.points) else None,
             torch.from_numpy(p.labels) if len(p.labels) else None,
             None if p.box is None else torch.from_numpy(p.box),
-            multimask=multimask,
+            multimask,
         )
         if task.reference is None:
             best = int(iou.argmax())
-            mask = backend.upscale(low_res[best:best + 1], shape)[0].numpy() > 0
+            mask = source.upscale(low_res[best:best + 1], shape)[0].numpy() > 0
             if p.single_point:
                 col, row = np.clip(np.floor(p.points[0] + 0.5).astype(int), 0, np.array(shape[::-1]) - 1)
                 if mask[row, col]:  # a point the decoder left out says nothing about the parts
@@ -162,7 +162,7 @@ class Segmenter:
             if p.box is not None:
                 mask = _in_box(mask, p.box)
         else:
-            masks = backend.upscale(low_res, shape).numpy() > 0
+            masks = source.upscale(low_res, shape).numpy() > 0
             best = _most_consistent(masks, chip.window, *task.reference, iou.numpy())
             overlap, previous = task.reference
             anchor = np.zeros(shape, bool)

@@ -17,6 +17,7 @@ from rasterio.crs import CRS
 
 from ..errors import SettingsError
 from ..features import FolderMetadata
+from ..features.geosam import LetterboxMapping
 from ..geo import ChipGrid, PixelGrid, crs_label, transform_bounds
 from ..models import PreparedChip, SamBackend
 
@@ -111,6 +112,9 @@ class FeatureSource(ABC):
     """
 
     mode: str  # "pre-encoded" or "live"
+    mapping: LetterboxMapping | None = None
+    """How prompts and masks map between a chip and the model when it is not the backend's own
+    (samscape's): Geo-SAM's features are decoded as Geo-SAM decodes them."""
 
     def __init__(self, chips: ChipGrid, backend: SamBackend, name: str,
                  memory_mb: float = DEFAULT_MEMORY_MB) -> None:
@@ -183,6 +187,23 @@ class FeatureSource(ABC):
         if isinstance(state, PreparedChip):
             self.cache.attach(chip_id, state)
         return state
+
+    def decode_low_res(self, features: Features | PreparedChip, chip_shape: tuple[int, int],
+                       points: torch.Tensor | None, labels: torch.Tensor | None,
+                       box: torch.Tensor | None, multimask: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """`SamBackend.decode_low_res` for a chip of this source (prompts in chip pixel indices),
+        through the source's `mapping` when it has one."""
+        if self.mapping is None:
+            return self.backend.decode_low_res(features, chip_shape, points, labels, box,
+                                               multimask=multimask)
+        return self.mapping.decode_low_res(self.backend, features, chip_shape, points, labels, box,
+                                           multimask)
+
+    def upscale(self, low_res: torch.Tensor, chip_shape: tuple[int, int]) -> torch.Tensor:
+        """(M, m, m) decoder logits → (M, H, W) at the chip's size, as the features' maker does."""
+        if self.mapping is None:
+            return self.backend.upscale(low_res, chip_shape)
+        return self.mapping.upscale(low_res, chip_shape)
 
     def close(self) -> None:
         """Release background work; the source is not used afterwards."""

@@ -11,7 +11,8 @@ from ..errors import (
     SettingsError,
     UnknownModelError,
 )
-from ..features import FeatureFolder, FolderMetadata
+from ..features import FeatureFolder, FolderMetadata, open_folder
+from ..features.geosam import LETTERBOX, GeosamFolder, LetterboxMapping
 from ..geo import ChipGrid
 from ..models import SamBackend, load_backend
 from .base import DEFAULT_MEMORY_MB, Features, FeatureSource
@@ -28,13 +29,15 @@ class EncodedSource(FeatureSource):
         chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
         super().__init__(chips, backend, pre.source_name, memory_mb)
         self.folder = folder
+        if pre.resize == LETTERBOX:
+            self.mapping = LetterboxMapping(folder.metadata.model.input_size)
 
     @classmethod
     def open(cls, path: str | os.PathLike, model: str | None = None, device: str = "auto",
              memory_mb: float = DEFAULT_MEMORY_MB) -> EncodedSource:
-        """Open a feature folder with the model recorded in its manifest (`model`, if given, must
-        be that one)."""
-        folder = FeatureFolder.open(path)
+        """Open a feature folder (samscape's, or Geo-SAM v2's) with the model recorded in its
+        manifest (`model`, if given, must be that one)."""
+        folder = open_folder(path)
         record = folder.metadata.model
         if model is not None and model != record.id:
             raise SettingsError(
@@ -50,7 +53,10 @@ class EncodedSource(FeatureSource):
             ) from None
         except ModelNotAvailableError as exc:
             raise MissingModelError(str(exc), record.id) from None
-        if backend.info.weights_sha256 != record.weights_sha256:
+        if isinstance(folder, GeosamFolder):  # named by checkpoint only: these are its weights
+            folder.metadata = folder.metadata.model_copy(
+                update={"model": record.model_copy(update={"weights_sha256": backend.info.weights_sha256})})
+        elif backend.info.weights_sha256 != record.weights_sha256:
             raise FeatureFolderError(
                 f"the weights of model {record.id!r} on this machine are not the ones '{path}' was "
                 f"encoded with (sha256 {record.weights_sha256[:12]}…); "

@@ -1,0 +1,68 @@
+"""Geo-SAM's checkpoint file names and samscape's catalogue ids: the one map between them.
+
+Geo-SAM (its `geosam` library and QGIS plugin v2) names a model only by its checkpoint's file name
+(`checkpoint_path` in the manifest and in every chip file), from its registry
+(`geosam/runtime.py::MODEL_DEFINITIONS`); those files are Ultralytics' packaging of Meta's weights.
+A file named `<samscape id>.pt` is read as that samscape model (how samscape names the checkpoint
+of a model Geo-SAM does not know when asked to, `convert --checkpoint`).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath, PureWindowsPath
+
+from ...models import CATALOGUE
+
+GEOSAM_TO_SAMSCAPE: dict[str, str] = {
+    "sam_b.pt": "sam-vit-base",
+    "sam_l.pt": "sam-vit-large",
+    "sam_h.pt": "sam-vit-huge",  # not in Geo-SAM's registry, but Ultralytics' name for Meta's ViT-H
+    "sam2.1_t.pt": "sam2.1-hiera-tiny",
+    "sam2.1_s.pt": "sam2.1-hiera-small",
+    "sam2.1_b.pt": "sam2.1-hiera-base-plus",
+    "sam2.1_l.pt": "sam2.1-hiera-large",
+}
+"""Geo-SAM checkpoint file name → samscape catalogue id (same weights, Meta's)."""
+
+GEOSAM_REGISTRY = ("sam_b.pt", "sam_l.pt", "sam2_t.pt", "sam2_s.pt", "sam2_b.pt", "sam2_l.pt",
+                   "sam2.1_t.pt", "sam2.1_s.pt", "sam2.1_b.pt", "sam2.1_l.pt", "sam3.pt")
+"""The checkpoints Geo-SAM's plugin lists (and so can load a folder of)."""
+
+UNSUPPORTED = {
+    "sam2_t.pt": "SAM 2.0 Hiera-T", "sam2_s.pt": "SAM 2.0 Hiera-S", "sam2_b.pt": "SAM 2.0 Hiera-B+",
+    "sam2_l.pt": "SAM 2.0 Hiera-L", "sam3.pt": "SAM 3", "sam3.1_multiplex.pt": "SAM 3.1",
+}
+"""Geo-SAM checkpoints whose models samscape does not have."""
+
+
+def checkpoint_name(path: str) -> str:
+    """The file name of a checkpoint path written on any system (POSIX or Windows)."""
+    return PureWindowsPath(PurePosixPath(path).name).name
+
+
+def model_for_checkpoint(path: str) -> str | None:
+    """The samscape model id for a Geo-SAM `checkpoint_path`, or None when there is none."""
+    name = checkpoint_name(path)
+    if name.lower() in GEOSAM_TO_SAMSCAPE:
+        return GEOSAM_TO_SAMSCAPE[name.lower()]
+    stem = name.removesuffix(".pt")
+    return stem if name.endswith(".pt") and stem in CATALOGUE else None
+
+
+def unsupported_reason(path: str) -> str:
+    """Why the checkpoint's model cannot be used, and what to do (for a one-line error)."""
+    name = checkpoint_name(path)
+    known = UNSUPPORTED.get(name.lower())
+    if known is not None:
+        return (f"it was encoded with {known} ({name}), which samscape does not have; encode the "
+                "raster again with samscape (e.g. --model sam2.1-hiera-tiny)")
+    return (f"its checkpoint {name!r} is not one samscape knows ({', '.join(GEOSAM_TO_SAMSCAPE)}); "
+            "encode the raster again with samscape")
+
+
+def checkpoint_for_model(model_id: str) -> str | None:
+    """The Geo-SAM checkpoint file name of a samscape model Geo-SAM's plugin lists, or None."""
+    for name, mid in GEOSAM_TO_SAMSCAPE.items():
+        if mid == model_id and name in GEOSAM_REGISTRY:
+            return name
+    return None
