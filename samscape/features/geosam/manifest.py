@@ -156,8 +156,8 @@ def write_geosam_manifest(folder: Path, rows: list[GeosamRow], feature_dir: str,
     separator = "\\" if "\\" in feature_dir else "/"
     boxes, centers = [], []
     for r in rows:
-        x0, y0 = r.transform * (0, 0)
-        x1, y1 = r.transform * (r.shape[1], r.shape[0])
+        x0, y0 = r.transform @ (0, 0)
+        x1, y1 = r.transform @ (r.shape[1], r.shape[0])
         box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
         boxes.append(shapely.box(*box))
         centers.append(((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0))
