@@ -27,9 +27,30 @@ def open_folder(path: str | os.PathLike) -> FeatureFolder:
 
 
 def not_a_feature_folder(folder: Path) -> FeatureFolderError:
-    """The error for a folder with no manifest: a Geo-SAM v1 folder is named as one."""
+    """The error for a folder with no manifest (see `geosam_hint`)."""
+    return geosam_hint(folder) or FeatureFolderError(
+        f"'{folder}' is not a feature folder (no {MANIFEST}); create one with 'samscape encode'")
+
+
+def geosam_hint(folder: Path) -> FeatureFolderError | None:
+    """For a folder with no manifest that Geo-SAM made, the error saying so: a Geo-SAM v1 folder,
+    an early v2 one (a pickled manifest, which samscape never loads: unpickling runs code), or the
+    plugin's output folder (a folder per layer inside) pointing to the folder within; else None."""
     if is_geosam_v1_folder(folder):
         return FeatureFolderError(f"'{folder}' is a Geo-SAM v1 feature folder (a GeoTIFF per chip "
                                   f"and a CSV index), which samscape cannot read; {V1_FIX}")
-    return FeatureFolderError(f"'{folder}' is not a feature folder (no {MANIFEST}); create one with "
-                              "'samscape encode'")
+    if (folder / "manifest.pkl").is_file():
+        return FeatureFolderError(f"'{folder}' is an early Geo-SAM v2 folder with a pickled manifest, "
+                                  f"which samscape does not load (unpickling runs code); {V1_FIX}")
+    inner = [p for p in _children(folder) if (p / MANIFEST).is_file()]
+    if len(inner) == 1:
+        return FeatureFolderError(f"'{folder}' is not a feature folder, but '{inner[0]}' in it is: "
+                                  "give that folder")
+    return None
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir()][:1000]
+    except OSError:
+        return []

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ..errors import FeatureFolderError, RasterReadError, SettingsError
 from ..features import MANIFEST, is_feature_folder
-from ..features.geosam import is_geosam_v1_folder
-from ..features.opening import not_a_feature_folder
+from ..features.opening import geosam_hint
 from .base import DEFAULT_MEMORY_MB, FeatureSource
 from .encoded import EncodedSource
 from .live import LiveSource
@@ -24,8 +23,9 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
                             "a raster")
     if Path(path).is_dir():
         if not is_feature_folder(path):
-            if is_geosam_v1_folder(path):
-                raise not_a_feature_folder(Path(path))
+            hint = geosam_hint(Path(path))
+            if hint is not None:
+                raise hint
             raise FeatureFolderError(
                 f"'{path}' is a folder but not a feature folder (no {MANIFEST}); give a folder made "
                 "by 'samscape encode', or a raster"

@@ -194,3 +194,41 @@ def test_bad_geosam_folders_are_one_line_errors(geosam_folder, capsys) -> None:
     frame.loc[1, "transform"] = json.dumps([0.5, 0, 500000.3, 0, -0.5, 4000000.0])
     frame.to_parquet(folder / "manifest.parquet")
     assert "not on the grid" in bad(folder, capsys)
+
+
+def test_a_cancelled_geosam_encoding_opens_incomplete(geosam_folder) -> None:
+    """The plugin writes the manifest of the chips done when cancelled: the first ones, row-major."""
+    import geopandas as gpd
+
+    folder = geosam_folder(stride=128)
+    frame = gpd.read_parquet(folder / "manifest.parquet")
+    frame.iloc[:9].to_parquet(folder / "manifest.parquet")
+    summary = open_folder(folder).summary()
+    assert (summary["chip_count"], summary["grid_chip_count"], summary["complete"]) == (9, 12, False)
+    with open_source(folder) as source:
+        x, y = source.grid.transform @ (590, 490)
+        with pytest.raises(samscape.errors.PromptError, match="no encoded chip covers"):
+            samscape.Segmenter(source).segment(samscape.PromptSet(source.crs).add_point(x, y))
+
+
+def test_float16_geosam_chips_are_read(geosam_folder) -> None:
+    """Ultralytics with half=True on a GPU stores float16 features."""
+    folder = geosam_folder()
+    file = folder / "features" / "chip_000000.pt"
+    payload = torch.load(file, weights_only=True)
+    payload["features"] = payload["features"].half()
+    torch.save(payload, file)
+    features = open_folder(folder).load_chip(0)["image_embeddings"]
+    assert features.dtype == torch.float32
+    assert torch.equal(features, payload["features"][0].float())
+
+
+def test_folders_geosam_made_without_a_manifest_say_what_to_do(geosam_folder, tmp_path: Path,
+                                                              capsys) -> None:
+    folder = geosam_folder()
+    plugin_output = folder.parent  # the plugin writes OUTPUT/<layer name>/manifest.parquet
+    assert f"'{folder}' in it is: give that folder" in bad(plugin_output, capsys)
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "manifest.pkl").write_bytes(b"\x80\x04N.")
+    assert "pickled manifest" in bad(early, capsys)

@@ -27,8 +27,9 @@ SAM2_NAMES = ("high_res_feats_0", "high_res_feats_1", "image_embeddings")
 def read_geosam_chip(path: Path, family: str, checkpoint: str, src_shape: tuple[int, int],
                      shapes: dict[str, tuple[int, int, int]]) -> dict[str, torch.Tensor]:
     """Load with `weights_only=True`; check it is a `family` chip of `checkpoint` (file name),
-    made from `src_shape` (height, width) pixels, float32, with `shapes` ((C, H, W) by samscape
-    name), all finite. Returns samscape's names → (C, H, W) float32; ValueError naming the fault."""
+    made from `src_shape` (height, width) pixels, float32 (or float16), with `shapes` ((C, H, W)
+    by samscape name), all finite. Returns samscape's names → (C, H, W) float32; ValueError
+    naming the fault."""
     import torch
 
     payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -56,11 +57,11 @@ def read_geosam_chip(path: Path, family: str, checkpoint: str, src_shape: tuple[
         if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != expected:
             raise ValueError(f"feature {name!r} has shape {tuple(getattr(tensor, 'shape', ()))}, "
                              f"expected {expected}")
-        if tensor.dtype != torch.float32:
+        if tensor.dtype not in (torch.float32, torch.float16):  # float16 from Ultralytics' half=True
             raise ValueError(f"feature {name!r} is {tensor.dtype}, expected torch.float32")
         if not torch.isfinite(tensor).all():
             raise ValueError(f"feature {name!r} holds non-finite values")
-        features[name] = tensor[0]
+        features[name] = tensor[0].float()
     return features
 
 
