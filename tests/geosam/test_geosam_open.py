@@ -232,3 +232,19 @@ def test_folders_geosam_made_without_a_manifest_say_what_to_do(geosam_folder, tm
     early.mkdir()
     (early / "manifest.pkl").write_bytes(b"\x80\x04N.")
     assert "pickled manifest" in bad(early, capsys)
+
+
+def test_info_on_a_geosam_folder_imports_no_torch(geosam_folder) -> None:
+    import subprocess
+    import sys
+
+    folder = geosam_folder()
+    probe = ("import json, sys\nfrom click.testing import CliRunner\nfrom samscape.cli.main import cli\n"
+             f"result = CliRunner().invoke(cli, ['info', {str(folder)!r}])\n"
+             "print(json.dumps({'exit': result.exit_code, 'output': result.output, 'loaded': "
+             "[m for m in ('torch', 'transformers', 'pandas', 'geopandas') if m in sys.modules]}))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                         check=True)
+    answer = json.loads(run.stdout)
+    assert answer["exit"] == 0 and "geosam-v2" in answer["output"]
+    assert answer["loaded"] == []
