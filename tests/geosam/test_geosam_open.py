@@ -248,3 +248,27 @@ def test_info_on_a_geosam_folder_imports_no_torch(geosam_folder) -> None:
     answer = json.loads(run.stdout)
     assert answer["exit"] == 0 and "geosam-v2" in answer["output"]
     assert answer["loaded"] == []
+
+
+def test_checkpoint_names_map_to_catalogue_models() -> None:
+    from samscape.features.geosam import checkpoint_for_model, model_for_checkpoint
+
+    assert model_for_checkpoint("C:\\Users\\me\\Geo-SAM\\models\\sam_b.pt") == "sam-vit-base"
+    assert model_for_checkpoint("/home/me/.geosam/sam2.1_b.pt") == "sam2.1-hiera-base-plus"
+    assert model_for_checkpoint("/x/SAM_L.pt") == "sam-vit-large"
+    assert model_for_checkpoint("/x/demo.pt") == "demo"
+    assert model_for_checkpoint("/x/sam_b_finetuned.pt") is None  # Geo-SAM would guess sam_b
+    assert model_for_checkpoint("/x/sam2_t.pt") is None
+    assert checkpoint_for_model("sam2.1-hiera-large") == "sam2.1_l.pt"
+    assert checkpoint_for_model("sam-vit-huge") is None  # not in Geo-SAM's registry
+
+
+def test_a_custom_crs_written_as_wkt(geosam_folder) -> None:
+    from rasterio.crs import CRS
+
+    laea = "+proj=laea +lat_0=50 +lon_0=11.5 +x_0=1000 +y_0=2000 +ellps=GRS80 +units=m +no_defs"
+    folder = geosam_folder(crs=laea, width=300, height=260)
+    text = pq.read_table(folder / "manifest.parquet")["crs"][0].as_py()
+    assert not text.startswith("EPSG")  # Geo-SAM writes the WKT
+    with open_source(folder) as source:
+        assert source.crs == CRS.from_string(laea)
