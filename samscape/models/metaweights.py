@@ -78,15 +78,17 @@ def load_state_dict(path: Path) -> StateDict:
 
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        reason = _first_line(exc)
-        if "weights_only" in reason or "Unsupported global" in reason:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        pickled = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if pickled:
             raise ModelImportError(
-                f"'{path}' is not a plain state dict: it pickles Python objects, and samscape loads "
-                "checkpoints with weights_only=True so that no code in them runs; re-save its "
-                "state_dict() in an environment you trust and import that"
+                f"'{path}' is not a plain state dict: it pickles Python objects ({pickled.group(1)}), "
+                "and samscape loads checkpoints with weights_only=True so that no code in them runs; "
+                "re-save its state_dict() with torch.save in an environment you trust and import that"
             ) from None
-        raise ModelImportError(f"'{path}' is not a readable PyTorch checkpoint ({reason})") from None
+        reason = (str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines() or [""])[0][:200]
+        raise ModelImportError(
+            f"'{path}' is not a readable PyTorch checkpoint ({reason or type(exc).__name__})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         obj = obj["model"]
     if not isinstance(obj, dict) or not obj or not all(
@@ -297,7 +299,7 @@ def sam2_config(state: StateDict) -> dict[str, Any]:
     hidden = int(state["image_encoder.trunk.patch_embed.proj.weight"].shape[0])
     depth = 1 + max(int(k.split(".")[3]) for k in state if k.startswith("image_encoder.trunk.blocks."))
     starts = [0] + [i for i in range(depth) if f"image_encoder.trunk.blocks.{i}.proj.weight" in state]
-    blocks = tuple(b - a for a, b in zip(starts, [*starts[1:], depth]))
+    blocks = tuple(b - a for a, b in zip(starts, [*starts[1:], depth], strict=True))
     hiera = next((h for h in _HIERAS if (h.hidden_size, h.blocks_per_stage) == (hidden, blocks)), None)
     if hiera is None:
         known = ", ".join(f"{h.name} ({h.hidden_size} wide, blocks {list(h.blocks_per_stage)})"
@@ -309,7 +311,8 @@ def sam2_config(state: StateDict) -> dict[str, Any]:
     dims = [hidden * 2 ** i for i in range(len(blocks))]
     background = state["image_encoder.trunk.pos_embed"].shape[-2:]
     backbone = {
-        "model_type": "sam2_hiera_det_model", "hidden_size": hidden, "blocks_per_stage": list(blocks), "embed_dim_per_stage": dims,
+        "model_type": "sam2_hiera_det_model", "hidden_size": hidden, "blocks_per_stage": list(blocks),
+        "embed_dim_per_stage": dims,
         "num_attention_heads": hiera.heads_per_stage[0],
         "num_attention_heads_per_stage": list(hiera.heads_per_stage),
         "global_attention_blocks": list(hiera.global_attention_blocks),
@@ -331,15 +334,14 @@ def convert(state: StateDict, config: dict[str, Any] | None = None) -> tuple[Fam
     from transformers import Sam2Config, Sam2Model, SamConfig, SamModel
 
     family = family_of(state)
+    hf_config: Any
     if family == "sam2":
-        converted, kwargs, config_class, model_class = (sam2_keys(state), config or sam2_config(state),
-                                                        Sam2Config, Sam2Model)
+        converted, hf_config = sam2_keys(state), Sam2Config(**(config or sam2_config(state)))
     else:
-        converted, kwargs, config_class, model_class = (sam_keys(state), config or sam_config(state),
-                                                        SamConfig, SamModel)
-    hf_config = config_class(**kwargs)
+        converted, hf_config = sam_keys(state), SamConfig(**(config or sam_config(state)))
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in model_class(hf_config).state_dict().items()}
+        model = (Sam2Model if family == "sam2" else SamModel)(hf_config)
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     missing = sorted(set(expected) - set(converted))
     unexpected = sorted(set(converted) - set(expected))
     wrong = sorted(k for k in set(expected) & set(converted) if tuple(converted[k].shape) != expected[k])
@@ -365,8 +367,3 @@ def write_model_folder(state: StateDict, folder: Path, config: dict[str, Any] | 
     hf_config.to_json_file(str(folder / "config.json"))
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return family
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
