@@ -353,7 +353,13 @@ def convert(state: StateDict, config: dict[str, Any] | None = None) -> tuple[Fam
             f"the checkpoint does not match a {family} model of the size its shapes suggest "
             f"({detail}); it is not a Meta/Ultralytics SAM or SAM 2 checkpoint samscape can convert"
         )
-    tensors = {k: converted[k].detach().to(torch.float32).contiguous() for k in expected}
+    tensors: StateDict = {}
+    storages: set[int] = set()
+    for key in expected:  # safetensors refuses tensors that share memory
+        tensor = converted[key].detach().to(torch.float32).contiguous()
+        pointer = tensor.untyped_storage().data_ptr()
+        tensors[key] = tensor.clone() if pointer in storages else tensor
+        storages.add(pointer)
     return family, hf_config, tensors
 
 
