@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import rasterio
 import torch
+from affine import Affine
 from shapely import wkb
 from shapely.geometry import box
 
@@ -44,13 +45,13 @@ def test_manifest_columns_and_encodings(geosam_folder: Callable[..., Path], real
         assert row["feature_path"] == str(folder.resolve() / "features" / f"{row['chip_id']}.pt")
         assert Path(row["source_path"]) == real_geotiff.resolve()
         assert row["checkpoint_path"].endswith("/sam2_t.pt") and row["model_type"] == "sam2"
-        chip_transform = transform * transform.translation(col_off, 0)
+        chip_transform = transform @ Affine.translation(col_off, 0)
         assert json.loads(row["transform"]) == pytest.approx(list(chip_transform)[:6], abs=1e-12)
         assert json.loads(row["shape"]) == [256, 256]
         assert json.loads(row["dst_shape"]) == [1024, 1024]
         assert row["crs"] == "EPSG:4326"
-        left, top = chip_transform * (0, 0)
-        right, bottom = chip_transform * (256, 256)
+        left, top = chip_transform @ (0, 0)
+        right, bottom = chip_transform @ (256, 256)
         assert wkb.loads(row["geometry"]).equals_exact(box(left, bottom, right, top), 1e-9)
         assert (row["chip_center_x"], row["chip_center_y"]) == pytest.approx(((left + right) / 2,
                                                                                (top + bottom) / 2))
@@ -85,7 +86,7 @@ def test_prompt_goes_to_the_covering_chip_with_the_nearest_centre(
     nearer than chip 0's (128), so geosam answers from chip 1, on chip 1's grid."""
     folder = geosam_folder("sam2_t.pt", 256)
     with rasterio.open(real_geotiff) as src:
-        x, y = src.transform * (230.5, 100.5)
+        x, y = src.transform @ (230.5, 100.5)
     found = oracle.run("query.py", folder, geosam_checkpoints["sam2_t.pt"], x, y, tmp_path)
     assert found["chip_id"] == "chip_000001"
     result = json.loads((tmp_path / "result.json").read_text())
@@ -104,7 +105,7 @@ def test_a_moved_folder_does_not_open_in_geosam(
     original.rename(hidden)
     try:
         with rasterio.open(real_geotiff) as src:
-            x, y = src.transform * (100.5, 100.5)
+            x, y = src.transform @ (100.5, 100.5)
         with pytest.raises(RuntimeError, match="FileNotFoundError"):
             oracle.run("query.py", moved, geosam_checkpoints["sam2_t.pt"], x, y, tmp_path / "out")
     finally:
