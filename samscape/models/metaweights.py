@@ -334,11 +334,18 @@ def convert(state: StateDict, config: dict[str, Any] | None = None) -> tuple[Fam
     from transformers import Sam2Config, Sam2Model, SamConfig, SamModel
 
     family = family_of(state)
+    try:
+        kwargs = config or (sam2_config(state) if family == "sam2" else sam_config(state))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ModelImportError(
+            f"the {family} checkpoint lacks {exc} or has it in an unexpected shape; it is not a "
+            "Meta/Ultralytics SAM or SAM 2 checkpoint samscape can convert"
+        ) from None
     hf_config: Any
     if family == "sam2":
-        converted, hf_config = sam2_keys(state), Sam2Config(**(config or sam2_config(state)))
+        converted, hf_config = sam2_keys(state), Sam2Config(**kwargs)
     else:
-        converted, hf_config = sam_keys(state), SamConfig(**(config or sam_config(state)))
+        converted, hf_config = sam_keys(state), SamConfig(**kwargs)
     with torch.device("meta"):
         model = (Sam2Model if family == "sam2" else SamModel)(hf_config)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}

@@ -148,6 +148,14 @@ def test_unknown_hiera_is_refused() -> None:
         mw.sam2_config(state)
 
 
+@pytest.mark.parametrize(("name", "drop"), [("sam_b", "image_encoder.pos_embed"),
+                                            ("sam2_t", "image_encoder.trunk.pos_embed")])
+def test_checkpoint_missing_a_tensor_is_refused(name: str, drop: str) -> None:
+    state = {k: torch.empty(s, device="meta") for k, s in meta_table(name).items() if k != drop}
+    with pytest.raises(ModelImportError, match=f"lacks '{drop}'"):
+        mw.convert(state)
+
+
 def test_sam2_round_trip_gives_the_same_tensors() -> None:
     """transformers → Meta layout → convert: the very same tensors under the very same keys."""
     config = CATALOGUE["tiny-random-sam2"].tiny
