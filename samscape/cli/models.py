@@ -39,11 +39,14 @@ def download_command(model_id: str) -> None:
 
 
 @models_group.command("import")
-@click.argument("path", type=click.Path(exists=True, file_okay=False))
-@click.option("--id", "model_id", required=True, help="Catalogue id, or a new id.")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--id", "--as", "model_id", required=True,
+              help="Catalogue id (a transformers folder of its weights), or a new id.")
 def import_command(path: str, model_id: str) -> None:
-    """Copy a local transformers SAM/SAM 2 folder into the store (for air-gapped machines)."""
-    target = store.import_folder(path, model_id)
+    """Import PATH into the store (for air-gapped machines): a transformers SAM/SAM 2 folder
+    (config.json + *.safetensors), or a Meta-format checkpoint file, converted: SAM's
+    sam_vit_b/l/h .pth, SAM 2/2.1's .pt, or Ultralytics' (Geo-SAM's) sam_b.pt, sam2.1_t.pt, ..."""
+    target = store.import_model(path, model_id)
     click.echo(f"{model_id}: imported to {target}")
 
 

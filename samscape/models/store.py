@@ -1,5 +1,6 @@
 """Where model weights live: the catalogue's and imported models' state, download from the hub,
-import from a folder, remove. Needs no torch (`loading` builds the models)."""
+import from a folder or a Meta checkpoint, remove. Needs no torch (`loading` builds the models;
+`metaweights` converts checkpoints, loading torch only then)."""
 
 from __future__ import annotations
 
@@ -197,13 +198,16 @@ def download(model_id: str, progress: bool = True) -> Path:
     return _commit(staging, spec, digest, origin="downloaded")
 
 
+def import_model(path: str | os.PathLike, model_id: str) -> Path:
+    """Import a `transformers` folder (`import_folder`) or a Meta-format checkpoint file
+    (`import_checkpoint`) into the store under `model_id`."""
+    return (import_checkpoint if Path(path).is_file() else import_folder)(path, model_id)
+
+
 def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
     """Copy a local `transformers` SAM/SAM 2 folder (config.json + *.safetensors) into the store."""
     src = Path(folder)
-    if not _ID.match(model_id):
-        raise ModelImportError(
-            f"model id {model_id!r} is not valid; use lower-case letters, digits, '.', '_', '-'"
-        )
+    _check_new_id(model_id)
     config_file = src / "config.json"
     if not config_file.is_file() or not list(src.glob("*.safetensors")):
         raise ModelImportError(
@@ -230,11 +234,6 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
             )
     else:
         spec = ModelSpec(model_id, family, config_input_size(config), f"imported from {src.resolve()}")
-    if (model_path(model_id) / PROVENANCE).is_file():
-        raise ModelImportError(
-            f"model {model_id!r} is already in the store; run 'samscape models remove "
-            f"{model_id}' first"
-        )
     digest = weights_sha256(src)
     if spec.sha256 and digest != spec.sha256:
         raise ModelImportError(
@@ -246,6 +245,56 @@ def import_folder(folder: str | os.PathLike, model_id: str) -> Path:
         for file in src.glob(pattern):
             shutil.copy2(file, staging / file.name)
     return _commit(staging, spec, digest, origin="imported")
+
+
+def import_checkpoint(file: str | os.PathLike, model_id: str) -> Path:
+    """Convert a Meta-format SAM / SAM 2 checkpoint (`sam_vit_b_01ec64.pth`, `sam2.1_hiera_tiny.pt`,
+    Ultralytics' `sam_b.pt`, ...) to a transformers folder in the store (see `metaweights`). The
+    file is loaded with weights_only=True; the record keeps its name and sha256."""
+    src = Path(file)
+    _check_new_id(model_id)
+    if model_id in CATALOGUE:
+        raise ModelImportError(
+            f"{model_id!r} is a catalogue id, which names the pinned weights from "
+            f"{CATALOGUE[model_id].repository or 'samscape'}; import the checkpoint under an id of "
+            f"your own (e.g. --as my-{model_id})"
+        )
+    from .metaweights import load_state_dict, write_model_folder
+
+    source_sha256 = _file_sha256(src)
+    state = load_state_dict(src)
+    staging = _staging(model_id)
+    try:
+        family = write_model_folder(state, staging)
+        config = json.loads((staging / "config.json").read_text())
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    spec = ModelSpec(model_id, family, config_input_size(config),
+                     f"converted from the Meta checkpoint {src.name}")
+    return _commit(staging, spec, weights_sha256(staging), origin="imported",
+                   extra={"source_file": str(src.resolve()), "source_sha256": source_sha256,
+                          "converted_from": "meta"})
+
+
+def _check_new_id(model_id: str) -> None:
+    if not _ID.match(model_id):
+        raise ModelImportError(
+            f"model id {model_id!r} is not valid; use lower-case letters, digits, '.', '_', '-'"
+        )
+    if (model_path(model_id) / PROVENANCE).is_file():
+        raise ModelImportError(
+            f"model {model_id!r} is already in the store; run 'samscape models remove "
+            f"{model_id}' first"
+        )
+
+
+def _file_sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def remove(model_id: str) -> None:
@@ -303,12 +352,12 @@ def weights_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _commit(staging: Path, spec: ModelSpec, sha256: str, origin: str) -> Path:
+def _commit(staging: Path, spec: ModelSpec, sha256: str, origin: str, extra: dict | None = None) -> Path:
     """Record provenance and move the staged folder into place in one rename."""
     record = {
         "id": spec.id, "family": spec.family, "input_size": spec.input_size,
         "description": spec.description, "repository": spec.repository,
-        "revision": spec.revision, "weights_sha256": sha256, "origin": origin,
+        "revision": spec.revision, "weights_sha256": sha256, "origin": origin, **(extra or {}),
     }
     (staging / PROVENANCE).write_text(json.dumps(record, indent=2))
     target = model_path(spec.id)
