@@ -7,7 +7,7 @@ transformers' own conversion scripts (`models/sam/convert_sam_to_hf.py`,
 `models/sam2_video/convert_sam2_video_to_hf.py`); SAM 2's video-only weights (memory encoder,
 memory attention, object pointers) are dropped, as Sam2Model has no use for them.
 
-Needs no torch to import (the Geo-SAM name table is read by commands that must start fast).
+Needs no torch to import. Geo-SAM's checkpoint names are mapped in `features.geosam.checkpoints`.
 """
 
 from __future__ import annotations
@@ -24,47 +24,6 @@ if TYPE_CHECKING:
     import torch
 
 StateDict = dict[str, "torch.Tensor"]
-
-
-@dataclass(frozen=True, slots=True)
-class GeosamCheckpoint:
-    """A checkpoint file name in Geo-SAM's registry (Ultralytics' names for Meta's weights), its
-    family, and the samscape model id that holds the same weights. `in_catalogue` is False for SAM
-    2.0, which samscape's catalogue does not carry: import Meta's file under `model_id`."""
-
-    filename: str
-    family: Family
-    model_id: str
-    in_catalogue: bool = True
-
-
-GEOSAM_CHECKPOINTS: dict[str, GeosamCheckpoint] = {c.filename: c for c in (
-    GeosamCheckpoint("sam_b.pt", "sam", "sam-vit-base"),
-    GeosamCheckpoint("sam_l.pt", "sam", "sam-vit-large"),
-    GeosamCheckpoint("sam_h.pt", "sam", "sam-vit-huge"),  # Ultralytics knows it; Geo-SAM's list does not
-    GeosamCheckpoint("sam2_t.pt", "sam2", "sam2-hiera-tiny", in_catalogue=False),
-    GeosamCheckpoint("sam2_s.pt", "sam2", "sam2-hiera-small", in_catalogue=False),
-    GeosamCheckpoint("sam2_b.pt", "sam2", "sam2-hiera-base-plus", in_catalogue=False),
-    GeosamCheckpoint("sam2_l.pt", "sam2", "sam2-hiera-large", in_catalogue=False),
-    GeosamCheckpoint("sam2.1_t.pt", "sam2", "sam2.1-hiera-tiny"),
-    GeosamCheckpoint("sam2.1_s.pt", "sam2", "sam2.1-hiera-small"),
-    GeosamCheckpoint("sam2.1_b.pt", "sam2", "sam2.1-hiera-base-plus"),
-    GeosamCheckpoint("sam2.1_l.pt", "sam2", "sam2.1-hiera-large"),
-)}
-
-
-def geosam_checkpoint(checkpoint_path: str) -> GeosamCheckpoint | None:
-    """The entry for a Geo-SAM `checkpoint_path` (matched on its file name, case-insensitive, as
-    Geo-SAM does), or None for one samscape cannot stand in for (SAM 3, unknown names)."""
-    return GEOSAM_CHECKPOINTS.get(Path(checkpoint_path.replace("\\", "/")).name.lower())
-
-
-def geosam_filename(model_id: str) -> str | None:
-    """Geo-SAM's checkpoint file name for a samscape model id, or None when Geo-SAM has none."""
-    for entry in GEOSAM_CHECKPOINTS.values():
-        if entry.model_id == model_id:
-            return entry.filename
-    return None
 
 
 # --- loading ---------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 
-from samscape.models.metaweights import GEOSAM_CHECKPOINTS
+from samscape.features.geosam.checkpoints import GEOSAM_REGISTRY, GEOSAM_TO_SAMSCAPE, UNSUPPORTED
+from samscape.models import CATALOGUE
 
 from .harness import Oracle
 
@@ -32,6 +33,9 @@ def test_samscape_environment_has_neither_torchvision_nor_ultralytics() -> None:
 def test_every_geosam_sam_and_sam2_name_is_mapped(oracle: Oracle) -> None:
     found = oracle.run("check_env.py")
     geosam = {name: family for name, family in found["geosam"] if family in ("sam", "sam2")}
-    assert {n: e.family for n, e in GEOSAM_CHECKPOINTS.items() if n in geosam} == geosam
-    assert set(GEOSAM_CHECKPOINTS) - set(geosam) == {"sam_h.pt"}  # Ultralytics' name, not Geo-SAM's
-    assert set(GEOSAM_CHECKPOINTS) <= set(found["ultralytics"])
+    assert set(geosam) <= set(GEOSAM_REGISTRY)
+    mapped = {n: CATALOGUE[m].family for n, m in GEOSAM_TO_SAMSCAPE.items() if n in geosam}
+    assert mapped == {n: f for n, f in geosam.items() if n in GEOSAM_TO_SAMSCAPE}
+    assert set(geosam) - set(GEOSAM_TO_SAMSCAPE) <= set(UNSUPPORTED)  # SAM 2.0: samscape lacks it
+    assert set(GEOSAM_TO_SAMSCAPE) - set(geosam) == {"sam_h.pt"}  # Ultralytics' name, not Geo-SAM's
+    assert set(GEOSAM_TO_SAMSCAPE) <= set(found["ultralytics"])

@@ -238,15 +238,3 @@ def test_catalogue_ids_are_not_taken_by_a_conversion(tmp_path: Path) -> None:
     assert "catalogue id" in message and "--as my-sam-vit-base" in message
     import_checkpoint(file, "mine")
     assert "already in the store" in cli_error("models", "import", str(file), "--as", "mine")
-
-
-def test_geosam_names_map_to_models_of_their_family() -> None:
-    for name, entry in mw.GEOSAM_CHECKPOINTS.items():
-        assert entry.filename == name
-        if entry.in_catalogue:
-            assert CATALOGUE[entry.model_id].family == entry.family
-        else:
-            assert entry.model_id not in CATALOGUE
-        assert mw.geosam_filename(entry.model_id) == name
-    assert mw.geosam_checkpoint("C:\\models\\SAM_B.pt") == mw.GEOSAM_CHECKPOINTS["sam_b.pt"]
-    assert mw.geosam_checkpoint("/x/sam3.pt") is None
