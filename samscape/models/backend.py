@@ -192,18 +192,18 @@ class SamBackend:
 
     def _download(self, features: dict[str, torch.Tensor], dtype: torch.dtype
                   ) -> list[dict[str, torch.Tensor]]:
-        """(B, C, h, w) device features → per chip (C, h, w) CPU tensors of `dtype`, cast on the
-        device; on CUDA copied into pinned memory without blocking (the caller waits)."""
+        """(B, C, h, w) device features → per chip a contiguous (C, h, w) CPU tensor of `dtype`
+        with its own storage (a view would make torch.save store the whole batch), cast on the
+        device (on the CPU while copying); on CUDA copied into pinned memory without blocking
+        (the caller waits)."""
         cuda = self.device.type == "cuda"
         chips: list[dict[str, torch.Tensor]] = [{} for _ in range(len(next(iter(features.values()))))]
         for name, batch in features.items():
-            batch = batch.to(dtype)
+            if self.device.type != "cpu":
+                batch = batch.to(dtype)
             for i, chip in enumerate(chips):
-                if cuda:
-                    chip[name] = torch.empty(batch.shape[1:], dtype=dtype, pin_memory=True)
-                    chip[name].copy_(batch[i], non_blocking=True)
-                else:
-                    chip[name] = batch[i].to("cpu", copy=True)
+                chip[name] = torch.empty(batch.shape[1:], dtype=dtype, pin_memory=cuda)
+                chip[name].copy_(batch[i], non_blocking=cuda)
         return chips
 
     def _embed(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
