@@ -42,9 +42,10 @@ class Preprocessing:
         preprocessing each chip on its own."""
         device = torch.device("cpu") if device is None else device
         size = self.input_size
-        uploaded = [upload(image, device) for image in images]
+        # the constants first: a blocking copy would wait for the chips' uploads
         mean = (torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0).to(device)
         std = (torch.tensor(self.std).view(1, 3, 1, 1) * 255.0).to(device)
+        uploaded = [upload(image, device) for image in images]
         groups: dict[tuple[int, int], list[int]] = {}
         for i, image in enumerate(uploaded):
             groups.setdefault((image.shape[0], image.shape[1]), []).append(i)
@@ -60,7 +61,8 @@ class Preprocessing:
                 return x.contiguous()
             if batch is None:
                 batch = torch.zeros(len(images), 3, size, size, device=device)
-            batch[torch.tensor(members, device=device), :, :h, :w] = x
+            for j, i in enumerate(members):
+                batch[i, :, :h, :w] = x[j]
         return batch if batch is not None else torch.zeros(0, 3, size, size, device=device)
 
 
