@@ -103,3 +103,20 @@ def test_a_float32_chip_file_holds_one_chip_not_its_batch(make_raster, tmp_path)
     for chip_id in folder.records:
         assert folder.chip_file(chip_id).stat().st_size < one_chip + 4096
         assert all(owns_its_storage(t) for t in folder.load_chip(chip_id).values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_on_cuda_chips_and_features_travel_pinned_and_match_the_cpu() -> None:
+    cpu = load_backend("tiny-random-sam2", device="cpu")
+    cuda = load_backend("tiny-random-sam2", device="cuda")
+    images = [c.pin_memory() for c in chips()] + [chips()[0]]  # one not pinned: pinned on the way
+    pre = cpu.preprocessing
+    torch.testing.assert_close(pre(images, torch.device("cuda")).cpu(), pre(images), atol=1e-4, rtol=0)
+    seconds: dict[str, float] = {}
+    on_gpu = cuda.encode(images, mixed_precision=False, dtype=torch.float16, seconds=seconds)
+    on_cpu = cpu.encode(images, mixed_precision=False, dtype=torch.float16)
+    assert set(seconds) == set(ENCODE_STAGES) and all(v > 0 for v in seconds.values())
+    for a, b in zip(on_gpu, on_cpu, strict=True):
+        for name in a:
+            assert a[name].is_pinned() and a[name].dtype == torch.float16 and owns_its_storage(a[name])
+            torch.testing.assert_close(a[name].float(), b[name].float(), atol=2e-2, rtol=2e-2)
