@@ -9,8 +9,16 @@ temporary model store exactly as real weights would be.
 
     python benchmarks/bench_encode.py                 # ViT-B-sized, 9 chips of 1024 px
     python benchmarks/bench_encode.py --size tiny     # seconds-long smoke run
+    python benchmarks/bench_encode.py --device cuda --size sam2-tiny   # on a GPU (256 chips)
 
-Prints chips/s of each and the ratio. The goal on the 2-core development machine is >= 2x.
+Prints, in one run on `--device` (default auto), chips/s of: the one-chip fp32 baseline; the model
+alone (preprocessed input already on the device, autocast as `encode` uses it, the same batch
+size); reading alone (the loop's readers); writing alone (fp16 chip files through the loop's
+writer threads into a feature folder); `samscape.encode` end to end, with the share of its time
+each stage of the loop is busy (`EncodeResult.stages`; readers' and writers' shares are per
+thread). The raster is a tiled, deflate-compressed uint8 GeoTIFF, 1024 px chips at stride 512 for
+the 1024 px models. The goal on the 2-core development machine is >= 4x the baseline end to end;
+`--json PATH` also writes the numbers (benchmarks/gpu_encode.sh makes its table from them).
 
     python benchmarks/bench_encode.py --attention demo     # encoder forward, fused vs reference
     python benchmarks/bench_encode.py --attention vit-b    # the same, SAM ViT-B-sized at 1024 px
@@ -195,6 +203,182 @@ def compare_readers(counts: list[int], rounds: int, size: int) -> None:
                                           for n in counts), flush=True)
 
 
+def write_uint8(path: Path, width: int, height: int) -> None:
+    """A `width` x `height` tiled, deflate-compressed uint8 RGB GeoTIFF with texture, written in
+    strips (a photo-like scene that compresses as one)."""
+    from rasterio.windows import Window
+
+    rng = np.random.default_rng(0)
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3, dtype="uint8",
+                       crs="EPSG:32633", tiled=True, blockxsize=256, blockysize=256, compress="deflate",
+                       transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000)) as ds:
+        for top in range(0, height, 1024):
+            rows = min(1024, height - top)
+            yy, xx = np.mgrid[top:top + rows, 0:width]
+            bands = [100 + 60 * np.sin(xx / (30 + 7 * b)) * np.cos(yy / (40 + 5 * b)) for b in range(3)]
+            data = np.stack([(b + rng.normal(0, 12, b.shape)).clip(0, 255) for b in bands]).astype("uint8")
+            ds.write(data, window=Window(0, top, width, rows))
+
+
+def make_any_model(size: str, folder: Path) -> None:
+    if size != "sam2-tiny":
+        make_model(size, folder)
+        return
+    from transformers import Sam2Config, Sam2Model
+
+    torch.manual_seed(0)
+    Sam2Model(Sam2Config()).save_pretrained(folder)  # Hiera-T-sized, as sam2.1-hiera-tiny
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def model_alone(backend, chips: list[torch.Tensor], mixed: bool, rounds: int) -> float:
+    """chips/s of the model on a batch already preprocessed on the device, autocast as `encode`."""
+    import contextlib
+
+    from samscape.models import autocast_dtype
+
+    device = backend.device
+    reduced = autocast_dtype(device) if mixed else None
+    with torch.inference_mode():
+        pixels = backend.preprocessing(chips, device)
+        autocast = torch.autocast(device.type, dtype=reduced) if reduced else contextlib.nullcontext()
+        with autocast:
+            backend.model.get_image_embeddings(pixels)  # warm-up
+            sync(device)
+            started = time.perf_counter()
+            for _ in range(rounds):
+                backend.model.get_image_embeddings(pixels)
+            sync(device)
+    return rounds * len(chips) / (time.perf_counter() - started)
+
+
+def reading_alone(raster: Path, settings, chip_list, pin: bool) -> float:
+    from contextlib import closing
+
+    from samscape.chiploop import _read_ahead, default_readers
+    from samscape.planning import plan_chips
+    from samscape.raster import RasterSource
+
+    readers = default_readers()
+    with RasterSource(raster) as source:
+        spec, _ = plan_chips(source, settings, chip_list[0].window.width)
+        started = time.perf_counter()
+        with closing(_read_ahead(source, spec, chip_list, readers, 2 * settings.batch_size + readers,
+                                 pin)) as reads:
+            got = sum(1 for _ in reads)
+    return got / (time.perf_counter() - started)
+
+
+def writing_alone(out: Path, plan, chip_list) -> float:
+    """fp16 chip files through `WRITERS` threads into a feature folder, as the loop writes them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from samscape.chiploop import WRITERS
+    from samscape.features import prepare_folder
+
+    state = prepare_folder(out, plan.metadata, False)
+    shapes = plan.metadata.feature_shapes
+    features = [{k: torch.randn(shape).to(torch.float16) for k, shape in shapes.items()}
+                for _ in range(4)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WRITERS) as pool:
+        for i, chip in enumerate(chip_list):
+            pool.submit(state.write, chip, (chip.window.height, chip.window.width), features[i % 4])
+    state.flush()
+    return len(chip_list) / (time.perf_counter() - started)
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    """The one-run table on `args.device`: baseline, model alone, reading, writing, end to end."""
+    import json
+
+    from samscape.chiploop import WRITERS, default_readers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        os.environ["SAMSCAPE_HOME"] = str(tmp / "home")
+        from samscape import encode
+        from samscape.geo import ChipGrid
+        from samscape.models import autocast_dtype, import_folder, load_backend
+        from samscape.planning import plan_encoding
+        from samscape.raster import RasterSource
+        from samscape.settings import settings_with
+
+        make_any_model(args.size, tmp / "weights")
+        import_folder(tmp / "weights", "bench-model")
+        backend = load_backend("bench-model", args.device)
+        device = backend.device
+        gpu = device.type == "cuda"
+        cols = args.cols or (12 if gpu else 3)
+        rows = args.rows or (12 if gpu else 3)
+        batch = args.batch_size or (16 if gpu else 2)
+        chip = backend.spec.input_size
+        width, height = chip + (cols - 1) * chip // 2, chip + (rows - 1) * chip // 2
+        raster = tmp / "scene.tif"
+        write_uint8(raster, width, height)
+        settings = settings_with(None, model="bench-model", device=args.device, batch_size=batch)
+        with RasterSource(raster) as source:
+            value_range = source.spec((1, 2, 3), source.grid, None).value_range
+            settings = settings_with(settings, value_range=(value_range.low, value_range.high))
+            plan = plan_encoding(source, settings, backend)
+            chip_list = list(plan.chips)
+            pixels = [torch.from_numpy(source.read_chip(plan.read_spec, c.window)) for c in chip_list[:batch]]
+        windows = [(c.window.col_off, c.window.row_off, c.window.width, c.window.height)
+                   for c in ChipGrid(plan.read_spec.grid, chip, chip // 2)]
+        print(f"model: {args.size} (input {chip} px) on {device}"
+              f"{' (' + torch.cuda.get_device_name(device) + ')' if gpu else ''}, raster {width}x{height} "
+              f"uint8 deflate, {len(chip_list)} chips, batch {batch}, "
+              f"torch threads {torch.get_num_threads()}, "
+              f"readers {default_readers()}, writers {WRITERS}, autocast "
+              f"{autocast_dtype(device) if plan.mixed_precision else None}", flush=True)
+        rates: dict[str, float] = {}
+
+        n_base = min(len(windows), args.baseline_chips or (32 if gpu else len(windows)))
+        backend.encode(pixels[:1], mixed_precision=False)  # first-call setup, left out of the baseline
+        sync(device)
+        base_s = baseline(raster, tmp / "baseline", backend, value_range, windows[:n_base])
+        rates["baseline"] = n_base / base_s
+        print(f"baseline (one chip, fp32): {rates['baseline']:.3f} chips/s ({n_base} chips)", flush=True)
+
+        rounds = max(2, -(-len(chip_list) // batch)) if gpu else 1
+        rates["model"] = model_alone(backend, pixels, plan.mixed_precision, rounds)
+        print(f"model alone (batch {len(pixels)}, {rounds} rounds): {rates['model']:.3f} chips/s", flush=True)
+        rates["read"] = reading_alone(raster, settings, chip_list, gpu)
+        print(f"reading alone ({default_readers()} readers): {rates['read']:.2f} chips/s", flush=True)
+        rates["write"] = writing_alone(tmp / "written", plan, chip_list)
+        print(f"writing alone (fp16 files, {WRITERS} writers): {rates['write']:.2f} chips/s", flush=True)
+        del plan, backend
+        started = time.perf_counter()
+        result = encode(str(raster), tmp / "ours", settings, progress=sys.stderr.isatty())
+        ours_s = time.perf_counter() - started
+        assert result.encoded == len(chip_list)
+        rates["end_to_end"] = result.encoded / result.seconds
+        stages = result.stages.as_dict()
+        threads = {"read": default_readers(), "write": WRITERS}
+        shares = {k: v / result.seconds / threads.get(k, 1) for k, v in stages.items()}
+        print(f"samscape.encode end to end: {rates['end_to_end']:.3f} chips/s ({result.seconds:.1f} s "
+              f"reading + encoding + writing; {len(chip_list) / ours_s:.3f} chips/s with model load "
+              "and setup)", flush=True)
+        print("  busy share: " + ", ".join(
+            f"{k} {100 * v:.0f}%" + (f" (per thread of {threads[k]})" if k in threads else "")
+            for k, v in shares.items()), flush=True)
+        print(f"end to end: {rates['end_to_end'] / rates['baseline']:.2f}x the baseline (CPU goal >= 4x), "
+              f"{100 * rates['end_to_end'] / rates['model']:.0f}% of the model alone", flush=True)
+        base_mb = sum(f.stat().st_size for f in (tmp / "baseline").iterdir()) / 2**20 / n_base
+        ours_mb = (sum(f.stat().st_size for f in (tmp / "ours" / "features").iterdir())
+                   / 2**20 / len(chip_list))
+        print(f"disk per chip: baseline {base_mb:.2f} MiB, samscape {ours_mb:.2f} MiB")
+        if args.json:
+            Path(args.json).write_text(json.dumps({
+                "size": args.size, "device": str(device), "batch": batch, "chips": len(chip_list),
+                "readers": default_readers(), "writers": WRITERS, "chips_per_second": rates,
+                "busy_share": shares}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attention", choices=["demo", "vit-b", "sam2-tiny"],
@@ -203,10 +387,13 @@ def main() -> None:
                         help="interleaved rounds for --attention and --readers")
     parser.add_argument("--readers", help="compare reader counts, e.g. 1,2,4 (reading, demo end to end)")
     parser.add_argument("--raster-size", type=int, default=4096, help="raster side for --readers")
-    parser.add_argument("--size", choices=["vit-b", "tiny"], default="vit-b")
-    parser.add_argument("--cols", type=int, default=3, help="chip columns (stride half a chip)")
-    parser.add_argument("--rows", type=int, default=3, help="chip rows")
-    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--size", choices=["vit-b", "tiny", "sam2-tiny"], default="vit-b")
+    parser.add_argument("--cols", type=int, help="chip columns, stride half a chip (3; 12 on CUDA)")
+    parser.add_argument("--rows", type=int, help="chip rows (3; 12 on CUDA)")
+    parser.add_argument("--batch-size", type=int, help="batch size (2; 16 on CUDA)")
+    parser.add_argument("--baseline-chips", type=int, help="chips the baseline encodes (all; 32 on CUDA)")
+    parser.add_argument("--json", help="also write the numbers to this JSON file")
     args = parser.parse_args()
     if args.readers:
         compare_readers([int(n) for n in args.readers.split(",")], args.rounds, args.raster_size)
@@ -214,48 +401,7 @@ def main() -> None:
     if args.attention:
         compare_attention(args.attention, args.rounds)
         return
-
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        os.environ["SAMSCAPE_HOME"] = str(tmp / "home")
-        from samscape import encode
-        from samscape.geo import ChipGrid
-        from samscape.models import autocast_dtype, import_folder, load_backend
-        from samscape.raster import RasterSource
-
-        make_model(args.size, tmp / "weights")
-        import_folder(tmp / "weights", "bench-model")
-        backend = load_backend("bench-model", "cpu")
-        chip = backend.spec.input_size
-        width, height = chip + (args.cols - 1) * chip // 2, chip + (args.rows - 1) * chip // 2
-        raster = tmp / "scene.tif"
-        write_raster(raster, width, height)
-        with RasterSource(raster) as source:
-            grid = source.grid
-            value_range = source.spec((1, 2, 3), grid, None).value_range
-        chips = ChipGrid(grid, chip, chip // 2)
-        windows = [(c.window.col_off, c.window.row_off, c.window.width, c.window.height)
-                   for c in chips]
-        print(f"model: {args.size} (input {chip} px), raster {width}x{height}, {len(chips)} chips, "
-              f"torch threads {torch.get_num_threads()}, "
-              f"autocast {autocast_dtype(torch.device('cpu'))}", flush=True)
-
-        base_s = baseline(raster, tmp / "baseline", backend, value_range, windows)
-        print(f"baseline: {len(chips) / base_s:.3f} chips/s ({base_s:.1f} s)", flush=True)
-
-        started = time.perf_counter()
-        result = encode(str(raster), tmp / "ours", model="bench-model", device="cpu",
-                        value_range=(value_range.low, value_range.high),
-                        batch_size=args.batch_size, progress=sys.stderr.isatty())
-        ours_s = time.perf_counter() - started
-        assert result.encoded == len(chips)
-        print(f"samscape: {len(chips) / ours_s:.3f} chips/s ({ours_s:.1f} s with model load and "
-              f"setup; {result.seconds:.1f} s reading + encoding + writing)")
-        print(f"speed-up: {base_s / ours_s:.2f}x end to end, {base_s / result.seconds:.2f}x "
-              "per chip (goal >= 2x)")
-        base_mb = sum(f.stat().st_size for f in (tmp / "baseline").iterdir()) / 2**20
-        ours_mb = sum(f.stat().st_size for f in (tmp / "ours" / "features").iterdir()) / 2**20
-        print(f"disk: baseline {base_mb:.1f} MiB, samscape {ours_mb:.1f} MiB")
+    measure_all(args)
 
 
 if __name__ == "__main__":

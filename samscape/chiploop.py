@@ -1,4 +1,5 @@
-"""The chip-encoding loop: read chips (several readers, ahead), skip nodata ones, encode batches.
+"""The chip-encoding loop: read chips (several readers, ahead), skip nodata ones, encode batches,
+write chip files (several writers, while the next batch encodes).
 
 The one place where reading, encoding and writing meet: `samscape encode`, the live cache and the
 cost estimate all run their chips through `encode_chips`, each with its own sink and progress.
@@ -9,11 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol
 
-import numpy as np
 import torch
 
 from .geo import Chip
@@ -24,14 +25,20 @@ from .threads import cores
 ProgressCallback = Callable[[int, int], None]
 """callable(done, total): chips done so far of those to do."""
 
-__all__ = ["BatchDone", "ChipSink", "MAX_READERS", "ProgressCallback", "default_readers", "encode_chips"]
+__all__ = ["BatchDone", "ChipSink", "MAX_READERS", "ProgressCallback", "StageSeconds", "WRITERS",
+           "default_readers", "encode_chips"]
 
 MAX_READERS = 8
 """Most reader threads chosen by default (one per core up to this)."""
 
+WRITERS = 2
+"""Writer threads by default: chip files are written while the next batch encodes (torch.save
+and the file system release the GIL; on a GPU one thread writes ~500 fp16 ViT-B chips/s)."""
+
 
 class ChipSink(Protocol):
-    """Where encoded chips go (a `features.FolderState`, or a measuring sink)."""
+    """Where encoded chips go (a `features.FolderState`, or a measuring sink). `write` is called
+    from the loop's writer threads, several at once, and `skip` from the loop's own."""
 
     def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
               ) -> None:
@@ -41,14 +48,34 @@ class ChipSink(Protocol):
         """Take note that `chip` is all nodata (it is not encoded)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StageSeconds:
+    """Busy seconds of each stage of the loop, summed over the threads that run it: reading chips
+    (the readers), upload with preprocessing, the model, the download of the features (the
+    backend's steps: device time on CUDA, from events), writing chip files (the writers)."""
+
+    read: float = 0.0
+    upload: float = 0.0
+    model: float = 0.0
+    download: float = 0.0
+    write: float = 0.0
+
+    def __add__(self, other: StageSeconds) -> StageSeconds:
+        return StageSeconds(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass(frozen=True)
 class BatchDone:
-    """One batch through the loop: the chips encoded and written, those skipped as all nodata,
-    and the seconds the backend took to encode them."""
+    """One batch through the loop: the chips encoded whose files are written, those skipped as
+    all nodata, the seconds the backend took to encode them, and each stage's busy seconds."""
 
     encoded: tuple[Chip, ...]
     nodata: tuple[Chip, ...]
     seconds: float
+    stages: StageSeconds = StageSeconds()
 
     def __len__(self) -> int:
         return len(self.encoded) + len(self.nodata)
@@ -61,53 +88,101 @@ def default_readers(available: int | None = None) -> int:
 
 
 def encode_chips(source: RasterSource, plan: EncodePlan, chips: Iterable[Chip], batch_size: int,
-                 sink: ChipSink, *, warm_up: bool = False, readers: int | None = None
-                 ) -> Generator[BatchDone, None, None]:
+                 sink: ChipSink, *, warm_up: bool = False, readers: int | None = None,
+                 writers: int | None = None) -> Generator[BatchDone, None, None]:
     """Encode `chips` of the open `source` as `plan` says, in batches of up to `batch_size` chips
     with data, into `sink`; yields after each batch so the caller can report progress or stop.
 
     Chips are read in background threads, `readers` of them (default `default_readers()`), each
     on its own handle of the raster, up to two batches ahead, so reading overlaps encoding; they
-    are handed on in the order of `chips`, so batches are the same whatever the count. A chip all
-    nodata goes to `sink.skip` and is not encoded. warm_up: encode the first chip alone once
-    before the first batch (its features are dropped), so batch times leave out the model's
-    first-call setup. Closing the generator stops the readers and closes their handles.
+    are handed on in the order of `chips` (as uint8 tensors, pinned where the model is on CUDA),
+    so batches are the same whatever the count. A chip all nodata goes to `sink.skip` and is not
+    encoded. Features come back in the folder's dtype and are written by `writers` threads
+    (default `WRITERS`) while the next batch encodes: a batch is yielded once its files are
+    written, the first at once, each later one after the next batch is encoded. warm_up: encode
+    the first chip alone once before the first batch (its features are dropped), so batch times
+    leave out the model's first-call setup. A write error is raised here. Closing the generator
+    cancels the writes not begun, waits for those begun (each leaves a whole file or none), stops
+    the readers and closes their handles.
     """
     backend = plan.backend
+    dtype = getattr(torch, plan.metadata.dtype)
     count = readers if readers is not None else default_readers()
     ahead = 2 * batch_size + count
-    with closing(_read_ahead(source, plan.read_spec, chips, count, ahead)) as pixels:
-        for batch, nodata in _batches(pixels, batch_size):
-            for chip in nodata:
-                sink.skip(chip)
-            seconds = 0.0
-            if batch:
-                tensors = [torch.from_numpy(p) for _, p in batch]
-                if warm_up:
-                    backend.encode(tensors[:1], plan.mixed_precision)
-                    warm_up = False
-                start = time.perf_counter()
-                features = backend.encode(tensors, plan.mixed_precision)
-                seconds = time.perf_counter() - start
-                for (chip, data), feats in zip(batch, features, strict=True):
-                    sink.write(chip, data.shape[:2], feats)
-            yield BatchDone(tuple(chip for chip, _ in batch), tuple(nodata), seconds)
+    pin = backend.device.type == "cuda"
+    pool = ThreadPoolExecutor(writers if writers is not None else WRITERS,
+                              thread_name_prefix="samscape-writer")
+    try:
+        with closing(_read_ahead(source, plan.read_spec, chips, count, ahead, pin)) as pixels:
+            pending: _Writing | None = None
+            for index, (batch, nodata) in enumerate(_batches(pixels, batch_size)):
+                for chip, _ in nodata:
+                    sink.skip(chip)
+                seconds, writes = 0.0, []
+                steps: dict[str, float] = {}
+                if batch:
+                    tensors = [p for _, p, _ in batch]
+                    if warm_up:
+                        backend.encode(tensors[:1], plan.mixed_precision, dtype)
+                        warm_up = False
+                    start = time.perf_counter()
+                    features = backend.encode(tensors, plan.mixed_precision, dtype, steps)
+                    seconds = time.perf_counter() - start
+                    writes = [pool.submit(_write, sink, chip, (p.shape[0], p.shape[1]), feats)
+                              for (chip, p, _), feats in zip(batch, features, strict=True)]
+                read = sum(s for _, _, s in batch) + sum(s for _, s in nodata)
+                current = _Writing(tuple(c for c, _, _ in batch), tuple(c for c, _ in nodata),
+                                   seconds, StageSeconds(read=read, **steps), writes)
+                if pending is not None:
+                    yield pending.done()
+                pending = current
+                if index == 0:
+                    yield pending.done()
+                    pending = None
+            if pending is not None:
+                yield pending.done()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-_Read = tuple[Chip, "np.ndarray | None"]
-_Batch = tuple[list[tuple[Chip, np.ndarray]], list[Chip]]
+@dataclass(frozen=True)
+class _Writing:
+    """A batch encoded, its chip files being written by `writes` (each: seconds it took)."""
+
+    encoded: tuple[Chip, ...]
+    nodata: tuple[Chip, ...]
+    seconds: float
+    stages: StageSeconds
+    writes: list[Future[float]]
+
+    def done(self) -> BatchDone:
+        """Wait for the writes; raises the first write error."""
+        spent = sum(write.result() for write in self.writes)
+        return BatchDone(self.encoded, self.nodata, self.seconds,
+                         self.stages + StageSeconds(write=spent))
+
+
+def _write(sink: ChipSink, chip: Chip, shape: tuple[int, int], features: dict[str, torch.Tensor]
+           ) -> float:
+    start = time.perf_counter()
+    sink.write(chip, shape, features)
+    return time.perf_counter() - start
+
+
+_Read = tuple[Chip, "torch.Tensor | None", float]
+_Batch = tuple[list[tuple[Chip, torch.Tensor, float]], list[tuple[Chip, float]]]
 
 
 def _batches(reads: Iterable[_Read], size: int) -> Iterator[_Batch]:
-    """Group (chip, (H, W, 3) uint8 pixels or None if all nodata) in order into (up to `size`
-    chips with their pixels, chips all nodata)."""
-    batch: list[tuple[Chip, np.ndarray]] = []
-    nodata: list[Chip] = []
-    for chip, pixels in reads:
+    """Group (chip, (H, W, 3) uint8 pixels or None if all nodata, seconds to read) in order into
+    (up to `size` chips with their pixels, chips all nodata), each with its seconds."""
+    batch: list[tuple[Chip, torch.Tensor, float]] = []
+    nodata: list[tuple[Chip, float]] = []
+    for chip, pixels, seconds in reads:
         if pixels is None:
-            nodata.append(chip)
+            nodata.append((chip, seconds))
         else:
-            batch.append((chip, pixels))
+            batch.append((chip, pixels, seconds))
         if len(batch) == size:
             yield batch, nodata
             batch, nodata = [], []
@@ -115,10 +190,11 @@ def _batches(reads: Iterable[_Read], size: int) -> Iterator[_Batch]:
         yield batch, nodata
 
 
-def _read_ahead(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], readers: int, ahead: int
-                ) -> Generator[_Read, None, None]:
+def _read_ahead(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], readers: int, ahead: int,
+                pin: bool = False) -> Generator[_Read, None, None]:
     """Read `chips` in `readers` threads, at most `ahead` chips read but not yet taken; yield
-    (chip, pixels or None) in the order of `chips`. Reader 0 uses `source`, the others each open
+    (chip, (H, W, 3) uint8 tensor, in pinned memory if `pin`, or None if all nodata, seconds the
+    reader spent on it) in the order of `chips`. Reader 0 uses `source`, the others each open
     their own handle and close it when done. A read error is raised where its chip would come;
     on close, the readers finish the chip in hand and are joined."""
     work = enumerate(chips)
@@ -165,7 +241,12 @@ def _read_ahead(source: RasterSource, spec: ReadSpec, chips: Iterable[Chip], rea
             while (item := take()) is not None:
                 index, chip = item
                 try:
-                    post(index, (chip, handle.read_chip(spec, chip.window)))
+                    start = time.perf_counter()
+                    pixels = handle.read_chip(spec, chip.window)
+                    tensor = None if pixels is None else torch.from_numpy(pixels)
+                    if tensor is not None and pin:
+                        tensor = tensor.pin_memory()
+                    post(index, (chip, tensor, time.perf_counter() - start))
                 except BaseException as exc:
                     stop.set()
                     post(index, exc)

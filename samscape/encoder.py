@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .chiploop import ProgressCallback, encode_chips
+from .chiploop import ProgressCallback, StageSeconds, encode_chips
 from .errors import SettingsError
 from .features import FolderState, check_target, prepare_folder
 from .models import get_spec
@@ -24,7 +24,8 @@ __all__ = ["EncodeResult", "ProgressCallback", "encode"]
 
 @dataclass
 class EncodeResult:
-    """What a run did: chips encoded now, found done, skipped as nodata; the folder's size."""
+    """What a run did: chips encoded now, found done, skipped as nodata; the folder's size; the
+    seconds it took and each stage's busy seconds in them (`chiploop.StageSeconds`)."""
 
     folder: Path
     grid_chip_count: int
@@ -33,6 +34,7 @@ class EncodeResult:
     nodata: int = 0
     seconds: float = 0.0
     chips_per_second: float = 0.0
+    stages: StageSeconds = StageSeconds()
 
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
@@ -71,6 +73,7 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
         for batch in encode_chips(source, plan, todo, settings.batch_size, state):
             result.encoded += len(batch.encoded)
             result.nodata += len(batch.nodata)
+            result.stages += batch.stages
             bar.update(len(batch))
             if report is not None:
                 report(result.encoded + result.nodata, len(todo))

@@ -3,6 +3,7 @@ torch loads with the first chip read or written, so that opening a folder needs 
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +19,8 @@ CHIP_FORMAT = "samscape-chip"
 def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, int],
                features: dict[str, torch.Tensor], dtype: str) -> None:
     """Save features as `dtype` under a temporary name, then rename: a killed run never leaves a
-    file with the final name that holds less than a whole chip."""
+    file with the final name that holds less than a whole chip. Serialised in memory first, so a
+    full disk raises OSError (torch.save to a path raises RuntimeError)."""
     import torch
 
     payload = {
@@ -29,9 +31,11 @@ def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, i
         "chip_shape": list(chip_shape),
         "features": {k: v.to(getattr(torch, dtype)).contiguous() for k, v in features.items()},
     }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     tmp = temporary_for(path)
     try:
-        torch.save(payload, tmp)
+        tmp.write_bytes(buffer.getbuffer())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -7,7 +7,8 @@ through it, so a folder is checked, verified and named the same way whoever writ
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,19 +31,30 @@ CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+(\.[0-9a-f]+)?\.tmp")
 
 @dataclass
 class FolderState:
-    """A feature folder being written: its metadata, the chips written, the chips all nodata."""
+    """A feature folder being written: its metadata, the chips written, the chips all nodata.
+
+    Thread-safe: chips are written from several threads at once (the encoding loop's writers);
+    `records` and `skipped` change under a lock, and `flush` writes a snapshot of them (one flush
+    at a time, so a later snapshot is never overwritten by an earlier one).
+    """
 
     folder: Path
     metadata: FolderMetadata
     records: dict[int, ChipRecord]
     skipped: set[int]
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _flushing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def flush(self) -> None:
-        metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
-        try:
-            write_manifest(self.folder, metadata, list(self.records.values()))
-        except OSError as exc:
-            raise _write_error(self.folder, exc) from None
+        with self._flushing:
+            with self._lock:
+                records = list(self.records.values())
+                skipped = tuple(sorted(self.skipped))
+            metadata = self.metadata.model_copy(update={"skipped_chip_ids": skipped})
+            try:
+                write_manifest(self.folder, metadata, records)
+            except OSError as exc:
+                raise _write_error(self.folder, exc) from None
 
     def write(self, chip: Chip, pixels_shape: tuple[int, int], features: dict[str, torch.Tensor]
               ) -> None:
@@ -52,11 +64,19 @@ class FolderState:
                        pixels_shape, features, self.metadata.dtype)
         except OSError as exc:
             raise _write_error(self.folder, exc) from None
-        self.records[chip.chip_id] = ChipRecord.from_chip(chip)
+        record = ChipRecord.from_chip(chip)
+        with self._lock:
+            self.records[chip.chip_id] = record
 
     def skip(self, chip: Chip) -> None:
         """Record `chip` as all nodata (in the manifest from the next `flush`)."""
-        self.skipped.add(chip.chip_id)
+        with self._lock:
+            self.skipped.add(chip.chip_id)
+
+    def forget(self, chip_id: int) -> None:
+        """Drop `chip_id`'s record (its file removed; out of the manifest from the next `flush`)."""
+        with self._lock:
+            self.records.pop(chip_id, None)
 
 
 def check_target(out: Path) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -66,6 +68,44 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if _cpu_has_fast_bf16() else None
 
 
+ENCODE_STAGES = ("upload", "model", "download")
+"""`SamBackend.encode`'s steps: chips to the device and preprocessed there; the model; features
+cast and copied back."""
+
+
+class _StageClock:
+    """Busy seconds of `ENCODE_STAGES`, added to `seconds` (if given): on CUDA from events recorded
+    on the current stream, read after one wait for the last of them (which `encode` needs anyway);
+    elsewhere from `time.perf_counter`, the steps being synchronous there."""
+
+    def __init__(self, device: torch.device, seconds: dict[str, float] | None) -> None:
+        self.cuda = device.type == "cuda"
+        self.seconds = seconds
+        self.marks: list[tuple[str, Any]] = [("", self._now())]
+
+    def _now(self) -> Any:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True, blocking=True)
+            event.record()
+            return event
+        return time.perf_counter()
+
+    def mark(self, stage: str) -> None:
+        """`stage` ends now."""
+        if self.cuda or self.seconds is not None:
+            self.marks.append((stage, self._now()))
+
+    def finish(self) -> None:
+        """Wait for the device's work (on CUDA), then add each stage's seconds."""
+        if self.cuda:
+            self.marks[-1][1].synchronize()
+        if self.seconds is None:
+            return
+        for (_, start), (stage, end) in pairwise(self.marks):
+            spent = start.elapsed_time(end) / 1000 if self.cuda else end - start
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + spent
+
+
 def _cpu_has_fast_bf16() -> bool:
     try:
         with open("/proc/cpuinfo") as f:
@@ -124,17 +164,47 @@ class SamBackend:
         side = self.spec.input_size // config.vision_config.patch_size
         return {"image_embeddings": (config.vision_config.output_channels, side, side)}
 
-    def encode(self, chips: list[torch.Tensor], mixed_precision: bool = True
+    def encode(self, chips: list[torch.Tensor], mixed_precision: bool = True,
+               dtype: torch.dtype = torch.float32, seconds: dict[str, float] | None = None
                ) -> list[dict[str, torch.Tensor]]:
-        """(H, W, 3) uint8 chips → one dict of (C, h, w) float32 CPU feature tensors per chip."""
-        pixels = self.preprocessing(chips).to(self.device)
-        dtype = autocast_dtype(self.device) if mixed_precision else None
-        autocast = (torch.autocast(self.device.type, dtype=dtype) if dtype
-                    else contextlib.nullcontext())
-        with torch.inference_mode(), autocast:
-            features = self._embed(pixels)
-        cpu = {name: t.float().cpu() for name, t in features.items()}
-        return [{name: t[i] for name, t in cpu.items()} for i in range(len(chips))]
+        """(H, W, 3) uint8 CPU chips → one dict of (C, h, w) CPU feature tensors of `dtype` per chip,
+        each holding only its own storage.
+
+        The chips go to the device as uint8 and are preprocessed there; the features are cast to
+        `dtype` there before they come back (on CUDA into pinned memory, waited for before this
+        returns). seconds: if given, the busy seconds of each step are added to it under
+        `ENCODE_STAGES` (on CUDA timed with events on the stream, so they count device time).
+        """
+        clock = _StageClock(self.device, seconds)
+        with torch.inference_mode():
+            pixels = self.preprocessing(chips, self.device)
+            clock.mark("upload")
+            reduced = autocast_dtype(self.device) if mixed_precision else None
+            autocast = (torch.autocast(self.device.type, dtype=reduced) if reduced
+                        else contextlib.nullcontext())
+            with autocast:
+                features = self._embed(pixels)
+            clock.mark("model")
+        host = self._download(features, dtype)  # ordinary tensors, not inference ones
+        clock.mark("download")
+        clock.finish()
+        return host
+
+    def _download(self, features: dict[str, torch.Tensor], dtype: torch.dtype
+                  ) -> list[dict[str, torch.Tensor]]:
+        """(B, C, h, w) device features → per chip a contiguous (C, h, w) CPU tensor of `dtype`
+        with its own storage (a view would make torch.save store the whole batch), cast on the
+        device (on the CPU while copying); on CUDA copied into pinned memory without blocking
+        (the caller waits)."""
+        cuda = self.device.type == "cuda"
+        chips: list[dict[str, torch.Tensor]] = [{} for _ in range(len(next(iter(features.values()))))]
+        for name, batch in features.items():
+            if self.device.type != "cpu":
+                batch = batch.to(dtype)
+            for i, chip in enumerate(chips):
+                chip[name] = torch.empty(batch.shape[1:], dtype=dtype, pin_memory=cuda)
+                chip[name].copy_(batch[i], non_blocking=cuda)
+        return chips
 
     def _embed(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.model.get_image_embeddings(pixels)

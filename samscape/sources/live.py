@@ -184,7 +184,7 @@ class LiveSource(FeatureSource):
             try:
                 features = read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
             except Exception:  # removed or damaged behind our back: encode it again
-                del self.state.records[chip_id]
+                self.state.forget(chip_id)
                 file.unlink(missing_ok=True)
                 return self.load(chip_id)
             self._used[chip_id] = time.time()
@@ -203,7 +203,7 @@ class LiveSource(FeatureSource):
             if cid in keep:
                 continue
             self._file(cid).unlink(missing_ok=True)
-            del self.state.records[cid]
+            self.state.forget(cid)
             self._used.pop(cid, None)
             total -= sizes[cid]
         self.state.flush()

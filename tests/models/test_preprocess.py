@@ -116,3 +116,35 @@ def test_imagenet_constants() -> None:
     proc = SamImageProcessorPil()
     assert tuple(proc.image_mean) == pytest.approx(IMAGENET_MEAN)
     assert tuple(proc.image_std) == pytest.approx(IMAGENET_STD)
+
+
+def preprocess_before_the_device_path(pre: Preprocessing, images: list[torch.Tensor]) -> torch.Tensor:
+    """The CPU preprocessing as samscape ran it before chips went to the device as uint8: one chip
+    at a time, in float32 on the CPU (kept verbatim as the reference of the device path)."""
+    size = pre.input_size
+    mean = torch.tensor(pre.mean).view(3, 1, 1) * 255.0
+    std = torch.tensor(pre.std).view(3, 1, 1) * 255.0
+    batch = torch.zeros(len(images), 3, size, size)
+    for i, image in enumerate(images):
+        x = image.permute(2, 0, 1).float()
+        h, w = pre.resized_shape(*x.shape[1:])
+        if (h, w) != tuple(x.shape[1:]):
+            x = torch.nn.functional.interpolate(x[None], size=(h, w), mode="bilinear", antialias=True,
+                                                align_corners=False)[0]
+            x = x.round().clamp(0, 255)
+        batch[i, :, :h, :w] = (x - mean) / std
+    return batch
+
+
+@pytest.mark.parametrize("family", ["sam", "sam2"])
+@pytest.mark.parametrize("shapes", [[(S, S)] * 3, [(512, 512)] * 2, [(S, 100), (S, 100)],
+                                    [(300, 500), (S, S), (130, 200), (300, 500)]],
+                         ids=["square", "downsized", "edge", "mixed"])
+def test_the_device_path_on_the_cpu_device_equals_the_cpu_path_before_it(family, shapes) -> None:
+    images = [torch.from_numpy(random_image(h, w, seed=k)) for k, (h, w) in enumerate(shapes)]
+    pre = Preprocessing(family, S)
+    ours = pre(images, torch.device("cpu"))
+    before = preprocess_before_the_device_path(pre, images)
+    assert ours.shape == before.shape == (len(images), 3, S, S)
+    assert ours.dtype == torch.float32 and ours.device.type == "cpu"
+    assert torch.equal(ours, before)  # the same float32 operations, batched per shape
