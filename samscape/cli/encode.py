@@ -29,7 +29,7 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 @click.option("--stride", help="Pixels between chip starts [default: half a chip].")
 @click.option("--batch-size", metavar="N|auto",
               help="Chips encoded together; auto: the largest that fits and helps on the device "
-                   "(a short probe on a GPU, 2 on a CPU) [default: auto].")
+                   "(a short probe on a GPU, 4 on a CPU) [default: auto].")
 @device_opt
 @threads_opt("batch")
 @click.option("--dtype", type=click.Choice(["float16", "float32"]),

@@ -36,12 +36,14 @@ MEMORY_SHARE = 0.6
 """Most of the device memory free at the probe's start a chosen batch may use: the rest is left
 for the loop's batches in flight, the allocator's fragmentation and other processes."""
 
-CPU_BATCH_SIZE = 2
-"""The batch on devices that are not probed. Measured on the 2-core development CPU (fp32, no
-native bf16, rounds interleaved): the demo model 1 / 2 / 4 chips a batch within noise of each
-other, SAM ViT-B-sized 1 / 2 / 4 within 5 % (see the design notes); a CPU's throughput hardly
-depends on the batch once the cores are busy, and a small batch keeps memory low and progress
-fine-grained (a 1024 px ViT-B chip needs about 1 GB of activations in fp32)."""
+CPU_BATCH_SIZE = 4
+"""The batch on devices that are not probed (CPUs, MPS): the former default, so the CPU path is
+as before. Measured on the 2-core development CPU (fp32: no native bf16; shared with other
+work, so noisy; medians of rounds interleaved, chips/s at batch 1 / 2 / 4): the demo model
+3.0 / 2.5 / 4.5 and 2.6 / 2.2 / 3.3, SAM ViT-B-sized 0.13 / 0.13 / 0.10 (within noise). A CPU's
+throughput hardly depends on the batch once its cores are busy; a small model gains from
+fewer calls. A CPU is not probed: its timings are too noisy to choose by and it has no memory
+limit to find."""
 
 StopReason = Literal["gain", "memory", "out of memory", "cap", "not probed"]
 
@@ -84,18 +86,19 @@ def probe_batch_size(backend: SamBackend, mixed_precision: bool = True, *, cap: 
     while reason is None:
         chips = [torch.from_numpy(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
                  for _ in range(batch)]
+        out_of_memory = False
         try:
             if cuda:
                 torch.cuda.reset_peak_memory_stats(backend.device)
             seconds = min(_timed(backend, chips, mixed_precision) for _ in range(1 + repeats))
             used = torch.cuda.max_memory_allocated(backend.device) - base if cuda else None
         except torch.OutOfMemoryError:
-            if cuda:
-                torch.cuda.empty_cache()
-            reason = "out of memory"
-            break
+            out_of_memory = True  # the cache is emptied below, once the error's frames are gone
         finally:
             del chips
+        if out_of_memory:
+            reason = "out of memory"
+            break
         trials.append(BatchTrial(batch, batch / seconds, used))
         reason = stop_reason(trials, cap, min_gain, memory_share * free if cuda else None)
         batch *= 2
