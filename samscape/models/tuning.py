@@ -40,7 +40,7 @@ CPU_BATCH_SIZE = 4
 """The batch on devices that are not probed (CPUs, MPS): the former default, so the CPU path is
 as before. Measured on the 2-core development CPU (fp32: no native bf16; shared with other
 work, so noisy; medians of rounds interleaved, chips/s at batch 1 / 2 / 4): the demo model
-3.0 / 2.5 / 4.5 and 2.6 / 2.2 / 3.3, SAM ViT-B-sized 0.13 / 0.13 / 0.10 and 0.027 / 0.026 /
+3.0 / 2.5 / 4.5, 2.6 / 2.2 / 3.3 and 5.4 / 4.5 / 6.3, SAM ViT-B-sized 0.13 / 0.13 / 0.10 and 0.027 / 0.026 /
 0.034 (under heavy load): within noise for ViT-B, where a CPU's throughput hardly depends on the
 batch once its cores are busy; the small demo model gains from fewer calls. A CPU is not
 probed: its timings are too noisy to choose by and it has no memory limit to find."""
