@@ -30,6 +30,15 @@ the 1024 px models. The goal on the 2-core development machine is >= 4x the base
 chips/s of reading alone (1024 px chips, stride 512, through the loop's readers, nothing
 encoded) and of the demo model end to end (256 px chips into a feature folder) per reader count.
 
+    python benchmarks/bench_encode.py --autobatch demo           # --batch-size auto: choice, chips/s
+    python benchmarks/bench_encode.py --autobatch vit-b --compile  # and --compile against eager
+
+`--autobatch` prints what `--batch-size auto` chooses on the device (`--device`, default auto),
+the probe's trials (run here on any device, at most `--cap` chips a batch), chips/s through
+`SamBackend.encode` at batch 1, 2, 4 and the auto size (rounds interleaved), and with `--compile`
+the compile time (the first compiled batch less an eager one) and compiled against eager chips/s
+at the auto size, rounds interleaved.
+
 `--attention` times the image encoder alone (`get_image_embeddings`, one chip a call) with
 samscape's fused attention (`samscape.models.attention`) and with transformers' own modules, same
 weights, rounds interleaved, in fp32 and under bf16 autocast, and prints chips/s and the ratio.
@@ -379,6 +388,73 @@ def measure_all(args: argparse.Namespace) -> None:
                 "busy_share": shares}, indent=1))
 
 
+def compare_autobatch(size: str, rounds: int, compile_: bool, device: str, cap: int) -> None:
+    """What `--batch-size auto` picks and chips/s per batch size; with `compile_`, compiled against
+    eager at that size; rounds interleaved."""
+    import copy
+    import dataclasses
+
+    from transformers import SamConfig, SamModel
+
+    from samscape.models import CATALOGUE, ModelInfo, SamBackend, load_backend, pick_device
+    from samscape.models.tuning import auto_batch_size, probe_batch_size
+    from samscape.threads import apply
+
+    apply("batch")
+    dev = pick_device(device)
+    if size == "demo":
+        demo = load_backend("demo", "cpu")
+        spec, model = demo.spec, copy.deepcopy(demo.model)
+    else:
+        torch.manual_seed(0)
+        model = SamModel(SamConfig()).eval()
+        spec = dataclasses.replace(CATALOGUE["sam-vit-base"], id="bench-vit-b")
+    info = ModelInfo(spec.id, spec.family, None, None, "0" * 64, spec.input_size)
+    eager = SamBackend(spec, model, info, dev)
+    choice = auto_batch_size(eager)
+    print(f"autobatch: {size} (input {spec.input_size} px) on {dev}, torch threads "
+          f"{torch.get_num_threads()}: --batch-size auto = {choice.batch_size} ({choice.reason})", flush=True)
+    probe = probe_batch_size(eager, cap=cap, repeats=1)
+    print(f"  probe (cap {cap}): chooses {probe.batch_size}, stopped on {probe.reason}; "
+          + ", ".join(f"{t.batch_size}: {t.chips_per_second:.3f} chips/s"
+                      + (f" {t.memory_bytes / 2**30:.2f} GiB" if t.memory_bytes is not None else "")
+                      for t in probe.trials), flush=True)
+    rng = np.random.default_rng(0)
+    sizes = sorted({1, 2, 4, choice.batch_size})
+    chips = [torch.from_numpy(rng.integers(0, 256, (spec.input_size, spec.input_size, 3), dtype=np.uint8))
+             for _ in range(max(sizes))]
+    eager.encode(chips[:1])
+    rates: dict[int, list[float]] = {b: [] for b in sizes}
+    for _ in range(rounds):
+        for b in sizes:
+            started = time.perf_counter()
+            eager.encode(chips[:b])
+            rates[b].append(b / (time.perf_counter() - started))
+    print(f"  chips/s by batch size (median of {rounds}): " + ", ".join(
+        f"{b}: {np.median(rates[b]):.3f} [{' '.join(f'{v:.3f}' for v in rates[b])}]" for b in sizes),
+        flush=True)
+    if not compile_:
+        return
+    b = choice.batch_size
+    compiled = SamBackend(spec, copy.deepcopy(model), info, dev)
+    compiler = compiled.compile(b)
+    started = time.perf_counter()
+    compiled.encode(chips[:b])
+    first = time.perf_counter() - started
+    timed: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for _ in range(rounds):
+        for name, backend in (("eager", eager), ("compiled", compiled)):
+            started = time.perf_counter()
+            backend.encode(chips[:b])
+            timed[name].append(time.perf_counter() - started)
+    eager_s, compiled_s = np.median(timed["eager"]), np.median(timed["compiled"])
+    print(f"  compile: {'failed, eager' if compiler.failed else 'ok'}; first batch {first:.1f} s "
+          f"(compile about {first - eager_s:.1f} s); batch {b}: eager {b / eager_s:.3f} chips/s, "
+          f"compiled {b / compiled_s:.3f} chips/s, ratio {eager_s / compiled_s:.2f}x (median of {rounds}; "
+          f"eager {' '.join(f'{v:.2f}' for v in timed['eager'])} s, compiled "
+          f"{' '.join(f'{v:.2f}' for v in timed['compiled'])} s)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attention", choices=["demo", "vit-b", "sam2-tiny"],
@@ -386,6 +462,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5,
                         help="interleaved rounds for --attention and --readers")
     parser.add_argument("--readers", help="compare reader counts, e.g. 1,2,4 (reading, demo end to end)")
+    parser.add_argument("--autobatch", choices=["demo", "vit-b"],
+                        help="only print --batch-size auto's choice and chips/s per batch size")
+    parser.add_argument("--compile", action="store_true", help="with --autobatch: compiled against eager")
+    parser.add_argument("--cap", type=int, default=4, help="with --autobatch: the probe's largest batch")
     parser.add_argument("--raster-size", type=int, default=4096, help="raster side for --readers")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--size", choices=["vit-b", "tiny", "sam2-tiny"], default="vit-b")
@@ -400,6 +480,9 @@ def main() -> None:
         return
     if args.attention:
         compare_attention(args.attention, args.rounds)
+        return
+    if args.autobatch:
+        compare_autobatch(args.autobatch, args.rounds, args.compile, args.device, args.cap)
         return
     measure_all(args)
 

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from .errors import SettingsError
 from .features import FolderMetadata, chip_relpath
 from .geo import Chip
-from .planning import EncodePlan
+from .planning import EncodePlan, start_encoding
 from .raster import RasterSource
+from .settings import EncodeSettings
 
 if TYPE_CHECKING:
     import torch
@@ -44,15 +45,17 @@ class EncodeEstimate:
         return self.chips * self.cost.seconds
 
 
-def measure_chip_cost(source: RasterSource, plan: EncodePlan, batch_size: int) -> ChipCost:
-    """Encode one batch of up to `batch_size` chips from the middle of the grid (after one chip
-    to warm the model up) and write one feature file; SettingsError if every chip tried is
-    nodata."""
+def measure_chip_cost(source: RasterSource, plan: EncodePlan, settings: EncodeSettings) -> ChipCost:
+    """Encode one batch of chips from the middle of the grid (after one chip to warm the model
+    up), its size as `settings` say (auto: the device's, as `encode` chooses it; never compiled:
+    compiling would cost more than the measured batch) and write one feature file;
+    SettingsError if every chip tried is nodata."""
     from .chiploop import encode_chips  # torch: loaded when the Copilot first measures
 
     count = len(plan.chips)
     # by id, not by listing the grid: it may hold a million chips
     tried = [plan.chips.chip((count // 2 + i) % count) for i in range(min(64, count))]
+    batch_size = start_encoding(plan, settings, len(tried), allow_compile=False).batch_size
     with tempfile.TemporaryDirectory() as tmp:
         sink = _FirstChipFile(Path(tmp), plan.metadata)
         with closing(encode_chips(source, plan, tried, batch_size, sink, warm_up=True)) as batches:

@@ -3,6 +3,7 @@ and the metadata its feature folder records."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Literal
@@ -18,8 +19,14 @@ from .settings import EncodeSettings
 
 if TYPE_CHECKING:
     from .models import SamBackend
+    from .models.compiling import CompiledEmbedding
 
-__all__ = ["EncodePlan", "check_grid_size", "plan_chips", "plan_encoding"]
+__all__ = ["CHOOSING_BATCH_SIZE", "COMPILING", "EncodePlan", "Start", "check_grid_size", "plan_chips",
+           "plan_encoding", "start_encoding"]
+
+CHOOSING_BATCH_SIZE = "choosing batch size"
+COMPILING = "compiling"
+"""The start-up steps a progress display shows (`start_encoding`'s `step` names)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,43 @@ def plan_encoding(source: RasterSource, settings: EncodeSettings,
     metadata = _metadata(source, read_spec, chips, backend, settings.dtype)
     mixed = settings.mixed_precision and backend.spec.family in MIXED_PRECISION_FAMILIES
     return EncodePlan(read_spec, chips, backend, metadata, mixed)
+
+
+@dataclass(frozen=True)
+class Start:
+    """How an encoding runs on this machine: chips a batch; the compiled image encoder, if any
+    (`compiler.failed` says if it fell back to eager); `compiling`: the first batch compiles it,
+    so it takes the start-up cost."""
+
+    batch_size: int
+    compiler: CompiledEmbedding | None = None
+    compiling: bool = False
+
+    @property
+    def compiled(self) -> bool:
+        return self.compiler is not None and not self.compiler.failed
+
+
+def start_encoding(plan: EncodePlan, settings: EncodeSettings, chips: int,
+                   step: Callable[[str], None] | None = None, *, allow_compile: bool = True) -> Start:
+    """Ready `plan`'s backend for `chips` chips: the batch size (`settings.batch_size`, or for
+    "auto" the device's, `models.tuning`; at most `chips`, at least 1) and, if `settings.compile`
+    and `allow_compile`, the image encoder compiled for it. `step(name)` is called before a step
+    that takes a while: `CHOOSING_BATCH_SIZE` before a probe, `COMPILING` when the first batch
+    will compile. With no chips to encode nothing is probed or compiled."""
+    from .models.tuning import batch_size_for
+
+    if chips <= 0:
+        return Start(settings.batch_size if isinstance(settings.batch_size, int) else 1)
+    size = batch_size_for(plan.backend, settings.batch_size, plan.mixed_precision,
+                          None if step is None else lambda: step(CHOOSING_BATCH_SIZE))
+    size = max(1, min(size, chips))
+    if not (settings.compile and allow_compile):
+        return Start(size)
+    compiler = plan.backend.compile(size)
+    if not compiler.ready and step is not None:
+        step(COMPILING)
+    return Start(size, compiler, compiling=not compiler.ready)
 
 
 def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tuple[ReadSpec, ChipGrid]:

@@ -28,7 +28,11 @@ class EncodeSettings:
     bands: 1-based, 1 to 3 of them (None: the first three, or fewer if the raster has fewer);
     value_range: raster values mapped to 0..255 (None: the `percentiles` of the raster);
     crs / resolution: target grid (None: the raster's); extent: 'XMIN,YMIN,XMAX,YMAX[@CRS]';
-    stride: pixels between chips (None: half a chip).
+    stride: pixels between chips (None: half a chip); batch_size: chips encoded together, or
+    "auto" (the largest that fits and helps on the device, `models.tuning`); compile: compile the
+    image encoder (torch.compile) for long runs, off by default (its first batch takes a while).
+    batch_size, device, mixed_precision and compile say how a machine runs an encoding, not what
+    it makes: the folder records none of them, so changing them never makes another encoding.
     """
 
     model: str = DEFAULT_MODEL
@@ -39,10 +43,11 @@ class EncodeSettings:
     resolution: float | None = None
     extent: str | tuple[float, float, float, float] | None = None
     stride: int | None = None
-    batch_size: int = 4
+    batch_size: int | Literal["auto"] = "auto"
     device: str = "auto"
     dtype: Literal["float16", "float32"] = "float16"
     mixed_precision: bool = True
+    compile: bool = False
 
     def __post_init__(self) -> None:
         """Check every value's type and range (the Python API has no flag parser in front)."""
@@ -57,10 +62,11 @@ class EncodeSettings:
 def _checked(s: EncodeSettings) -> dict[str, object]:
     values: dict[str, object] = {
         "model": validate.text("model", s.model),
-        "batch_size": validate.integer("batch_size", s.batch_size, 1),
+        "batch_size": _batch_size(s.batch_size),
         "device": validate.text("device", s.device),
         "dtype": validate.text("dtype", s.dtype, ("float16", "float32")),
         "mixed_precision": validate.flag("mixed_precision", s.mixed_precision),
+        "compile": validate.flag("compile", s.compile),
     }
     values["percentiles"] = percentiles = validate.numbers("percentiles", s.percentiles, 2, "(2, 98)")
     low, high = percentiles
@@ -80,6 +86,16 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
     if s.stride is not None:
         values["stride"] = validate.integer("stride", s.stride, 1)
     return values
+
+
+def _batch_size(value: object) -> int | Literal["auto"]:
+    if value == "auto" and isinstance(value, str):
+        return "auto"
+    try:
+        return validate.integer("batch_size", value, 1)
+    except SettingsError:
+        raise SettingsError(f"batch_size {value!r} is not valid: give a whole number of at least 1 "
+                            "or 'auto'") from None
 
 
 def settings_with(settings: EncodeSettings | Mapping | None, **kwargs) -> EncodeSettings:
@@ -117,6 +133,20 @@ def parse_numbers(value: str | Sequence | float | int, count: int | None, name: 
     return parsed
 
 
+def _batch_size_text(value: object) -> int | Literal["auto"]:
+    """'auto' (any case) or a whole number of at least 1 (a flag's text or the file's number)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = parse_numbers(value, 1, "batch size", int)[0]  # type: ignore[arg-type]
+    except SettingsError:
+        number = 0
+    if isinstance(value, bool) or number < 1:
+        raise SettingsError(f"batch size {value!r} is not valid: give a whole number of at least 1 "
+                            "or auto")
+    return number
+
+
 def _boolean(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise SettingsError(f"{name} {value!r} is not valid: give true or false")
@@ -133,14 +163,15 @@ FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "resolution": ("resolution", lambda v: parse_numbers(v, 1, "resolution")[0]),
     "extent": ("extent", lambda v: v if isinstance(v, str) else parse_numbers(v, 4, "extent")),
     "stride": ("stride", lambda v: parse_numbers(v, 1, "stride", int)[0]),
-    "batch-size": ("batch_size", lambda v: parse_numbers(v, 1, "batch size", int)[0]),
+    "batch-size": ("batch_size", lambda v: _batch_size_text(v)),
     "device": ("device", str),
     "dtype": ("dtype", str),
     "mixed-precision": ("mixed_precision", lambda v: _boolean(v, "mixed-precision")),
+    "compile": ("compile", lambda v: _boolean(v, "compile")),
 }
 # How a machine runs an encoding, not what it makes: written only where they differ from the
 # default, so a downloaded file runs with each machine's best.
-_MACHINE_DEFAULTS = {"device": "auto", "mixed-precision": True}
+_MACHINE_DEFAULTS = {"batch-size": "auto", "device": "auto", "mixed-precision": True, "compile": False}
 
 
 def read_settings_file(path: str | os.PathLike) -> dict[str, Any]:

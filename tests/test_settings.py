@@ -30,7 +30,7 @@ CHANGED = {
     "model": "tiny-random-sam", "bands": (3, 2, 1), "value_range": (5.0, 250.0),
     "percentiles": (1.0, 99.0), "crs": "EPSG:32633", "resolution": 1.5,
     "extent": "500000,3999750,500300,4000000@EPSG:32633", "stride": 100, "batch_size": 2,
-    "device": "cpu", "dtype": "float32", "mixed_precision": False,
+    "device": "cpu", "dtype": "float32", "mixed_precision": False, "compile": True,
 }
 
 
@@ -58,8 +58,43 @@ def test_all_settings_round_trip_and_an_extent_as_numbers(tmp_path) -> None:
 
 def test_the_file_leaves_out_what_is_unset_and_the_machine_defaults() -> None:
     assert settings_dict(EncodeSettings(model="demo", stride=128)) == {
-        "model": "demo", "percentiles": [2.0, 98.0], "stride": 128, "batch-size": 4,
-        "dtype": "float16"}
+        "model": "demo", "percentiles": [2.0, 98.0], "stride": 128, "dtype": "float16"}
+    assert settings_dict(EncodeSettings(batch_size=8, compile=True))["batch-size"] == 8
+
+
+def test_the_batch_size_is_auto_by_default_and_auto_in_every_spelling(tmp_path) -> None:
+    assert EncodeSettings().batch_size == "auto" and EncodeSettings().compile is False
+    assert load_settings(None, {"batch-size": "auto"}).batch_size == "auto"
+    assert load_settings(None, {"batch-size": " AUTO "}).batch_size == "auto"
+    assert load_settings(None, {"batch-size": "6"}).batch_size == 6
+    (tmp_path / "s.json").write_text('{"batch_size": "auto", "compile": true}')
+    assert load_settings(tmp_path / "s.json") == EncodeSettings(compile=True)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "2.5", "car", "", "4,4", 0, 2.5, True, None])
+def test_a_bad_batch_size_flag_or_file_value_is_one_line(value) -> None:
+    if value is None:  # null in a file: unset, the default
+        assert load_settings(None, {"batch-size": value}).batch_size == "auto"
+        return
+    with pytest.raises(SettingsError) as refused:
+        load_settings(None, {"batch-size": value})
+    message = str(refused.value)
+    assert message.startswith("batch size") and message.endswith("give a whole number of at least 1 or auto")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["4", "Auto", 0, 2.5, True, None, (4,)])
+def test_a_bad_batch_size_in_python_is_one_line(value) -> None:
+    with pytest.raises(SettingsError) as refused:
+        EncodeSettings(batch_size=value)
+    assert str(refused.value) == (f"batch_size {value!r} is not valid: give a whole number of at least 1 "
+                                  "or 'auto'")
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_compile_must_be_a_flag(value) -> None:
+    with pytest.raises(SettingsError, match="compile .* is not valid: give True or False"):
+        EncodeSettings(compile=value)
 
 
 def test_flags_win_over_the_file(tmp_path) -> None:

@@ -27,19 +27,26 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 @click.option("--resolution", help="Target pixel size in map units (metres for a UTM pick).")
 @click.option("--extent", metavar="XMIN,YMIN,XMAX,YMAX[@CRS]", help="Processing extent.")
 @click.option("--stride", help="Pixels between chip starts [default: half a chip].")
-@click.option("--batch-size", help="Chips encoded together [default: 4].")
+@click.option("--batch-size", metavar="N|auto",
+              help="Chips encoded together; auto: the largest that fits and helps on the device "
+                   "(a short probe on a GPU, 4 on a CPU) [default: auto].")
 @device_opt
 @threads_opt("batch")
 @click.option("--dtype", type=click.Choice(["float16", "float32"]),
               help="Storage precision of the features [default: float16].")
 @click.option("--mixed-precision/--no-mixed-precision", default=None,
-              help="Encode in bf16/fp16 where it is faster and verified [default: on].")
+              help="Encode in bf16/fp16 where it is faster and verified: bf16 on GPUs that have it, "
+                   "fp16 on others, bf16 on CPUs with native bf16, else fp32 [default: on].")
+@click.option("--compile/--no-compile", "compile_", default=None,
+              help="Compile the image encoder (torch.compile) for long runs: the first batch takes "
+                   "a minute or more; falls back to uncompiled with a warning [default: off].")
 @settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
 @json_opt
 @click.option("--progress-json", is_flag=True,
               help='For programs: one JSON line per batch on stdout, {"done": N, "total": M} (chips '
-                   'this run encodes), then the result as --json prints it; no progress bar.')
+                   'this run encodes), {"step": NAME} before a slow start-up step ("choosing batch '
+                   'size", "compiling"), then the result as --json prints it; no progress bar.')
 @quiet_opt
 @click.pass_context
 def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file: str | None,
@@ -58,23 +65,30 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
     progress = _print_progress if progress_json else not quiet
     with _terminate_as_interrupt():
         result = encode(raster, out_dir, load_settings(settings_file, given),
-                        overwrite=overwrite, progress=progress)
+                        overwrite=overwrite, progress=progress,
+                        on_step=_print_step if progress_json else None)
     summary = {
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,
         "encoded": result.encoded, "already_done": result.already_done,
         "nodata": result.nodata, "seconds": round(result.seconds, 3),
         "chips_per_second": round(result.chips_per_second, 3), "threads": current(),
+        "batch_size": result.batch_size, "compiled": result.compiled,
     }
     if as_json or progress_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
-                   f"({result.chips_per_second:.2f}/s), {result.already_done} already done, "
+                   f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"
+                   f"{', compiled' if result.compiled else ''}), {result.already_done} already done, "
                    f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid")
 
 
 def _print_progress(done: int, total: int) -> None:
     click.echo(json.dumps({"done": done, "total": total}))  # click.echo flushes
+
+
+def _print_step(name: str) -> None:
+    click.echo(json.dumps({"step": name}))
 
 
 @contextmanager

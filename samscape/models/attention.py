@@ -167,8 +167,11 @@ def _biased_attention(self: Any, query: Tensor, key: Tensor, value: Tensor, heig
         p1 = min(problems, p0 + group)
         for y0 in range(0, height, rows):
             y1 = min(height, y0 + rows)
-            bias = buffer[:p1 - p0, :y1 - y0]
-            torch.add(bias_h[p0:p1, y0:y1, :, :, None], bias_w[p0:p1, y0:y1, :, None, :], out=bias)
+            if torch.compiler.is_compiling():  # inductor lays out an out= result its own way
+                bias = bias_h[p0:p1, y0:y1, :, :, None] + bias_w[p0:p1, y0:y1, :, None, :]
+            else:
+                bias = buffer[:p1 - p0, :y1 - y0]
+                torch.add(bias_h[p0:p1, y0:y1, :, :, None], bias_w[p0:p1, y0:y1, :, None, :], out=bias)
             out[p0:p1, y0 * width:y1 * width] = F.scaled_dot_product_attention(
                 query[p0:p1, None, y0 * width:y1 * width], key[p0:p1, None], value[p0:p1, None],
                 attn_mask=bias.reshape(p1 - p0, 1, (y1 - y0) * width, tokens), scale=self.scale)[:, 0]

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from ..errors import AttentionLayoutError, DecoderLayoutError, DeviceError
 from . import attention
 from .catalogue import ModelSpec
+from .compiling import CompiledEmbedding
 from .decoder import CachedDecoder, PreparedChip
 from .preprocess import Preprocessing
 
@@ -205,6 +206,14 @@ class SamBackend:
                 chip[name] = torch.empty(batch.shape[1:], dtype=dtype, pin_memory=cuda)
                 chip[name].copy_(batch[i], non_blocking=cuda)
         return chips
+
+    def compile(self, batch_size: int) -> CompiledEmbedding:
+        """Compile the image encoder (torch.compile, on its first call) for batches of
+        `batch_size`; see `models.compiling`. Once per backend: later calls return the first."""
+        current = self.model.get_image_embeddings
+        if not isinstance(current, CompiledEmbedding):
+            current = self.model.get_image_embeddings = CompiledEmbedding(current, batch_size)
+        return current
 
     def _embed(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.model.get_image_embeddings(pixels)

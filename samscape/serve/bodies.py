@@ -96,7 +96,9 @@ class EncodeRequest(Body):
                                "[default: the whole raster]")
     extent_crs: CrsIn | None = Field(None, description="the CRS of `extent` (e.g. a map's drawn "
                                      "in) [default: the raster's]")
-    batch_size: int = Field(4, ge=1, le=64)
+    batch_size: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        "auto", description="chips encoded together; auto: the largest that fits and helps on the "
+                            "server's device")
 
 
 class PlanRequest(EncodeRequest):

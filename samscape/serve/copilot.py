@@ -1,5 +1,5 @@
 """The Encoder Copilot: the page's choices as encode settings for a raster, the plan of that
-encoding, and the measured cost of a chip, kept per model, device, batch size and dtype."""
+encoding, and the measured cost of a chip, kept per model, device, batch size, dtype and precision."""
 
 from __future__ import annotations
 
@@ -49,8 +49,9 @@ class CopilotPlan:
 
 
 class ChipCosts:
-    """Measured chip costs by (model, device, batch size, dtype), for the server's life; one
-    measurement runs at a time."""
+    """Measured chip costs by (model, device, batch size, dtype, precision), for the server's
+    life; one measurement runs at a time. A batch size of "auto" is chosen as `encode` chooses it
+    (`planning.start_encoding`), once per model and device."""
 
     def __init__(self) -> None:
         self._costs: dict[tuple, ChipCost] = {}
@@ -61,11 +62,11 @@ class ChipCosts:
         its input size is in the catalogue); measure its chip cost first if `body.measure`."""
         settings = settings_for(body, raster, device)
         spec, chips = plan_chips(raster, settings, get_spec(body.model).input_size)
-        key = (settings.model, settings.device, settings.batch_size, settings.dtype)
+        key = (settings.model, settings.device, settings.batch_size, settings.dtype,
+               settings.mixed_precision)
         if body.measure and key not in self._costs:
             with self._measuring:
                 if key not in self._costs:
-                    self._costs[key] = measure_chip_cost(raster, plan_encoding(raster, settings),
-                                                         settings.batch_size)
+                    self._costs[key] = measure_chip_cost(raster, plan_encoding(raster, settings), settings)
         cost = self._costs.get(key)
         return CopilotPlan(settings, spec, chips, None if cost is None else EncodeEstimate(len(chips), cost))

@@ -23,7 +23,7 @@ from ..errors import FolderWriteError, SettingsError
 from ..features import FolderMetadata, FolderState, check_target, chip_relpath, prepare_folder, read_chip
 from ..folderlock import FolderLock
 from ..models import samscape_home
-from ..planning import EncodePlan, plan_encoding
+from ..planning import EncodePlan, plan_encoding, start_encoding
 from ..raster import RasterSource
 from ..settings import EncodeSettings, settings_with
 from .base import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
@@ -43,6 +43,9 @@ class LiveSource(FeatureSource):
     `disk_mb` of chips (least recently used removed first).
 
     progress: True for a progress bar while chips are encoded, or a callable(done, total).
+    A batch size of "auto" is chosen as `encode` chooses it (`planning.start_encoding`, once per
+    model and device); `compile` is not used: a live source encodes a few chips at a time, and
+    compiling would hold up the first click for a minute or more.
     """
 
     mode = "live"
@@ -163,8 +166,9 @@ class LiveSource(FeatureSource):
     def _encode(self, chip_ids: list[int], report: Callable[[int], None]) -> None:
         """Encode `chip_ids` into the cache, reporting the count done after each batch."""
         chips = [self.chips.chip(cid) for cid in chip_ids]
+        batch_size = start_encoding(self.plan, self.settings, len(chips), allow_compile=False).batch_size
         done = 0
-        for batch in encode_chips(self._raster, self.plan, chips, self.settings.batch_size, self.state):
+        for batch in encode_chips(self._raster, self.plan, chips, batch_size, self.state):
             now = time.time()
             for chip in batch.encoded:
                 self._used[chip.chip_id] = now

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from samscape.features import FeatureFolder
+from samscape.models.tuning import CPU_BATCH_SIZE
 
 
 def _plan(client: TestClient, **body) -> dict:
@@ -26,7 +27,8 @@ def test_the_grid_follows_overlap_scale_and_extent(client: TestClient, root: Pat
     assert len(plan["grid"]["features"]) == 25 and plan["crs"] == "EPSG:32633"
     assert plan["estimate"] is None and plan["bands"] == [1, 2, 3]
     assert plan["settings"] == {"model": "demo", "percentiles": [2.0, 98.0], "stride": 128,
-                                "batch-size": 4, "dtype": "float16"}
+                                "dtype": "float16"}  # batch size auto: each machine's own
+    assert _plan(client, batch_size=3)["settings"]["batch-size"] == 3
     assert _plan(client, overlap=0)["chips"] == 9
     coarse = _plan(client, resolution_scale=2)
     assert coarse["chips"] == 4 and coarse["settings"]["resolution"] == 1.0
@@ -57,12 +59,13 @@ def test_an_extent_in_another_crs_is_transformed_by_the_engine(client: TestClien
 def test_a_measured_estimate_matches_the_real_chip_files(client: TestClient, root: Path) -> None:
     plan = _plan(client, measure=True)
     estimate = plan["estimate"]
-    assert estimate["seconds_per_chip"] > 0 and estimate["measured_chips"] == 4
+    assert estimate["seconds_per_chip"] > 0 and estimate["measured_chips"] == CPU_BATCH_SIZE  # auto
     assert estimate["seconds"] == estimate["seconds_per_chip"] * 25
     real = sorted(p.stat().st_size for p in (root / "features" / "features").glob("*.pt"))
     assert real[0] <= estimate["bytes_per_chip"] <= real[-1]
     assert estimate["disk_bytes"] == 25 * estimate["bytes_per_chip"]
     assert _plan(client, overlap=0)["estimate"]["seconds_per_chip"] == estimate["seconds_per_chip"]
+    assert _plan(client, measure=True, batch_size=3)["estimate"]["measured_chips"] == 3
 
 
 @pytest.mark.slow
@@ -97,6 +100,8 @@ def test_encode_now_runs_in_the_background_and_can_be_loaded(client: TestClient,
 def test_bad_copilot_requests_get_4xx(client: TestClient, root: Path) -> None:
     base = {"raster": "scene.tif", "model": "demo"}
     assert client.post("/api/copilot/plan", json={**base, "overlap": 95}).status_code == 422
+    for batch_size in (0, 65, "big", 2.5):
+        assert client.post("/api/copilot/plan", json={**base, "batch_size": batch_size}).status_code == 422
     assert client.post("/api/copilot/plan", json={**base, "resolution_scale": 0}).status_code == 422
     assert client.post("/api/copilot/plan", json={**base, "bands": [9]}).status_code == 400
     assert client.post("/api/copilot/plan", json={**base, "model": "nope"}).status_code == 404

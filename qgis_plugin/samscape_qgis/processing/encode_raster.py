@@ -90,7 +90,7 @@ class EncodeRasterAlgorithm(QgsProcessingAlgorithm):
             self.STRIDE, "Stride: pixels between chip starts (empty: half a chip)", INTEGER,
             optional=True, minValue=1)))
         add(advanced(QgsProcessingParameterNumber(
-            self.BATCH_SIZE, "Batch size: chips encoded together (empty: 4)", INTEGER, optional=True,
+            self.BATCH_SIZE, "Batch size: chips encoded together (empty: auto)", INTEGER, optional=True,
             minValue=1)))
         add(advanced(QgsProcessingParameterEnum(
             self.DEVICE, "Device (empty: auto)", self.DEVICES, optional=True, usesStaticStrings=True)))
