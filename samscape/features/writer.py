@@ -6,17 +6,30 @@ through it, so a folder is checked, verified and named the same way whoever writ
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
 from ..geo import Chip, ChipGrid
 from ..raster import FINGERPRINT_VERSION
 from .chipfile import read_chip, write_chip
-from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, chip_relpath, read_manifest, write_manifest
+from .manifest import (
+    FEATURES_DIR,
+    MANIFEST,
+    ChipRecord,
+    ManifestJournal,
+    chip_relpath,
+    read_rows,
+    remove_parts,
+)
 from .metadata import FolderMetadata, PreprocessingRecord
+from .records import WrittenChips
 from .temporaries import abandoned
 
 if TYPE_CHECKING:
@@ -30,17 +43,21 @@ CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+(\.[0-9a-f]+)?\.tmp")
 
 @dataclass
 class FolderState:
-    """A feature folder being written: its metadata, the chips written, the chips all nodata."""
+    """A feature folder being written: its metadata, the chips written, the chips all nodata, and
+    what of them its manifest holds."""
 
     folder: Path
     metadata: FolderMetadata
-    records: dict[int, ChipRecord]
+    records: WrittenChips
     skipped: set[int]
+    journal: ManifestJournal
 
-    def flush(self) -> None:
-        metadata = self.metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(self.skipped))})
+    def flush(self, append: bool = False) -> None:
+        """Write the manifest: all of it in `manifest.parquet`, or with `append` only the chips
+        written and skipped since the last flush, as a part: a cost that does not grow with the
+        folder."""
         try:
-            write_manifest(self.folder, metadata, list(self.records.values()))
+            self.journal.flush(self.metadata, self.records.mask(), self.skipped, append)
         except OSError as exc:
             raise _write_error(self.folder, exc) from None
 
@@ -81,10 +98,11 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
     """Start a new folder, or resume one holding the same encoding, or start over if asked;
     `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
+    recorded: Iterable[int] = ()
     if (out / MANIFEST).is_file():
         existing: FolderMetadata | None
         try:
-            existing, _ = read_manifest(out)
+            existing, rows = read_rows(out)
         except FeatureFolderError:
             existing = None
         if overwrite:
@@ -94,6 +112,7 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
         elif existing.same_encoding(metadata):
             metadata = metadata.model_copy(update={"created": existing.created})
             skipped = set(existing.skipped_chip_ids)
+            recorded = rows.ids
         else:
             raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
     try:
@@ -101,8 +120,10 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
             if abandoned(leftover):
                 leftover.unlink(missing_ok=True)
         (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
-        state = FolderState(out, metadata, {}, skipped)
-        _verify_existing(state)
+        pre = metadata.preprocessing
+        chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+        state = FolderState(out, metadata, WrittenChips(chips), skipped, ManifestJournal(out, chips))
+        _verify_existing(state, recorded)
         state.flush()
     except OSError as exc:
         raise _write_error(out, exc) from None
@@ -122,6 +143,7 @@ def _remove_own_files(out: Path) -> None:
     other file, in `features/` too, stays."""
     try:
         (out / MANIFEST).unlink(missing_ok=True)
+        remove_parts(out)
         for file in (out / FEATURES_DIR).glob("*"):
             if _own_chip_file(file.name) is not None or CHIP_TEMPORARY.fullmatch(file.name):
                 file.unlink(missing_ok=True)
@@ -159,27 +181,32 @@ def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
     return "other settings"
 
 
-def _verify_existing(state: FolderState) -> None:
-    """Keep exactly the chip files that load and verify, in the manifest or not (a killed run may
-    have written some after its last manifest update); delete temporary and corrupt files."""
+def _verify_existing(state: FolderState, recorded: Iterable[int]) -> None:
+    """Keep the chip files the last manifest records (trusted: `info --validate` checks them) and
+    those not recorded that load and verify (a killed run may have written some after its last
+    manifest update); delete temporary and corrupt files. Recorded chips whose file is gone are
+    encoded again."""
     features = state.folder / FEATURES_DIR
     for tmp in features.glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
     meta = state.metadata
-    pre = meta.preprocessing
-    grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
-    records = {}
-    for file in sorted(features.glob("chip_*.pt")):
-        chip_id = _own_chip_file(file.name)
+    count = len(state.records.chips)
+    trusted = np.zeros(count, dtype=bool)
+    trusted[np.fromiter(recorded, dtype=np.int64)] = True
+    for name in sorted(os.listdir(features)):
+        chip_id = _own_chip_file(name)
         if chip_id is None:
             continue  # not a name samscape writes: the user's
+        file = features / name
+        if chip_id < count and trusted[chip_id]:
+            state.records.add(chip_id)
+            continue
         try:
-            if not 0 <= chip_id < len(grid):
+            if not 0 <= chip_id < count:
                 raise ValueError("not a chip of this grid")
             read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
         except Exception:
             file.unlink(missing_ok=True)
             continue
-        records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
-    state.records = records
+        state.records.add(chip_id)
