@@ -190,23 +190,29 @@ def _verify_existing(state: FolderState, recorded: Iterable[int]) -> None:
     for tmp in features.glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
-    meta = state.metadata
-    count = len(state.records.chips)
-    trusted = np.zeros(count, dtype=bool)
+    trusted = np.zeros(len(state.records.chips), dtype=bool)
     trusted[np.fromiter(recorded, dtype=np.int64)] = True
-    for name in sorted(os.listdir(features)):
-        chip_id = _own_chip_file(name)
-        if chip_id is None:
-            continue  # not a name samscape writes: the user's
-        file = features / name
-        if chip_id < count and trusted[chip_id]:
-            state.records.add(chip_id)
-            continue
-        try:
-            if not 0 <= chip_id < count:
-                raise ValueError("not a chip of this grid")
-            read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
-        except Exception:
-            file.unlink(missing_ok=True)
-            continue
+    with os.scandir(features) as entries:  # a million names, never all held at once
+        for entry in entries:
+            _keep_or_remove(state, features / entry.name, trusted)
+
+
+def _keep_or_remove(state: FolderState, file: Path, trusted: np.ndarray) -> None:
+    """Record `file` if it is a chip file that is `trusted` or loads and verifies; delete it if it
+    is a chip file that does not."""
+    meta = state.metadata
+    count = len(trusted)
+    chip_id = _own_chip_file(file.name)
+    if chip_id is None:
+        return  # not a name samscape writes: the user's
+    if chip_id < count and trusted[chip_id]:
         state.records.add(chip_id)
+        return
+    try:
+        if not 0 <= chip_id < count:
+            raise ValueError("not a chip of this grid")
+        read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+    except Exception:
+        file.unlink(missing_ok=True)
+        return
+    state.records.add(chip_id)
