@@ -1,6 +1,6 @@
-"""A folder's chip records held compactly: as Arrow columns when read from a manifest, as one byte
-per grid chip while written. Neither holds a Python object per chip, so a million-chip folder
-opens in well under a second and 200 MB."""
+"""A folder's chip records held compactly: as the sorted chip ids when read from a manifest, as
+one byte per grid chip while written. Neither holds a Python object per chip (a record is made
+when asked for), so a million-chip folder opens in under a second and 100 MB."""
 
 from __future__ import annotations
 
@@ -70,8 +70,8 @@ SCHEMA = pa.schema([
 
 class ManifestRows(Mapping[int, ChipRecord]):
     """The rows of a manifest as a mapping chip id → `ChipRecord`, held as the sorted chip ids
-    only: a row is a function of the grid and its id (`rows_table`), so only rows that differ from
-    that (none that samscape wrote) are kept as records. A lookup is a binary search."""
+    only: a row is a function of the grid and its id (`derived_rows`), so only rows that differ
+    from that (none that samscape wrote) are kept as records. A lookup is a binary search."""
 
     def __init__(self, chips: ChipGrid, ids: np.ndarray, unusual: dict[int, ChipRecord]) -> None:
         self.chips = chips
@@ -80,9 +80,9 @@ class ManifestRows(Mapping[int, ChipRecord]):
 
     @classmethod
     def of_batches(cls, chips: ChipGrid, batches: Iterable[pa.RecordBatch]) -> ManifestRows:
-        """The rows of `batches` (columns `ROW_COLUMNS`, any order); ValueError naming the first
-        chip id that is not a chip of the grid, is listed twice, or has an impossible size or
-        transform."""
+        """The rows of `batches` (columns `ROW_COLUMNS`, any order), checked as they stream; RowError
+        naming the first chip id that is not a chip of the grid, is listed twice, or has an
+        impossible size or transform."""
         ids, unusual = [], {}
         for batch in batches:
             got = _columns(batch)
