@@ -250,3 +250,37 @@ def test_a_killed_encoding_that_flushed_parts_resumes_to_the_same_folder(make_ra
     a, b = FeatureFolder.open(tmp_path / "killed"), FeatureFolder.open(tmp_path / "clean")
     for chip_id in (0, 77, 143):
         assert torch.equal(a.load_chip(chip_id)["image_embeddings"], b.load_chip(chip_id)["image_embeddings"])
+
+
+def test_a_reader_sees_a_whole_number_of_flushes_while_parts_merge(seed, tmp_path):
+    import threading
+
+    meta, chips = large(seed, 30)
+    state = prepare_folder(tmp_path / "ff", meta, False)
+    seen: list[int] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                ids = list(read_rows(tmp_path / "ff")[1])
+                if ids != list(range(len(ids))) or len(ids) % 5:
+                    raise AssertionError(f"a reader saw part of a flush: {ids[-10:]}")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+                return
+            seen.append(len(ids))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for chip_id in range(len(chips)):
+            state.records[chip_id] = ChipRecord.from_chip(chips.chip(chip_id))
+            if chip_id % 5 == 4:
+                state.flush(append=True)
+    finally:
+        done.set()
+        reader.join()
+    assert not failures, failures
+    assert len(set(seen)) > 3
