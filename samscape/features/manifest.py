@@ -52,7 +52,7 @@ PARTS_DIR = "manifest.parts"
 MANIFEST_KEY = b"samscape-manifest"
 PART = re.compile(r"([0-9a-f]{16})-(\d{8,})-(\d{8,})\.parquet")
 BATCH_ROWS = 65_536
-READ_ATTEMPTS = 5
+READ_ATTEMPTS = 20
 """Reads of a manifest a writer changed meanwhile (a part merged away) before giving up."""
 
 
@@ -101,7 +101,8 @@ def remove_parts(folder: Path) -> None:
         return
     for file in parts.iterdir():
         if PART.fullmatch(file.name) or (file.name.endswith(".tmp") and abandoned(file)):
-            file.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # held open elsewhere: its token is no longer read
+                file.unlink()
     with contextlib.suppress(OSError):
         parts.rmdir()
 
@@ -174,7 +175,8 @@ class ManifestJournal:
         _write(folder / f"{self._token}-{part.name}", rows_table(self.chips, part.ids),
                metadata.preprocessing.grid.crs, {MANIFEST_KEY: json.dumps(about).encode()})
         for merged in self._parts[len(parts):]:
-            (folder / f"{self._token}-{merged.name}").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # one left behind is ignored, and removed later
+                (folder / f"{self._token}-{merged.name}").unlink()
         self._parts, self._flushes = [*parts, part], flush
 
 
@@ -240,13 +242,15 @@ def _read(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
 def _every_batch(folder: Path, manifest: pq.ParquetFile, token: str | None, skipped: list[int]
                  ) -> Iterator[pa.RecordBatch]:
     """The rows of the manifest and of its parts, a batch at a time; each part's skipped chips are
-    added to `skipped`."""
-    yield from _batches(manifest)
-    for part in _parts(folder, token):
-        with pq.ParquetFile(part) as file:
+    added to `skipped`. The parts are opened as soon as listed, so a writer merging them away
+    meanwhile does not pull them from under the read."""
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(pq.ParquetFile(part)) for part in _parts(folder, token)]
+        yield from _batches(manifest)
+        for file in files:
             about = json.loads((file.schema_arrow.metadata or {})[MANIFEST_KEY])
             if about.get("token") != token or not isinstance(about.get("skipped_chip_ids"), list):
-                raise ValueError(f"part {part.name} does not belong to this manifest")
+                raise ValueError("a part does not belong to this manifest")
             skipped.extend(about["skipped_chip_ids"])
             yield from _batches(file)
 
