@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
@@ -66,15 +67,18 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
 
 def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,
          progress: bool | ProgressCallback, on_step: Callable[[str], None] | None) -> EncodeResult:
-    """Encode the chips `state` lacks; flush the manifest every `MANIFEST_FLUSH_SECONDS` and at
-    the end, whatever happens."""
-    done = set(state.records) | state.skipped
-    todo = [chip for chip in plan.chips if chip.chip_id not in done]
-    result = EncodeResult(state.folder, len(plan.chips), already_done=len(done))
+    """Encode the chips `state` lacks, made one at a time as the loop takes them (never listed);
+    flush the manifest every `MANIFEST_FLUSH_SECONDS` (what is new since) and at the end, whatever
+    happens (all of it, in one file)."""
+    done = state.records.mask()
+    done[list(state.skipped)] = True
+    remaining = np.flatnonzero(~done)
+    todo = (plan.chips.chip(int(chip_id)) for chip_id in remaining)
+    result = EncodeResult(state.folder, len(plan.chips), already_done=len(done) - len(remaining))
     started = last_flush = time.perf_counter()
     report = progress if callable(progress) else None
-    bar = tqdm(total=len(todo), unit="chip", desc="encoding", disable=report is not None or not progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=len(remaining), unit="chip", desc="encoding",
+               disable=report is not None or not progress, dynamic_ncols=True)
 
     def step(name: str) -> None:
         bar.set_description(name, refresh=True)
@@ -82,7 +86,7 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
             on_step(name)
 
     try:
-        start = start_encoding(plan, settings, len(todo), step)
+        start = start_encoding(plan, settings, len(remaining), step)
         result.batch_size = start.batch_size
         for batch in encode_chips(source, plan, todo, start.batch_size, state):
             if start.compiling and not result.encoded + result.nodata:
@@ -92,9 +96,9 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
             result.stages += batch.stages
             bar.update(len(batch))
             if report is not None:
-                report(result.encoded + result.nodata, len(todo))
+                report(result.encoded + result.nodata, len(remaining))
             if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
-                state.flush()
+                state.flush(append=True)
                 last_flush = time.perf_counter()
     finally:
         bar.close()

@@ -182,7 +182,12 @@ def test_corrupt_chip_is_named(make_raster, tmp_path):
     assert sorted(problems) == [2, 5]
     assert "corrupt" in problems[2] and "missing" in problems[5]
     resumed = encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False)
-    assert resumed.encoded == 2 and not FeatureFolder.open(tmp_path / "ff").problems()
+    assert resumed.encoded == 1  # the missing chip; a recorded chip is trusted on resume
+    problems = FeatureFolder.open(tmp_path / "ff").problems()
+    assert sorted(problems) == [2] and f"delete '{chip}'" in problems[2]
+    chip.unlink()  # as the message says
+    resumed = encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False)
+    assert resumed.encoded == 1 and not FeatureFolder.open(tmp_path / "ff").problems()
 
 
 def test_gdal_virtual_path_and_package_api(make_raster, tmp_path):

@@ -155,7 +155,7 @@ def _to_samscape(source: GeosamFolder, tmp: Path, step: Callable[[int], None]) -
         dtype="float16", feature_shapes=meta.feature_shapes, grid_chip_count=meta.grid_chip_count,
         samscape_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    state = FolderState(tmp, metadata, {}, set())
+    state = FolderState.empty(tmp, metadata)
     chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
     for chip_id in sorted(source.records):
         features = source.load_chip(chip_id)

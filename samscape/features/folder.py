@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from rasterio.crs import CRS
 from ..errors import FeatureFolderError
 from ..geo import crs_label
 from .chipfile import read_chip
-from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, read_manifest
+from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, ManifestRows, manifest_files, read_rows
 from .metadata import FolderMetadata
 
 if TYPE_CHECKING:
@@ -25,15 +26,17 @@ class FeatureFolder:
     against the manifest (id, model, feature names, shapes, dtype) when loaded.
     """
 
-    def __init__(self, path: Path, metadata: FolderMetadata, records: list[ChipRecord]) -> None:
+    def __init__(self, path: Path, metadata: FolderMetadata,
+                 records: ManifestRows | list[ChipRecord]) -> None:
         self.path = path
         self.metadata = metadata
-        self.records = {r.chip_id: r for r in records}
+        self.records: Mapping[int, ChipRecord] = \
+            records if isinstance(records, ManifestRows) else {r.chip_id: r for r in records}
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> FeatureFolder:
         folder = Path(path)
-        metadata, records = read_manifest(folder)
+        metadata, records = read_rows(folder)
         return cls(folder, metadata, records)
 
     @property
@@ -71,8 +74,8 @@ class FeatureFolder:
         except Exception as exc:
             reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "unreadable"
             raise FeatureFolderError(
-                f"chip {chip_id} of '{self.path}' is corrupt ({reason}); run 'samscape encode' "
-                "again with the same settings to re-encode it"
+                f"chip {chip_id} of '{self.path}' is corrupt ({reason}); delete '{file}' and run "
+                "'samscape encode' again with the same settings to re-encode it"
             ) from None
 
     def model_mismatch(self, input_size: int, shapes: dict[str, tuple[int, int, int]]) -> str | None:
@@ -101,19 +104,21 @@ class FeatureFolder:
         return found
 
     def size_bytes(self) -> int:
-        files = [self.path / MANIFEST, *(self.path / FEATURES_DIR).glob("chip_*.pt")]
+        files = [*manifest_files(self.path), *(self.path / FEATURES_DIR).glob("chip_*.pt")]
         return sum(f.stat().st_size for f in files if f.is_file())
 
     def summary(self) -> dict:
         """The documented, stable `samscape info --json` object."""
         meta = self.metadata
         pre = meta.preprocessing
-        if self.records:
+        extent: list[float] | None = None
+        if isinstance(self.records, ManifestRows):
+            found = self.records.extent()
+            extent = list(found) if found else None
+        elif self.records:
             bounds = [r.bounds for r in self.records.values()]
             extent = [min(b[0] for b in bounds), min(b[1] for b in bounds),
                       max(b[2] for b in bounds), max(b[3] for b in bounds)]
-        else:
-            extent = None
         done = len(self.records) + len(meta.skipped_chip_ids)
         return {
             "path": str(self.path.resolve()),

@@ -1,132 +1,280 @@
-"""`manifest.parquet`: one row per written chip, as GeoParquet with samscape metadata."""
+"""`manifest.parquet` (+ `manifest.parts/`): one row per written chip, as GeoParquet with samscape
+metadata.
+
+`manifest.parquet` holds the folder's metadata, the rows as of its writing and a token (schema
+metadata `samscape-manifest`). A writer's flushes between two such writes append parts,
+`manifest.parts/<token>-<first>-<last>.parquet`: the rows and skipped chips of its flushes first
+to last. A reader takes the manifest plus the parts of its token, ignoring a part whose flushes
+lie within another's (a kill while merging left it). Each file is written to a temporary and
+renamed, so a kill leaves the old or the new state. Folders without a token (older ones) have no
+parts.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import shapely
-from affine import Affine
 from pydantic import ValidationError
 
 from ..errors import FeatureFolderError
-from ..geo import Chip
+from ..geo import ChipGrid
 from ..geo.geoparquet import geo_metadata
 from .metadata import METADATA_KEY, FolderMetadata
-from .temporaries import temporary_for
+from .records import (
+    FEATURES_DIR,
+    ROW_COLUMNS,
+    ChipRecord,
+    ManifestRows,
+    RowError,
+    chip_relpath,
+    records_table,
+    rows_bbox,
+    rows_table,
+)
+from .temporaries import abandoned, temporary_for
+
+__all__ = ["FEATURES_DIR", "MANIFEST", "PARTS_DIR", "ChipRecord", "ManifestJournal", "ManifestRows",
+           "chip_relpath", "manifest_files", "read_manifest", "read_rows", "remove_parts",
+           "write_manifest"]
 
 MANIFEST = "manifest.parquet"
-FEATURES_DIR = "features"
+PARTS_DIR = "manifest.parts"
+MANIFEST_KEY = b"samscape-manifest"
+PART = re.compile(r"([0-9a-f]{16})-(\d{8,})-(\d{8,})\.parquet")
+BATCH_ROWS = 65_536
+READ_ATTEMPTS = 20
+"""Reads of a manifest a writer changed meanwhile (a part merged away) before giving up."""
 
 
-def chip_relpath(chip_id: int) -> str:
-    """The chip's feature file, relative to the folder, POSIX."""
-    return f"{FEATURES_DIR}/chip_{chip_id:06d}.pt"
+def write_manifest(folder: Path, metadata: FolderMetadata, records: Iterable[ChipRecord] | ManifestRows
+                   ) -> None:
+    """Write the whole manifest atomically: every record in `manifest.parquet`, no parts."""
+    table = records.full_table() if isinstance(records, ManifestRows) else records_table(records)
 
-
-@dataclass(frozen=True, slots=True)
-class ChipRecord:
-    """One manifest row: where a chip is and where its features are."""
-
-    chip_id: int
-    row: int
-    col: int
-    width: int
-    height: int
-    transform: Affine
-    feature_path: str
-
-    @classmethod
-    def from_chip(cls, chip: Chip) -> ChipRecord:
-        return cls(chip.chip_id, chip.row, chip.col, chip.window.width, chip.window.height,
-                   chip.transform, chip_relpath(chip.chip_id))
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """(xmin, ymin, xmax, ymax) in the folder's CRS."""
-        x0, y0 = self.transform @ (0, 0)
-        x1, y1 = self.transform @ (self.width, self.height)
-        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
-
-
-_SCHEMA = pa.schema([
-    ("chip_id", pa.int64()),
-    ("feature_path", pa.string()),
-    ("row", pa.int32()),
-    ("col", pa.int32()),
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("transform", pa.list_(pa.float64(), 6)),
-    ("res_x", pa.float64()),
-    ("res_y", pa.float64()),
-    ("geometry", pa.binary()),
-])
-
-
-def write_manifest(folder: Path, metadata: FolderMetadata, records: list[ChipRecord]) -> None:
-    """Write the manifest atomically (temporary file, then rename), rows sorted by chip id."""
-    records = sorted(records, key=lambda r: r.chip_id)
-    boxes = [shapely.box(*r.bounds) for r in records]
-    table = pa.table(
-        {
-            "chip_id": [r.chip_id for r in records],
-            "feature_path": [r.feature_path for r in records],
-            "row": [r.row for r in records],
-            "col": [r.col for r in records],
-            "width": [r.width for r in records],
-            "height": [r.height for r in records],
-            "transform": [list(r.transform)[:6] for r in records],
-            "res_x": [abs(r.transform.a) for r in records],
-            "res_y": [abs(r.transform.e) for r in records],
-            "geometry": shapely.to_wkb(boxes).tolist() if boxes else [],
-        },
-        schema=_SCHEMA,
-    )
-    geo = geo_metadata(metadata.preprocessing.grid.crs, boxes, ["Polygon"])
-    table = table.replace_schema_metadata({
-        b"geo": json.dumps(geo).encode(),
-        METADATA_KEY: metadata.model_dump_json().encode(),
-    })
-    tmp = temporary_for(folder / MANIFEST)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, folder / MANIFEST)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_base(folder, metadata, table)
 
 
 def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
-    """The metadata and rows of `folder`'s manifest; FeatureFolderError if it is not one."""
+    """The metadata and rows of `folder`'s manifest, one object a row (`read_rows` keeps them as
+    columns); FeatureFolderError if it is not one."""
+    metadata, rows = read_rows(folder)
+    return metadata, list(rows.values())
+
+
+def read_rows(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
+    """The metadata (skipped chips of every part included) and rows of `folder`'s manifest;
+    FeatureFolderError if it is not one."""
     path = folder / MANIFEST
     if not path.is_file():
         raise FeatureFolderError(
             f"'{folder}' is not a feature folder (no {MANIFEST}); create one with 'samscape encode'"
         )
-    columns = ["chip_id", "row", "col", "width", "height", "transform", "feature_path"]
+    for _ in range(READ_ATTEMPTS):
+        try:
+            return _read(folder)
+        except FileNotFoundError:  # a part merged or compacted away while read: read again
+            continue
+    raise FeatureFolderError(f"'{path}' kept changing while read; try again when its encoding ends")
+
+
+def manifest_files(folder: Path) -> list[Path]:
+    """The manifest's files: `manifest.parquet` and the parts beside it (of any token)."""
+    parts = folder / PARTS_DIR
+    found = [p for p in parts.iterdir() if PART.fullmatch(p.name)] if parts.is_dir() else []
+    return [folder / MANIFEST, *sorted(found)]
+
+
+def remove_parts(folder: Path) -> None:
+    """Remove every part and abandoned temporary in `manifest.parts/`, then the folder if empty."""
+    parts = folder / PARTS_DIR
+    if not parts.is_dir():
+        return
+    for file in parts.iterdir():
+        if PART.fullmatch(file.name) or (file.name.endswith(".tmp") and abandoned(file)):
+            with contextlib.suppress(OSError):  # held open elsewhere: its token is no longer read
+                file.unlink()
+    with contextlib.suppress(OSError):
+        parts.rmdir()
+
+
+@dataclass(frozen=True)
+class _Part:
+    first: int
+    last: int
+    ids: np.ndarray
+    skipped: tuple[int, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.first:08d}-{self.last:08d}.parquet"
+
+
+class ManifestJournal:
+    """What one writer has flushed of a folder's manifest, so that a flush writes only what changed.
+
+    An appending flush puts new rows and skipped chips in a part, merged with the latest parts
+    covering as many flushes or fewer (a binary counter: at most log2(flushes) + 1 parts, each row
+    rewritten that often). Any other flush, the first, and one after rows or skipped chips were
+    removed (a live cache evicting chips) write the whole manifest in `manifest.parquet`.
+    """
+
+    def __init__(self, folder: Path, chips: ChipGrid) -> None:
+        self.folder = folder
+        self.chips = chips
+        self._token: str | None = None
+        self._flushed = np.zeros(len(chips), dtype=bool)
+        self._skipped: set[int] = set()
+        self._parts: list[_Part] = []
+        self._flushes = 0
+
+    def flush(self, metadata: FolderMetadata, written: np.ndarray, skipped: set[int],
+              append: bool = False) -> None:
+        """Bring the manifest to `written` ((chip count,) bool) and `skipped` chip ids: what changed
+        as a part when `append`, else all of it in `manifest.parquet` (nothing if nothing changed)."""
+        added = np.flatnonzero(written & ~self._flushed)
+        new_skipped = skipped - self._skipped
+        removed = bool((self._flushed & ~written).any()) \
+            or len(skipped) != len(self._skipped) + len(new_skipped)
+        changed = bool(len(added) or new_skipped)
+        if self._token is None or removed or (not append and (self._parts or changed)):
+            self._write_all(metadata, written, skipped)
+        elif changed:
+            self._append(metadata, added, tuple(sorted(new_skipped)))
+            self._flushed[added] = True
+            self._skipped |= new_skipped
+
+    def _write_all(self, metadata: FolderMetadata, written: np.ndarray, skipped: set[int]) -> None:
+        table = rows_table(self.chips, np.flatnonzero(written))
+        full = metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(skipped))})
+        self._token = _write_base(self.folder, full, table)
+        self._flushed = written.copy()
+        self._skipped = set(skipped)
+        self._parts, self._flushes = [], 0
+
+    def _append(self, metadata: FolderMetadata, ids: np.ndarray, skipped: tuple[int, ...]) -> None:
+        flush = self._flushes + 1
+        part, parts = _Part(flush, flush, ids, skipped), list(self._parts)
+        while parts and parts[-1].last - parts[-1].first <= part.last - part.first:
+            before = parts.pop()
+            part = _Part(before.first, part.last, np.sort(np.concatenate([before.ids, part.ids])),
+                         tuple(sorted(before.skipped + part.skipped)))
+        folder = self.folder / PARTS_DIR
+        folder.mkdir(exist_ok=True)
+        about = {"token": self._token, "first": part.first, "last": part.last,
+                 "skipped_chip_ids": list(part.skipped)}
+        _write(folder / f"{self._token}-{part.name}", rows_table(self.chips, part.ids),
+               metadata.preprocessing.grid.crs, {MANIFEST_KEY: json.dumps(about).encode()})
+        for merged in self._parts[len(parts):]:
+            with contextlib.suppress(OSError):  # one left behind is ignored, and removed later
+                (folder / f"{self._token}-{merged.name}").unlink()
+        self._parts, self._flushes = [*parts, part], flush
+
+
+def _write_base(folder: Path, metadata: FolderMetadata, table: pa.Table) -> str:
+    """Write `manifest.parquet` with a new token, then drop every part (all of older tokens);
+    the token."""
+    token = uuid.uuid4().hex[:16]
+    _write(folder / MANIFEST, table, metadata.preprocessing.grid.crs, {
+        METADATA_KEY: metadata.model_dump_json().encode(),
+        MANIFEST_KEY: json.dumps({"token": token}).encode(),
+    })
+    remove_parts(folder)
+    return token
+
+
+def _write(path: Path, table: pa.Table, crs_wkt: str, extra: dict[bytes, bytes]) -> None:
+    """Write `table` as GeoParquet at `path`, atomically (temporary file, then rename)."""
+    geo = geo_metadata(crs_wkt, [], ["Polygon"])
+    if len(table):
+        geo["columns"]["geometry"]["bbox"] = list(rows_bbox(table))
+    table = table.replace_schema_metadata({b"geo": json.dumps(geo).encode(), **extra})
+    tmp = temporary_for(path)
+    try:
+        pq.write_table(table, tmp, row_group_size=BATCH_ROWS)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
+    path = folder / MANIFEST
+    skipped: list[int] = []
     try:
         with pq.ParquetFile(path) as manifest:  # pq.read_table would import pandas
-            table = manifest.read(columns=columns)
-        raw = (table.schema.metadata or {}).get(METADATA_KEY)
-        if raw is None:
-            raise ValueError("no samscape metadata (written by another tool?)")
-        metadata = FolderMetadata.model_validate_json(raw)
+            schema = manifest.schema_arrow.metadata or {}
+            raw = schema.get(METADATA_KEY)
+            if raw is None:
+                raise ValueError("no samscape metadata (written by another tool?)")
+            metadata = FolderMetadata.model_validate_json(raw)
+            pre = metadata.preprocessing
+            chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+            token = json.loads(schema[MANIFEST_KEY])["token"] if MANIFEST_KEY in schema else None
+            rows = ManifestRows.of_batches(chips, _every_batch(folder, manifest, token, skipped))
     except ValidationError as exc:
         raise FeatureFolderError(f"'{path}' holds invalid metadata ({_first_error(exc)}); the folder "
                                  "was altered or damaged: encode the raster again") from None
+    except FileNotFoundError:
+        raise
+    except RowError as exc:
+        raise FeatureFolderError(f"'{path}' {exc}; encode the raster again") from None
     except Exception as exc:
         first = str(exc).splitlines()[0]
         raise FeatureFolderError(f"'{path}' is not a readable samscape manifest: {first}") from None
-    records = [
-        ChipRecord(cid, r, c, w, h, Affine(*t), fp)
-        for cid, r, c, w, h, t, fp in zip(*table.to_pydict().values(), strict=True)
-    ]
-    _check_records(path, metadata, records)
-    return metadata, records
+    if skipped:
+        if not all(isinstance(c, int) and 0 <= c < metadata.grid_chip_count for c in skipped):
+            raise FeatureFolderError(f"'{folder / PARTS_DIR}' lists skipped chips outside the grid of "
+                                     f"{metadata.grid_chip_count}; encode the raster again")
+        every = sorted(set(metadata.skipped_chip_ids).union(skipped))
+        metadata = metadata.model_copy(update={"skipped_chip_ids": tuple(every)})
+    return metadata, rows
+
+
+def _every_batch(folder: Path, manifest: pq.ParquetFile, token: str | None, skipped: list[int]
+                 ) -> Iterator[pa.RecordBatch]:
+    """The rows of the manifest and of its parts, a batch at a time; each part's skipped chips are
+    added to `skipped`. The parts are opened as soon as listed, so a writer merging them away
+    meanwhile does not pull them from under the read."""
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(pq.ParquetFile(part)) for part in _parts(folder, token)]
+        yield from _batches(manifest)
+        for file in files:
+            about = json.loads((file.schema_arrow.metadata or {})[MANIFEST_KEY])
+            if about.get("token") != token or not isinstance(about.get("skipped_chip_ids"), list):
+                raise ValueError("a part does not belong to this manifest")
+            skipped.extend(about["skipped_chip_ids"])
+            yield from _batches(file)
+
+
+def _batches(file: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    """The row columns of `file`, a row group at a time (a million rows read in under 100 MB)."""
+    for group in range(file.num_row_groups):
+        yield from file.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=ROW_COLUMNS,
+                                     use_threads=False)
+
+
+def _parts(folder: Path, token: str | None) -> list[Path]:
+    """The parts of `token`, in flush order, without those lying within another's flushes."""
+    parts = folder / PARTS_DIR
+    if token is None or not parts.is_dir():
+        return []
+    found = []
+    for file in parts.iterdir():
+        match = PART.fullmatch(file.name)
+        if match and match.group(1) == token:
+            found.append((int(match.group(2)), int(match.group(3)), file))
+    kept = [(a, b, f) for a, b, f in found
+            if not any(c <= a and b <= d and (c, d) != (a, b) for c, d, _ in found)]
+    return [f for _, _, f in sorted(kept)]
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -134,19 +282,3 @@ def _first_error(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
-
-
-def _check_records(path: Path, metadata: FolderMetadata, records: list[ChipRecord]) -> None:
-    """Each row a distinct chip of the grid, a whole number of positive pixels in size."""
-    seen: set[int] = set()
-    size = metadata.preprocessing.chip_size
-    for r in records:
-        if not 0 <= r.chip_id < metadata.grid_chip_count or r.chip_id in seen:
-            raise FeatureFolderError(
-                f"'{path}' lists chip {r.chip_id}, which is not a chip of its grid of "
-                f"{metadata.grid_chip_count} or is listed twice; encode the raster again")
-        if not (0 < r.width <= size and 0 < r.height <= size) or not all(map(math.isfinite, r.transform)):
-            raise FeatureFolderError(
-                f"'{path}' gives chip {r.chip_id} a size {r.width} x {r.height} or transform that "
-                "its grid cannot have; encode the raster again")
-        seen.add(r.chip_id)

@@ -6,18 +6,31 @@ through it, so a folder is checked, verified and named the same way whoever writ
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
 from ..geo import Chip, ChipGrid
 from ..raster import FINGERPRINT_VERSION
 from .chipfile import read_chip, write_chip
-from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, chip_relpath, read_manifest, write_manifest
+from .manifest import (
+    FEATURES_DIR,
+    MANIFEST,
+    ChipRecord,
+    ManifestJournal,
+    chip_relpath,
+    read_rows,
+    remove_parts,
+)
 from .metadata import FolderMetadata, PreprocessingRecord
+from .records import WrittenChips
 from .temporaries import abandoned
 
 if TYPE_CHECKING:
@@ -31,7 +44,8 @@ CHIP_TEMPORARY = re.compile(r"\.chip_\d{6,}\.pt\.\d+(\.[0-9a-f]+)?\.tmp")
 
 @dataclass
 class FolderState:
-    """A feature folder being written: its metadata, the chips written, the chips all nodata.
+    """A feature folder being written: its metadata, the chips written, the chips all nodata, and
+    what of them its manifest holds.
 
     Thread-safe: chips are written from several threads at once (the encoding loop's writers);
     `records` and `skipped` change under a lock, and `flush` writes a snapshot of them (one flush
@@ -40,19 +54,29 @@ class FolderState:
 
     folder: Path
     metadata: FolderMetadata
-    records: dict[int, ChipRecord]
+    records: WrittenChips
     skipped: set[int]
+    journal: ManifestJournal
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _flushing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def flush(self) -> None:
+    @classmethod
+    def empty(cls, folder: Path, metadata: FolderMetadata, skipped: set[int] | None = None
+              ) -> FolderState:
+        """A state with no chip written yet (and `skipped` chips all nodata) for `folder`."""
+        pre = metadata.preprocessing
+        chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+        return cls(folder, metadata, WrittenChips(chips), set(skipped or ()), ManifestJournal(folder, chips))
+
+    def flush(self, append: bool = False) -> None:
+        """Write the manifest: all of it in `manifest.parquet`, or with `append` only the chips
+        written and skipped since the last flush, as a part: a cost that does not grow with the
+        folder."""
         with self._flushing:
             with self._lock:
-                records = list(self.records.values())
-                skipped = tuple(sorted(self.skipped))
-            metadata = self.metadata.model_copy(update={"skipped_chip_ids": skipped})
+                written, skipped = self.records.mask(), set(self.skipped)
             try:
-                write_manifest(self.folder, metadata, records)
+                self.journal.flush(self.metadata, written, skipped, append)
             except OSError as exc:
                 raise _write_error(self.folder, exc) from None
 
@@ -101,10 +125,11 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
     """Start a new folder, or resume one holding the same encoding, or start over if asked;
     `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
+    recorded: Iterable[int] = ()
     if (out / MANIFEST).is_file():
         existing: FolderMetadata | None
         try:
-            existing, _ = read_manifest(out)
+            existing, rows = read_rows(out)
         except FeatureFolderError:
             existing = None
         if overwrite:
@@ -114,6 +139,7 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
         elif existing.same_encoding(metadata):
             metadata = metadata.model_copy(update={"created": existing.created})
             skipped = set(existing.skipped_chip_ids)
+            recorded = rows.ids
         else:
             raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
     try:
@@ -121,8 +147,8 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
             if abandoned(leftover):
                 leftover.unlink(missing_ok=True)
         (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
-        state = FolderState(out, metadata, {}, skipped)
-        _verify_existing(state)
+        state = FolderState.empty(out, metadata, skipped)
+        _verify_existing(state, recorded)
         state.flush()
     except OSError as exc:
         raise _write_error(out, exc) from None
@@ -142,6 +168,7 @@ def _remove_own_files(out: Path) -> None:
     other file, in `features/` too, stays."""
     try:
         (out / MANIFEST).unlink(missing_ok=True)
+        remove_parts(out)
         for file in (out / FEATURES_DIR).glob("*"):
             if _own_chip_file(file.name) is not None or CHIP_TEMPORARY.fullmatch(file.name):
                 file.unlink(missing_ok=True)
@@ -179,27 +206,38 @@ def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
     return "other settings"
 
 
-def _verify_existing(state: FolderState) -> None:
-    """Keep exactly the chip files that load and verify, in the manifest or not (a killed run may
-    have written some after its last manifest update); delete temporary and corrupt files."""
+def _verify_existing(state: FolderState, recorded: Iterable[int]) -> None:
+    """Keep the chip files the last manifest records (trusted: `info --validate` checks them) and
+    those not recorded that load and verify (a killed run may have written some after its last
+    manifest update); delete temporary and corrupt files. Recorded chips whose file is gone are
+    encoded again."""
     features = state.folder / FEATURES_DIR
     for tmp in features.glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
+    trusted = np.zeros(len(state.records.chips), dtype=bool)
+    trusted[np.fromiter(recorded, dtype=np.int64)] = True
+    with os.scandir(features) as entries:  # a million names, never all held at once
+        for entry in entries:
+            _keep_or_remove(state, features / entry.name, trusted)
+
+
+def _keep_or_remove(state: FolderState, file: Path, trusted: np.ndarray) -> None:
+    """Record `file` if it is a chip file that is `trusted` or loads and verifies; delete it if it
+    is a chip file that does not."""
     meta = state.metadata
-    pre = meta.preprocessing
-    grid = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
-    records = {}
-    for file in sorted(features.glob("chip_*.pt")):
-        chip_id = _own_chip_file(file.name)
-        if chip_id is None:
-            continue  # not a name samscape writes: the user's
-        try:
-            if not 0 <= chip_id < len(grid):
-                raise ValueError("not a chip of this grid")
-            read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
-        except Exception:
-            file.unlink(missing_ok=True)
-            continue
-        records[chip_id] = ChipRecord.from_chip(grid.chip(chip_id))
-    state.records = records
+    count = len(trusted)
+    chip_id = _own_chip_file(file.name)
+    if chip_id is None:
+        return  # not a name samscape writes: the user's
+    if chip_id < count and trusted[chip_id]:
+        state.records.add(chip_id)
+        return
+    try:
+        if not 0 <= chip_id < count:
+            raise ValueError("not a chip of this grid")
+        read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+    except Exception:
+        file.unlink(missing_ok=True)
+        return
+    state.records.add(chip_id)

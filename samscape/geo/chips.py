@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from affine import Affine
 from shapely.geometry import Polygon
@@ -111,20 +112,48 @@ class ChipGrid:
     def containing(self, col0: float, row0: float, col1: float, row1: float) -> list[Chip]:
         """Chips whose windows contain the pixel rectangle [col0, col1] × [row0, row1] (floats in
         the grid's pixel space). The grid is its own spatial index: O(log n) per axis."""
-        cols = _along(self.col_offsets, min(self.size, self.grid.width), col0, col1, inside=True)
-        rows = _along(self.row_offsets, min(self.size, self.grid.height), row0, row1, inside=True)
+        cols = _along(self._offsets(self.grid.width), min(self.size, self.grid.width), col0, col1, True)
+        rows = _along(self._offsets(self.grid.height), min(self.size, self.grid.height), row0, row1, True)
         return self._chips(rows, cols)
 
     def intersecting(self, col0: float, row0: float, col1: float, row1: float) -> list[Chip]:
         """Chips whose windows overlap the open pixel rectangle (col0, col1) × (row0, row1)."""
-        cols = _along(self.col_offsets, min(self.size, self.grid.width), col0, col1, inside=False)
-        rows = _along(self.row_offsets, min(self.size, self.grid.height), row0, row1, inside=False)
+        cols = _along(self._offsets(self.grid.width), min(self.size, self.grid.width), col0, col1, False)
+        rows = _along(self._offsets(self.grid.height), min(self.size, self.grid.height), row0, row1, False)
         return self._chips(rows, cols)
 
+    def _offsets(self, length: int) -> _Offsets:
+        return _Offsets(length, self.size, self.stride)
+
     def _chips(self, rows: range, cols: range) -> list[Chip]:
-        row_offsets, col_offsets = self.row_offsets, self.col_offsets
+        row_offsets, col_offsets = self._offsets(self.grid.height), self._offsets(self.grid.width)
         n = len(col_offsets)
         return [self._chip(r * n + c, r, c, row_offsets[r], col_offsets[c]) for r in rows for c in cols]
+
+
+class _Offsets(Sequence[int]):
+    """`chip_offsets(length, size, stride)` without the list: each computed when indexed, so a
+    binary search over a million chips costs O(log n), not a list of them."""
+
+    def __init__(self, length: int, size: int, stride: int) -> None:
+        self.length, self.size, self.stride = length, size, stride
+        self.n = chip_count(length, size, stride)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.n))]
+        if not 0 <= index < self.n:
+            raise IndexError(index)
+        return _offset(index, self.n, self.length, self.size, self.stride)
 
 
 def _offset(index: int, count: int, length: int, size: int, stride: int) -> int:
@@ -134,7 +163,7 @@ def _offset(index: int, count: int, length: int, size: int, stride: int) -> int:
     return index * stride if index < count - 1 else length - size
 
 
-def _along(offsets: list[int], length: int, a: float, b: float, inside: bool) -> range:
+def _along(offsets: Sequence[int], length: int, a: float, b: float, inside: bool) -> range:
     """Indices of the chips along one axis (starting at `offsets`, `length` long) that contain
     [a, b] (`inside`) or overlap (a, b)."""
     if inside:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.env import get_gdal_config, set_gdal_config
 from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
@@ -20,6 +22,16 @@ from .scaling import ValueRange, expand_bands, percentile_range
 
 SAMPLE_SIZE = 1024
 """Longest side, in pixels, of the decimated read used to estimate a value range."""
+DECODE_BUDGET = 256 * 2**20
+"""Most pixels a value-range estimate may decode: a decimated read costing more (a large raster
+without overviews: GDAL averages every pixel) is replaced by `SAMPLE_WINDOWS`² windows."""
+SAMPLE_WINDOWS = 16
+"""Windows across and down (of `SAMPLE_WINDOW`² px each: 1 Mpx in all) sampled on such a raster."""
+SAMPLE_WINDOW = 64
+BLOCK_CACHE_BYTES = 256 * 2**20
+"""GDAL's block cache while samscape reads (unless GDAL_CACHEMAX is set): GDAL's default, 5 % of
+the RAM, grew an encode by a gigabyte on a large raster; this holds a 1024-px chip row of a
+3-band 40 000 px wide raster, so overlapping chip rows still decode each block once."""
 
 FINGERPRINT_VERSION = "v2"
 FINGERPRINT_FULL_BYTES = 64 * 2**20
@@ -42,6 +54,7 @@ class RasterSource:
     """An open raster (path, URL, VRT, /vsi* path): native grid, planning, and chip reads."""
 
     def __init__(self, path: str | os.PathLike, crs: str | None = None) -> None:
+        bound_block_cache()
         self.path = os.fspath(path)
         self._crs = crs
         self._vrt: WarpedVRT | None = None
@@ -150,9 +163,13 @@ class RasterSource:
         return grid
 
     def estimate_range(
-        self, grid: PixelGrid, bands: tuple[int, int, int], percentiles: tuple[float, float]
+        self, grid: PixelGrid, bands: tuple[int, int, int], percentiles: tuple[float, float],
+        budget: int = DECODE_BUDGET,
     ) -> ValueRange:
-        """The value range between `percentiles` of a decimated read of `grid` (overviews used).
+        """The value range between `percentiles` of a decimated read of `grid` (overviews used), or
+        of `SAMPLE_WINDOWS`² full-resolution windows spread over it where that read would decode
+        more than `budget` pixels (a large raster without overviews), so planning costs the same
+        at any size.
 
         A grid not aligned to the raster's (reprojected, resampled) is sampled on the raster's own
         pixels under it: a decimated read through a warp would cost every pixel of the target grid.
@@ -161,12 +178,30 @@ class RasterSource:
             own = transform_bounds(grid.bounds, grid.crs, self.grid.crs) if grid.crs != self.grid.crs \
                 else grid.bounds
             grid = self.grid.crop(own)
+        unique = sorted(set(bands))
         scale = max(grid.width, grid.height) / SAMPLE_SIZE
+        if scale > 1 and self._decoded_pixels(grid, scale, unique[0]) > budget:
+            return percentile_range(self._sample(grid, unique), percentiles)
         shape = (max(1, round(grid.height / scale)), max(1, round(grid.width / scale)))
         if scale <= 1:
             shape = (grid.height, grid.width)
-        data = self._read(grid, Window(0, 0, grid.width, grid.height), sorted(set(bands)), shape)
+        data = self._read(grid, Window(0, 0, grid.width, grid.height), unique, shape)
         return percentile_range(data, percentiles)
+
+    def _decoded_pixels(self, grid: PixelGrid, scale: float, band: int) -> float:
+        """About how many pixels GDAL decodes for a read of `grid` decimated by `scale`: it reads
+        the coarsest overview not coarser than asked, else every pixel."""
+        factors = [f for f in self._dataset.overviews(band) if f <= scale]
+        return grid.width * grid.height / max(factors, default=1) ** 2
+
+    def _sample(self, grid: PixelGrid, bands: list[int]) -> np.ma.MaskedArray:
+        """Masked (C, SAMPLE_WINDOW, n · SAMPLE_WINDOW) values of windows spread evenly over `grid`."""
+        n, size = SAMPLE_WINDOWS, SAMPLE_WINDOW
+        w, h = min(size, grid.width), min(size, grid.height)
+        cols = sorted({round(i * (grid.width - w) / (n - 1)) for i in range(n)})
+        rows = sorted({round(i * (grid.height - h) / (n - 1)) for i in range(n)})
+        windows = [self._read(grid, Window(c, r, w, h), bands, None) for r in rows for c in cols]
+        return np.ma.concatenate(windows, axis=2)
 
     def spec(
         self, bands: tuple[int, ...], grid: PixelGrid, value_range: ValueRange | None,
@@ -220,6 +255,17 @@ class RasterSource:
             )
             self._vrt_grid = grid
         return self._vrt
+
+
+@functools.cache
+def bound_block_cache() -> None:
+    """Cap GDAL's block cache at `BLOCK_CACHE_BYTES` (once per process; never above GDAL's own
+    default, and not when the user set GDAL_CACHEMAX)."""
+    if "GDAL_CACHEMAX" in os.environ:
+        return
+    current = get_gdal_config("GDAL_CACHEMAX")
+    if not isinstance(current, int) or current > BLOCK_CACHE_BYTES:
+        set_gdal_config("GDAL_CACHEMAX", BLOCK_CACHE_BYTES)
 
 
 def _fingerprint_windows(width: int, height: int, pixel_bytes: int, whole: bool) -> list[RioWindow]:
