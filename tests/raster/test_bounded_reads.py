@@ -114,7 +114,10 @@ def mosaic(root: Path, side: int, tile: int = 1000) -> Path:
 
 
 ENCODE_SOME = """
-import json, resource, sys, time
+import json, sys, time
+def peak_mib():  # VmHWM: this process's own peak (ru_maxrss keeps the forking parent's across exec)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 import samscape
 from samscape.planning import plan_chips
 from samscape.raster import RasterSource
@@ -135,7 +138,7 @@ except Enough:
     pass
 print(json.dumps({"planning_s": planning, "chips": len(chips), "range": [spec.value_range.low,
                   spec.value_range.high], "sampled": [sampled.low, sampled.high],
-                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mib": peak_mib()}))
 """
 
 
