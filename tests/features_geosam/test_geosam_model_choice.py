@@ -41,7 +41,8 @@ def test_a_renamed_checkpoint_opens_with_the_chosen_model(geosam_folder, capsys)
     assert "samscape models import my_finetuned.pt --as ID" in one_line_error(capsys, "info", str(renamed))
     np.testing.assert_array_equal(mask_at(renamed, "tiny-random-sam", 300.5, 250.5),
                                   mask_at(named, None, 300.5, 250.5))
-    info = CliRunner().invoke(cli, ["info", str(renamed), "--model", "tiny-random-sam", "--validate", "--json"])
+    info = CliRunner().invoke(cli, ["info", str(renamed), "--model", "tiny-random-sam", "--validate",
+                                    "--json"])
     assert info.exit_code == 0, info.output
     summary = json.loads(info.output)
     assert summary["model"]["id"] == "tiny-random-sam" and summary["problems"] == {}
