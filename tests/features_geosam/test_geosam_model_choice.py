@@ -63,3 +63,18 @@ def test_a_samscape_folder_keeps_its_recorded_model(demo_root_768: Path, capsys)
     assert "pass --model demo" in one_line_error(capsys, "info", str(folder), "--model", "tiny-random-sam")
     result = CliRunner().invoke(cli, ["info", str(folder), "--model", "demo", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_server_opens_a_renamed_checkpoint_with_the_chosen_model(geosam_folder) -> None:
+    from fastapi.testclient import TestClient
+
+    from samscape.serve.api import create_app
+    from samscape.serve.roots import Roots
+
+    folder = geosam_folder("tiny-random-sam", checkpoint="/models/my_finetuned.pt")
+    with TestClient(create_app(Roots.of(folder.parent.parent)), base_url="http://127.0.0.1") as client:
+        refused = client.post("/api/sources", json={"path": str(folder)})
+        assert refused.status_code == 400 and "samscape models import my_finetuned.pt" in refused.text
+        opened = client.post("/api/sources", json={"path": str(folder), "model": "tiny-random-sam"})
+        assert opened.status_code == 201, opened.text
+        assert opened.json()["model"] == "tiny-random-sam"
