@@ -249,16 +249,19 @@ def test_geosam_answers_from_a_folder_samscape_exported(
         name: str, oracle: Oracle, geosam_checkpoints: dict[str, Path], real_geotiff: Path,
         tmp_path: Path) -> None:
     """samscape encodes (ViT-B: the 384 × 256 crop, one chip; SAM 2.1: a 1024² mosaic of it),
-    `convert --to geosam --checkpoint NAME` in place, geosam queries a point."""
+    `convert --to geosam --checkpoint NAME --base-path WHERE`, the folder is moved to WHERE, and
+    geosam queries a point there."""
     raster = real_geotiff if name == "sam_b.pt" else mosaic(real_geotiff, tmp_path / "mosaic.tif")
     runner = CliRunner()
     ours = tmp_path / "ours"
     done = runner.invoke(cli, ["encode", str(raster), str(ours), "--model", imported_id(name), "--quiet"])
     assert done.exit_code == 0, done.output
-    exported = tmp_path / "for-geosam"
-    done = runner.invoke(cli, ["convert", str(ours), str(exported), "--to", "geosam", "--checkpoint", name,
-                               "--quiet"])
+    exported = tmp_path / "geosam-user" / "rmnp"  # where geosam will open it: --base-path
+    done = runner.invoke(cli, ["convert", str(ours), str(tmp_path / "built"), "--to", "geosam",
+                               "--checkpoint", name, "--base-path", str(exported), "--quiet"])
     assert done.exit_code == 0, done.output
+    exported.parent.mkdir()
+    shutil.move(tmp_path / "built", exported)
     with rasterio.open(raster) as src:
         transform = src.transform
     x, y = map_point(transform, *POINT_PX)
