@@ -28,14 +28,16 @@ def _model_mismatch(features: FeatureFolder) -> str | None:
 @click.command("info")
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON object.")
+@click.option("--model", "model_id", help="A Geo-SAM folder: the model whose weights encoded it (e.g. an "
+              "imported checkpoint) [default: from its checkpoint name]; a samscape folder brings its own.")
 @click.option("--validate", is_flag=True,
               help="Load and check every chip; exit 1 naming any missing or corrupt.")
-def info_command(folder: str, as_json: bool, validate: bool) -> None:
+def info_command(folder: str, as_json: bool, model_id: str | None, validate: bool) -> None:
     """Describe the feature folder FOLDER."""
     from ..features import open_folder
     from ..geo.crs import plain_number
 
-    features = open_folder(folder)
+    features = open_folder(folder, model_id)
     summary = features.summary()
     problems: dict[str, str] = {}
     if validate:

@@ -24,7 +24,8 @@ device_opt = click.option(
 
 live_model_opt = click.option(
     "--model", help="Model for a raster SOURCE, segmented live (see 'samscape models list'); a "
-                    "feature folder brings its own.")
+                    "feature folder brings its own (a Geo-SAM folder: give the model whose weights "
+                    "encoded it, e.g. an imported checkpoint, when its checkpoint name is not enough).")
 
 settings_opt = click.option(
     "--settings", "settings_file", type=click.Path(dir_okay=False), metavar="FILE",

@@ -24,7 +24,7 @@ from ..geo import ChipGrid
 from ..models import get_spec
 from ..raster import RasterSource
 from .folder import FeatureFolder
-from .geosam.checkpoints import GEOSAM_REGISTRY, checkpoint_for_model, model_for_checkpoint
+from .geosam.checkpoints import GEOSAM_REGISTRY, checkpoint_for_model, may_record, model_for_checkpoint
 from .geosam.chips import write_geosam_chip
 from .geosam.folder import GeosamFolder, local_raster
 from .geosam.manifest import GeosamRow, write_geosam_manifest
@@ -167,11 +167,12 @@ def _to_samscape(source: GeosamFolder, tmp: Path, step: Callable[[int], None]) -
 
 def _checkpoint(source: FeatureFolder, given: str | None) -> str:
     """The checkpoint file name to record for the folder's model; refuses models Geo-SAM's plugin
-    does not list unless `given` names one (as `<model id>.pt`)."""
+    does not list unless `given` names one (as `<model id>.pt`, or, for an imported model, a
+    Geo-SAM checkpoint name of its family: `may_record`)."""
     model_id = source.metadata.model.id
     if given is not None:
         name = given.replace("\\", "/").rsplit("/", 1)[-1]
-        if model_for_checkpoint(name) != model_id:
+        if not may_record(name, model_id):
             default = checkpoint_for_model(model_id) or f"{model_id}.pt"
             raise SettingsError(f"checkpoint {given!r} does not name model {model_id!r}; give "
                                 f"--checkpoint {default}")

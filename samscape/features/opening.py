@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import FeatureFolderError
+from ..errors import FeatureFolderError, SettingsError
 from .folder import FeatureFolder
 from .geosam.folder import GeosamFolder
 from .geosam.manifest import is_geosam_folder, is_geosam_v1_folder
@@ -16,14 +16,21 @@ V1_FIX = ("encode the raster again with 'samscape encode' (or with Geo-SAM v2, w
           "samscape opens)")
 
 
-def open_folder(path: str | os.PathLike) -> FeatureFolder:
-    """A samscape feature folder, or a Geo-SAM v2 folder as one (a `GeosamFolder`)."""
+def open_folder(path: str | os.PathLike, model: str | None = None) -> FeatureFolder:
+    """A samscape feature folder, or a Geo-SAM v2 folder as one (a `GeosamFolder`). `model`: for a
+    Geo-SAM folder, the model to read it with (see `GeosamFolder.open`); for samscape's, it must
+    be the one recorded."""
     folder = Path(path)
     if is_geosam_folder(folder):
-        return GeosamFolder.open(folder)
+        return GeosamFolder.open(folder, model)
     if not (folder / MANIFEST).is_file():
         raise not_a_feature_folder(folder)
-    return FeatureFolder.open(folder)
+    opened = FeatureFolder.open(folder)
+    recorded = opened.metadata.model.id
+    if model is not None and model != recorded:
+        raise SettingsError(f"'{path}' was encoded with model {recorded!r}, not {model!r}; "
+                            f"drop --model or pass --model {recorded}")
+    return opened
 
 
 def not_a_feature_folder(folder: Path) -> FeatureFolderError:

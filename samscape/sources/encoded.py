@@ -36,8 +36,9 @@ class EncodedSource(FeatureSource):
     def open(cls, path: str | os.PathLike, model: str | None = None, device: str = "auto",
              memory_mb: float = DEFAULT_MEMORY_MB) -> EncodedSource:
         """Open a feature folder (samscape's, or Geo-SAM v2's) with the model recorded in its
-        manifest (`model`, if given, must be that one)."""
-        folder = open_folder(path)
+        manifest (`model`, if given, must be that one; a Geo-SAM folder takes any model of its
+        family and input size, see `GeosamFolder.open`)."""
+        folder = open_folder(path, model)
         record = folder.metadata.model
         if model is not None and model != record.id:
             raise SettingsError(

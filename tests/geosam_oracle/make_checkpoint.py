@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 
 import torch
-from ultralytics.models.sam.build import sam_model_map
+from ultralytics.models.sam import build
 
 
 def random_state(name: str, seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
-    model = sam_model_map[name](None)
+    # The builder takes SAM 2.1's extra (video) modules from "sam2.1" in the checkpoint's name and
+    # then loads that file: build under the name, without loading, so a SAM 2.1 file has them.
+    build._load_checkpoint = lambda model, checkpoint: model
+    model = build.sam_model_map[name](name)
     noise = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for _, param in model.named_parameters():
@@ -26,7 +29,7 @@ def random_state(name: str, seed: int) -> dict[str, torch.Tensor]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", choices=sorted(sam_model_map))
+    parser.add_argument("name", choices=sorted(build.sam_model_map))
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

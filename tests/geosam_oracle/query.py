@@ -1,7 +1,8 @@
-"""Answers a point prompt from a Geo-SAM v2 feature folder with geosam's own FeatureQueryEngine.
-Runs in the oracle venv:
+"""Answers a point or box prompt from a Geo-SAM v2 feature folder with geosam's own
+FeatureQueryEngine. Runs in the oracle venv:
   `python query.py FOLDER CHECKPOINT X Y OUT_DIR [--crs CRS] [--label 1] [--multimask]`
-X, Y in map units of --crs (default: the manifest's CRS). Writes OUT_DIR/mask.npy (N, H, W) bool
+  `python query.py FOLDER CHECKPOINT XMIN YMIN XMAX YMAX OUT_DIR [--crs CRS] [--multimask]`
+coordinates in map units of --crs (default: the manifest's CRS). Writes OUT_DIR/mask.npy (N, H, W) bool
 at the chip's grid, OUT_DIR/mask.tif (band per mask, uint8) and OUT_DIR/result.json: chip id,
 scores, the chip grid (transform a..f, shape [h, w], CRS WKT) and geosam's polygons (GeoJSON)."""
 
@@ -15,6 +16,7 @@ import numpy as np
 import rasterio
 from check_env import assert_no_torchvision
 from geosam import (
+    BoundingBox,
     FeatureQueryEngine,
     MaskVectorizer,
     ModelSpec,
@@ -28,8 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("x", type=float)
-    parser.add_argument("y", type=float)
+    parser.add_argument("coords", type=float, nargs="+", help="X Y (a point) or XMIN YMIN XMAX YMAX (a box)")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--crs", default=None)
     parser.add_argument("--label", type=int, default=1)
@@ -39,8 +40,13 @@ def main() -> None:
     spec = ModelSpec(model_type=definition.model_type, checkpoint_path=args.checkpoint, device="cpu")
     engine = FeatureQueryEngine(args.folder, spec)
     crs = args.crs or engine.manifest.crs
-    result = engine.query(Points([[args.x, args.y]], labels=[args.label], crs=crs),
-                          multimask_output=args.multimask)
+    if len(args.coords) == 2:
+        prompt = Points([args.coords], labels=[args.label], crs=crs)
+    elif len(args.coords) == 4:
+        prompt = BoundingBox(*args.coords, crs=crs)
+    else:
+        parser.error("give X Y or XMIN YMIN XMAX YMAX")
+    result = engine.query(prompt, multimask_output=args.multimask)
     masks = np.asarray(result.mask_array, dtype=bool)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     np.save(args.out_dir / "mask.npy", masks)

@@ -33,7 +33,7 @@ def manifest(folder: Path) -> list[dict]:
 def test_manifest_columns_and_encodings(geosam_folder: Callable[..., Path], real_geotiff: Path) -> None:
     """SAM 2, 256-pixel chips on the 384 × 256 raster: two chips, the last shifted to end at the
     raster's right edge, numbered row-major; every column as docs/geosam.md gives it."""
-    folder = geosam_folder("sam2_t.pt", 256)
+    folder = geosam_folder("sam2.1_t.pt", 256)
     table = pq.read_table(folder / "manifest.parquet")
     assert {f.name: str(f.type) for f in table.schema} == COLUMNS
     assert json.loads(table.schema.metadata[b"geo"])["columns"]["geometry"]["encoding"] == "WKB"
@@ -44,7 +44,7 @@ def test_manifest_columns_and_encodings(geosam_folder: Callable[..., Path], real
     for row, col_off in zip(rows, (0, 128), strict=True):
         assert row["feature_path"] == str(folder.resolve() / "features" / f"{row['chip_id']}.pt")
         assert Path(row["source_path"]) == real_geotiff.resolve()
-        assert row["checkpoint_path"].endswith("/sam2_t.pt") and row["model_type"] == "sam2"
+        assert row["checkpoint_path"].endswith("/sam2.1_t.pt") and row["model_type"] == "sam2"
         chip_transform = transform @ Affine.translation(col_off, 0)
         assert json.loads(row["transform"]) == pytest.approx(list(chip_transform)[:6], abs=1e-12)
         assert json.loads(row["shape"]) == [256, 256]
@@ -57,7 +57,7 @@ def test_manifest_columns_and_encodings(geosam_folder: Callable[..., Path], real
                                                                                (top + bottom) / 2))
 
 
-@pytest.mark.parametrize("name", ["sam_b.pt", "sam2_t.pt"])
+@pytest.mark.parametrize("name", ["sam_b.pt", "sam2.1_t.pt"])
 def test_chip_files_load_with_weights_only(geosam_folder: Callable[..., Path], name: str) -> None:
     folder = geosam_folder(name)
     (row,) = manifest(folder)  # the 384 × 256 raster is one chip at the default 1024
@@ -84,10 +84,10 @@ def test_prompt_goes_to_the_covering_chip_with_the_nearest_centre(
         real_geotiff: Path, tmp_path: Path) -> None:
     """Column 230 lies in both chips (columns 0–255 and 128–383); chip 1's centre (column 256) is
     nearer than chip 0's (128), so geosam answers from chip 1, on chip 1's grid."""
-    folder = geosam_folder("sam2_t.pt", 256)
+    folder = geosam_folder("sam2.1_t.pt", 256)
     with rasterio.open(real_geotiff) as src:
         x, y = src.transform @ (230.5, 100.5)
-    found = oracle.run("query.py", folder, geosam_checkpoints["sam2_t.pt"], x, y, tmp_path)
+    found = oracle.run("query.py", folder, geosam_checkpoints["sam2.1_t.pt"], x, y, tmp_path)
     assert found["chip_id"] == "chip_000001"
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["shape"] == [256, 256]
@@ -99,14 +99,14 @@ def test_a_moved_folder_does_not_open_in_geosam(
         real_geotiff: Path, tmp_path: Path) -> None:
     """feature_path is absolute and used verbatim: once the folder moves, geosam cannot load a chip."""
     moved = tmp_path / "elsewhere"
-    shutil.copytree(geosam_folder("sam2_t.pt"), moved)
-    original = geosam_folder("sam2_t.pt")
+    shutil.copytree(geosam_folder("sam2.1_t.pt"), moved)
+    original = geosam_folder("sam2.1_t.pt")
     hidden = original.with_name("rmnp-hidden")
     original.rename(hidden)
     try:
         with rasterio.open(real_geotiff) as src:
             x, y = src.transform @ (100.5, 100.5)
         with pytest.raises(RuntimeError, match="FileNotFoundError"):
-            oracle.run("query.py", moved, geosam_checkpoints["sam2_t.pt"], x, y, tmp_path / "out")
+            oracle.run("query.py", moved, geosam_checkpoints["sam2.1_t.pt"], x, y, tmp_path / "out")
     finally:
         hidden.rename(original)

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from samscape.cli.main import cli
 from samscape.models import load_backend
 
-from .harness import Oracle
+from .harness import Oracle, imported_id
 
 POINT = (400.0, 300.0)  # in the model's 1024² input pixels
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(3, 1, 1)
@@ -44,7 +44,7 @@ def reference(oracle: Oracle, geosam_folder: Callable[..., Path], geosam_checkpo
 def test_imported_checkpoint_matches_ultralytics(reference: Callable[[str], dict],
                                                  geosam_checkpoints: dict[str, Path], name: str) -> None:
     ref = reference(name)
-    model_id = "geosam-" + name.removesuffix(".pt").replace("_", "-")
+    model_id = imported_id(name)
     result = CliRunner().invoke(cli, ["models", "import", str(geosam_checkpoints[name]), "--as", model_id])
     assert result.exit_code == 0, result.output
     backend = load_backend(model_id, device="cpu")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath, PureWindowsPath
 
-from ...models import CATALOGUE
+from ...models import CATALOGUE, get_spec
 
 GEOSAM_TO_SAMSCAPE: dict[str, str] = {
     "sam_b.pt": "sam-vit-base",
@@ -57,7 +57,8 @@ def unsupported_reason(path: str) -> str:
         return (f"it was encoded with {known} ({name}), which samscape does not have; encode the "
                 "raster again with samscape (e.g. --model sam2.1-hiera-tiny)")
     return (f"its checkpoint {name!r} is not one samscape knows ({', '.join(GEOSAM_TO_SAMSCAPE)}); "
-            "encode the raster again with samscape")
+            f"import that checkpoint ('samscape models import {name} --as ID') and pass --model ID, "
+            "or encode the raster again with samscape")
 
 
 def checkpoint_for_model(model_id: str) -> str | None:
@@ -66,3 +67,23 @@ def checkpoint_for_model(model_id: str) -> str | None:
         if mid == model_id and name in GEOSAM_REGISTRY:
             return name
     return None
+
+
+def registry_family(name: str) -> str | None:
+    """The family ("sam", "sam2", "sam3") of a checkpoint of Geo-SAM's registry, or None."""
+    name = name.lower()
+    if name not in GEOSAM_REGISTRY:
+        return None
+    return "sam" if name.startswith("sam_") else name[:4]
+
+
+def may_record(name: str, model_id: str) -> bool:
+    """Whether Geo-SAM checkpoint file `name` may be recorded for features of `model_id`: the name
+    maps to that model, or the model is an imported one (its own weights: a fine-tuned or renamed
+    checkpoint) and the name is one of Geo-SAM's registry of the same family at 1024 px."""
+    if model_for_checkpoint(name) == model_id:
+        return True
+    if model_id in CATALOGUE:
+        return False
+    spec = get_spec(model_id)
+    return registry_family(name) == spec.family and spec.input_size == 1024

@@ -27,7 +27,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.errors import RasterioError
 
-from ...errors import FeatureFolderError
+from ...errors import FeatureFolderError, SettingsError
 from ...geo import Chip, ChipGrid, PixelGrid, Window, crs_label
 from ...models import ModelSpec, get_spec
 from ...models.store import bundled_path
@@ -135,7 +135,12 @@ class GeosamFolder(FeatureFolder):
         return checkpoint_name(self.checkpoint_path)
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> GeosamFolder:
+    def open(cls, path: str | os.PathLike, model: str | None = None) -> GeosamFolder:
+        """Open the folder with the model its checkpoint name maps to, or with `model` (any
+        samscape id, an imported one included: the weights that encoded it, e.g. a fine-tuned or
+        renamed checkpoint), checked against the folder: same family, same input size; the
+        feature shapes are checked against the model when it is loaded (`model_mismatch`) and
+        against every chip file when read."""
         folder = Path(path)
         rows = read_geosam_manifest(folder)
         first = rows[0]
@@ -143,10 +148,19 @@ class GeosamFolder(FeatureFolder):
         if first.model_type not in ("sam", "sam2"):
             raise FeatureFolderError(f"{where} its model type {first.model_type!r} (SAM 3) is not one "
                                      f"samscape has; {FIX}")
-        model_id = model_for_checkpoint(first.checkpoint_path)
+        model_id = model if model is not None else model_for_checkpoint(first.checkpoint_path)
         if model_id is None:
             raise FeatureFolderError(f"{where} {unsupported_reason(first.checkpoint_path)}")
         spec = get_spec(model_id)
+        if model is not None:
+            fix = (f"give --model a {first.model_type} model of input {first.dst_shape[0]} px (the "
+                   "weights that encoded it, e.g. imported with 'samscape models import'), or drop it")
+            if spec.family != first.model_type:
+                raise SettingsError(f"{where} it holds {first.model_type} features and model {model!r} "
+                                    f"is a {spec.family} model; {fix}")
+            if first.dst_shape != (spec.input_size, spec.input_size):
+                raise SettingsError(f"{where} its model input {list(first.dst_shape)} is not "
+                                    f"{model!r}'s {spec.input_size} px; {fix}")
         if spec.family != first.model_type:
             raise FeatureFolderError(f"{where} its checkpoint {checkpoint_name(first.checkpoint_path)!r} "
                                      f"is a {spec.family} model, not {first.model_type!r}; {FIX}")
