@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +15,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
-from .errors import SettingsError
+from .errors import FolderWriteError, SettingsError
 from .features import FolderState, check_target, prepare_folder
+from .features.temporaries import abandoned
 from .models import get_spec
 from .planning import EncodePlan, plan_encoding, start_encoding
 from .raster import RasterSource
 from .settings import EncodeSettings, settings_with
 
 MANIFEST_FLUSH_SECONDS = 30.0
+FORMATS = ("samscape", "geosam")
 
-__all__ = ["EncodeResult", "ProgressCallback", "encode"]
+__all__ = ["FORMATS", "EncodeResult", "ProgressCallback", "encode", "encoding_folder"]
 
 
 @dataclass
@@ -44,25 +49,92 @@ class EncodeResult:
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
            overwrite: bool = False, progress: bool | ProgressCallback = True,
-           on_step: Callable[[str], None] | None = None, **kwargs) -> EncodeResult:
+           on_step: Callable[[str], None] | None = None, format: str = "samscape",
+           base_path: str | None = None, checkpoint: str | None = None, keep_encoding: bool = False,
+           **kwargs) -> EncodeResult:
     """Encode `raster` into the feature folder `out_dir` (see `EncodeSettings` for kwargs).
 
     Re-running with the same settings resumes: chips already written are kept. A folder that holds
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
     callable(done, total) called after each batch. on_step: called with the name of a start-up
-    step that takes a while ("choosing batch size", "compiling"), which the bar shows too.
+    step that takes a while ("choosing batch size", "compiling", "converting"), which the bar
+    shows too.
+
+    format="geosam" writes a Geo-SAM v2 folder: the raster is encoded into the samscape folder
+    `encoding_folder(out_dir)` beside it (resumed as any encoding; `overwrite` applies to it), then
+    converted into `out_dir` as `convert(..., to="geosam", base_path=, checkpoint=)` does (DST
+    appears whole; a non-empty `out_dir` is refused before anything is encoded), and removed
+    unless `keep_encoding`. The format is not a setting: it changes where the features go, not
+    what they are.
     """
     settings = settings_with(settings, **kwargs)
     for name, value in (("raster", raster), ("out_dir", out_dir)):
         if not isinstance(value, (str, os.PathLike)):
             raise SettingsError(f"{name} {value!r} is not valid: give a path (str or pathlib.Path)")
+    if format not in FORMATS:
+        raise SettingsError(f"format {format!r} is not valid: give one of {', '.join(FORMATS)}")
+    if format != "geosam" and (base_path is not None or checkpoint is not None or keep_encoding):
+        raise SettingsError("base_path, checkpoint and keep_encoding are only for format geosam; drop them")
     out = Path(out_dir)
     get_spec(settings.model)
+    if format == "geosam":
+        return _encode_geosam(os.fspath(raster), out, settings, overwrite, progress, on_step,
+                              base_path, checkpoint, keep_encoding)
     check_target(out)
     with RasterSource(os.fspath(raster), crs=settings.crs) as source:
         plan = plan_encoding(source, settings)
         state = prepare_folder(out, plan.metadata, overwrite)
         return _run(source, plan, settings, state, progress, on_step)
+
+
+def encoding_folder(out: Path) -> Path:
+    """The hidden samscape folder beside `out` that `encode(format="geosam")` encodes into."""
+    out = out.absolute()
+    return out.parent / f".{out.name}.samscape-encoding"
+
+
+def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: bool,
+                   progress: bool | ProgressCallback, on_step: Callable[[str], None] | None,
+                   base_path: str | None, checkpoint: str | None, keep: bool) -> EncodeResult:
+    """Encode into `encoding_folder(out)`, convert it into `out`, remove it unless `keep`; what
+    the conversion would refuse is refused first (the model and `out` before the model loads, the
+    chip geometry before any chip is encoded)."""
+    from .features.convert import check_geosam_geometry, check_geosam_target, convert
+
+    work = encoding_folder(out)
+    _remove_abandoned(work)
+    check_geosam_target(settings.model, out, base_path, checkpoint)
+    check_target(work)
+    with RasterSource(raster, crs=settings.crs) as source:
+        plan = plan_encoding(source, settings)
+        check_geosam_geometry(plan.metadata, f"the encoding of '{raster}'")
+        state = prepare_folder(work, plan.metadata, overwrite)
+        result = _run(source, plan, settings, state, progress, on_step)
+    if on_step is not None:
+        on_step("converting")
+    convert(work, out, "geosam", base_path=base_path, checkpoint=checkpoint, progress=progress)
+    if not keep:
+        _remove(work)
+    result.folder = out
+    return result
+
+
+def _remove(work: Path) -> None:
+    """Remove the folder `work`: renamed to a temporary first, so a kill midway leaves a name the
+    next run into the same place removes (`temporaries.abandoned`), never a half-deleted folder."""
+    gone = work.with_name(f"{work.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        os.rename(work, gone)
+    except OSError as exc:
+        raise FolderWriteError(f"cannot remove the encoding '{work}' (the Geo-SAM folder is written): "
+                               f"{exc.strerror}; remove it yourself") from None
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+def _remove_abandoned(work: Path) -> None:
+    for old in work.parent.glob(f"{glob.escape(work.name)}.*.tmp"):
+        if old.is_dir() and abandoned(old):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .options import json_opt, quiet_opt
+from .options import base_path_opt, checkpoint_opt, json_opt, quiet_opt
 
 
 @click.command("convert")
@@ -14,12 +14,8 @@ from .options import json_opt, quiet_opt
 @click.argument("dst", type=click.Path())
 @click.option("--to", "to", type=click.Choice(["samscape", "geosam"]), required=True,
               help="The format of DST.")
-@click.option("--base-path", metavar="PATH",
-              help="--to geosam: the absolute path DST will have where Geo-SAM opens it (Geo-SAM "
-                   "reads chip paths verbatim) [default: DST's own path].")
-@click.option("--checkpoint", metavar="NAME.pt",
-              help="--to geosam: the checkpoint file name to record for a model Geo-SAM's plugin "
-                   "does not list (MODEL_ID.pt).")
+@base_path_opt
+@checkpoint_opt
 @json_opt
 @quiet_opt
 def convert_command(src: str, dst: str, to: str, base_path: str | None, checkpoint: str | None,

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 from click.core import ParameterSource
 
-from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
+from .options import base_path_opt, checkpoint_opt, device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 
 
 @click.command("encode")
@@ -42,19 +42,31 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
                    "a minute or more; falls back to uncompiled with a warning [default: off].")
 @settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
+@click.option("--format", "format_", type=click.Choice(["samscape", "geosam"]), default="samscape",
+              show_default=True,
+              help="geosam: write a Geo-SAM v2 folder (encoded into .OUT_DIR.samscape-encoding beside "
+                   "it, which resumes and --overwrite applies to, then converted as 'samscape convert "
+                   "--to geosam' does and removed unless --keep-encoding).")
+@base_path_opt
+@checkpoint_opt
+@click.option("--keep-encoding", is_flag=True,
+              help="--format geosam: keep the samscape folder it encoded into.")
 @json_opt
 @click.option("--progress-json", is_flag=True,
               help='For programs: one JSON line per batch on stdout, {"done": N, "total": M} (chips '
-                   'this run encodes), {"step": NAME} before a slow start-up step ("choosing batch '
-                   'size", "compiling"), then the result as --json prints it; no progress bar.')
+                   'this run encodes), {"step": NAME} before a slow step ("choosing batch size", '
+                   '"compiling", "converting": then the chips converted), then the result as --json '
+                   'prints it; no progress bar.')
 @quiet_opt
 @click.pass_context
 def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file: str | None,
-                   overwrite: bool, as_json: bool, progress_json: bool, quiet: bool, **flags) -> None:
+                   overwrite: bool, format_: str, base_path: str | None, checkpoint: str | None,
+                   keep_encoding: bool, as_json: bool, progress_json: bool, quiet: bool, **flags) -> None:
     """Encode RASTER (any GDAL source) into the feature folder OUT_DIR.
 
     Running the same command again resumes an interrupted encoding (Ctrl+C, or SIGTERM, which
-    stops it as Ctrl+C does: the chips written so far are kept).
+    stops it as Ctrl+C does: the chips written so far are kept). --format geosam writes a Geo-SAM
+    v2 folder for Geo-SAM's QGIS plugin (see docs/formats.md).
     """
     from ..encoder import encode
     from ..settings import load_settings
@@ -66,13 +78,14 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
     with _terminate_as_interrupt():
         result = encode(raster, out_dir, load_settings(settings_file, given),
                         overwrite=overwrite, progress=progress,
-                        on_step=_print_step if progress_json else None)
+                        on_step=_print_step if progress_json else None, format=format_,
+                        base_path=base_path, checkpoint=checkpoint, keep_encoding=keep_encoding)
     summary = {
         "folder": str(result.folder), "grid_chip_count": result.grid_chip_count,
         "encoded": result.encoded, "already_done": result.already_done,
         "nodata": result.nodata, "seconds": round(result.seconds, 3),
         "chips_per_second": round(result.chips_per_second, 3), "threads": current(),
-        "batch_size": result.batch_size, "compiled": result.compiled,
+        "batch_size": result.batch_size, "compiled": result.compiled, "format": format_,
     }
     if as_json or progress_json:
         click.echo(json.dumps(summary))
@@ -80,7 +93,8 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
         click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"
                    f"{', compiled' if result.compiled else ''}), {result.already_done} already done, "
-                   f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid")
+                   f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid"
+                   f"{', written as a Geo-SAM folder' if format_ == 'geosam' else ''}")
 
 
 def _print_progress(done: int, total: int) -> None:

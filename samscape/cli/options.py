@@ -32,6 +32,16 @@ settings_opt = click.option(
     help="Encoding settings: a JSON file whose keys are 'samscape encode' flags (the Copilot's "
          "download); flags win.")
 
+base_path_opt = click.option(
+    "--base-path", metavar="PATH",
+    help="Geo-SAM: the absolute path the folder will have where Geo-SAM opens it (Geo-SAM reads chip "
+         "paths verbatim) [default: the folder's own path].")
+
+checkpoint_opt = click.option(
+    "--checkpoint", metavar="NAME.pt",
+    help="Geo-SAM: the checkpoint file name to record for a model Geo-SAM's plugin does not list "
+         "(MODEL_ID.pt), or a Geo-SAM name of its family for an imported model.")
+
 json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 quiet_opt = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")

@@ -57,24 +57,25 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str, *, base_pat
         raise SettingsError("checkpoint is only for --to geosam; drop it")
     source = open_folder(src)
     target = Path(dst)
-    _check_destination(target)
     if to == "samscape":
+        check_destination(target)
         if not isinstance(source, GeosamFolder):
             raise FeatureFolderError(f"'{src}' is already a samscape feature folder; nothing to convert")
         write: Callable[[Path, Callable[[int], None]], None] = \
             lambda tmp, step: _to_samscape(source, tmp, step)  # noqa: E731
     else:
         if isinstance(source, GeosamFolder):
+            check_destination(target)
             raise FeatureFolderError(f"'{src}' is already a Geo-SAM folder; nothing to convert")
-        name = _checkpoint(source, checkpoint)
-        _check_geosam_geometry(source)
-        root = _feature_root(target, base_path)
+        name, root = check_geosam_target(source.metadata.model.id, target, base_path, checkpoint)
+        check_geosam_geometry(source.metadata, f"'{source.path}'")
         write = lambda tmp, step: _to_geosam(source, tmp, name, root, step)  # noqa: E731
     _atomically(target, len(source), progress, write)
     return target
 
 
-def _check_destination(dst: Path) -> None:
+def check_destination(dst: Path) -> None:
+    """Refuse a `dst` that is a file or a folder that is not empty (convert never replaces one)."""
     if dst.exists() and not dst.is_dir():
         raise FolderConflictError(f"'{dst}' is a file; give a new or empty folder to convert into")
     if dst.is_dir() and any(dst.iterdir()):
@@ -165,11 +166,19 @@ def _to_samscape(source: GeosamFolder, tmp: Path, step: Callable[[int], None]) -
     state.flush()
 
 
-def _checkpoint(source: FeatureFolder, given: str | None) -> str:
-    """The checkpoint file name to record for the folder's model; refuses models Geo-SAM's plugin
-    does not list unless `given` names one (as `<model id>.pt`, or, for an imported model, a
-    Geo-SAM checkpoint name of its family: `may_record`)."""
-    model_id = source.metadata.model.id
+def check_geosam_target(model_id: str, dst: Path, base_path: str | None, checkpoint: str | None
+                        ) -> tuple[str, str]:
+    """What `convert --to geosam` refuses of the destination `dst`, the model and the base path,
+    checked before anything is written (or, for `encode --format geosam`, encoded). Returns (the
+    checkpoint name to record, the absolute folder the chip files will be in)."""
+    check_destination(dst)
+    return _checkpoint(model_id, checkpoint), _feature_root(dst, base_path)
+
+
+def _checkpoint(model_id: str, given: str | None) -> str:
+    """The checkpoint file name to record for features of `model_id`; refuses models Geo-SAM's
+    plugin does not list unless `given` names one (as `<model id>.pt`, or, for an imported model,
+    a Geo-SAM checkpoint name of its family: `may_record`)."""
     if given is not None:
         name = given.replace("\\", "/").rsplit("/", 1)[-1]
         if not may_record(name, model_id):
@@ -187,17 +196,18 @@ def _checkpoint(source: FeatureFolder, given: str | None) -> str:
     return known
 
 
-def _check_geosam_geometry(source: FeatureFolder) -> None:
+def check_geosam_geometry(metadata: FolderMetadata, subject: str) -> None:
     """Refuse features Geo-SAM would map wrongly: a SAM 2 chip samscape resized to a square
-    that Geo-SAM would letterbox (chips smaller than the model's input, on a small raster)."""
-    pre = source.metadata.preprocessing
+    that Geo-SAM would letterbox (chips smaller than the model's input, on a small raster).
+    `subject` names the folder (or the encoding) in the message."""
+    pre = metadata.preprocessing
     grid = pre.grid
     if pre.resize == "square" and (grid.width < pre.chip_size or grid.height < pre.chip_size):
         raise FeatureFolderError(
-            f"'{source.path}' holds SAM 2 chips of {min(grid.height, pre.chip_size)} x "
+            f"{subject} holds SAM 2 chips of {min(grid.height, pre.chip_size)} x "
             f"{min(grid.width, pre.chip_size)} px that samscape stretched to a square, which Geo-SAM "
             "would letterbox: its prompts would land in the wrong place; encode a raster of at least "
-            f"{pre.chip_size} px on each side, or use the folder with samscape")
+            f"{pre.chip_size} px on each side, or keep the features in samscape's format")
 
 
 def _feature_root(dst: Path, base_path: str | None) -> str:
