@@ -31,7 +31,10 @@ class ImportModelRequest(Body):
 
 class OpenRequest(Body):
     path: str = PATH
-    model: str | None = Field(None, max_length=200, description="required for a raster (live)")
+    model: str | None = Field(None, max_length=200, description=(
+        "required for a raster (live); a feature folder brings its own, but for a Geo-SAM folder it "
+        "names the model whose weights encoded it (e.g. one imported from a fine-tuned or renamed "
+        "checkpoint) when the checkpoint's file name is not enough"))
     raster: str | None = Field(None, max_length=4096, description="a feature folder's raster, "
                                "for the map [default: found beside the folder]")
 
