@@ -280,3 +280,27 @@ def test_geosam_answers_from_a_folder_samscape_exported(
     assert measured >= 0.98
     col, row = int(POINT_PX[0]), int(POINT_PX[1])
     assert iou(result.mask, part_at(theirs, col, row)) >= 0.98
+
+
+def test_geosam_answers_from_a_folder_encode_format_geosam_wrote(
+        oracle: Oracle, geosam_checkpoints: dict[str, Path], real_geotiff: Path, tmp_path: Path) -> None:
+    """`encode --format geosam --checkpoint sam2.1_t.pt --base-path WHERE` (SAM 2.1 tiny on the
+    1024² mosaic: one chip), nothing left beside the folder; moved to WHERE, geosam's
+    FeatureQueryEngine opens it and answers a point with the mask samscape reads from it."""
+    name = "sam2.1_t.pt"
+    raster = mosaic(real_geotiff, tmp_path / "mosaic.tif")
+    exported = tmp_path / "geosam-user" / "rmnp"
+    done = CliRunner().invoke(cli, ["encode", str(raster), str(tmp_path / "built"), "--model",
+                                    imported_id(name), "--format", "geosam", "--checkpoint", name,
+                                    "--base-path", str(exported), "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "mosaic.tif"]
+    exported.parent.mkdir()
+    shutil.move(tmp_path / "built", exported)
+    with rasterio.open(raster) as src:
+        x, y = map_point(src.transform, *POINT_PX)
+    oracle.run("query.py", exported, geosam_checkpoints[name], x, y, tmp_path / "answer", "--multimask")
+    theirs = best_of(read_answer(tmp_path / "answer"))
+    nontrivial(theirs)
+    with open_source(exported, imported_id(name), device="cpu") as source:
+        assert_same_mask(raw_mask(source, "point"), theirs)
