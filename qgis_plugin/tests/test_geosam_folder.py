@@ -7,6 +7,7 @@ message and the offer to get the model."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -26,9 +27,11 @@ from pathlib import Path
 import geopandas as gpd
 import rasterio
 from shapely.geometry import box
+from samscape.demo import generate_scene
 sys.path.insert(0, sys.argv[1])
 from features_geosam.writer import write_geosam_folder
-raster, root = Path(sys.argv[2]), Path(sys.argv[3])
+root = Path(sys.argv[2])
+raster, truth = generate_scene(0, 512, 512).write(root / "scene")
 written = write_geosam_folder(raster, root / "encoded-on-a-server" / "scene", "demo",
                               "/opt/Geo-SAM/models/demo.pt")
 # sam_b.pt's grid: the 512 px raster is one chip of ViT-B's 1024 px input
@@ -44,8 +47,23 @@ with rasterio.open(raster) as ds:
 frame["checkpoint_path"] = "/opt/Geo-SAM/models/sam_b.pt"
 frame["dst_shape"] = "[1024, 1024]"
 frame.to_parquet(manifest)
+(root / "moved").mkdir()
 shutil.move(written, root / "moved" / "scene")
+print(json.dumps({"raster": str(raster), "truth": str(truth)}))
 """
+
+
+@pytest.fixture(scope="module")
+def demo(root: Path, samscape_command: str) -> dict:
+    """The demo scene (512 px, as `samscape demo --size 512` makes it, without its encoding) written
+    as a Geo-SAM folder and moved (geosam/moved/scene), and a copy whose manifest names sam_b.pt at
+    its 1024 px (geosam/sam_b/scene: its chips are never read)."""
+    folder = root / "geosam"
+    folder.mkdir()
+    run = subprocess.run([project_python(samscape_command), "-c", WRITE, str(REPO / "tests"), str(folder)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return {**json.loads(run.stdout.strip().splitlines()[-1]), "geosam": folder}
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +76,8 @@ def engine(samscape_command: str, root: Path, request: pytest.FixtureRequest):
     engine.stop(wait=True)
 
 
-@pytest.fixture(scope="module")
-def geosam(demo: dict, root: Path, samscape_command: str) -> Path:
-    """The demo scene written as a Geo-SAM folder and moved (moved/scene), and a copy whose
-    manifest names sam_b.pt at its 1024 px (sam_b/scene: its chips are never read)."""
-    folder = root / "geosam"
-    (folder / "moved").mkdir(parents=True)
-    run = subprocess.run([project_python(samscape_command), "-c", WRITE, str(REPO / "tests"), demo["raster"],
-                          str(folder)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    return folder
-
-
-def test_a_geosam_folder_loads_and_segments(dock, demo: dict, geosam: Path, samscape_command: str
-                                            ) -> None:
+def test_a_geosam_folder_loads_and_segments(dock, demo: dict, samscape_command: str) -> None:
+    geosam = demo["geosam"]
     panel = dock.source_panel
     session = dock.segmentation.session
     panel.folder.setFilePath(str(geosam / "sam_b" / "scene"))
