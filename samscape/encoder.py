@@ -103,6 +103,13 @@ def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: 
 
     work = encoding_folder(out)
     _remove_abandoned(work)
+    if not keep and _converted_earlier(work, out):  # killed after writing `out`, before the removal
+        from .features import FeatureFolder
+
+        encoded = FeatureFolder.open(work)
+        result = EncodeResult(out, encoded.metadata.grid_chip_count, already_done=len(encoded))
+        _remove(work)
+        return result
     check_geosam_target(settings.model, out, base_path, checkpoint)
     check_target(work)
     with RasterSource(raster, crs=settings.crs) as source:
@@ -117,6 +124,18 @@ def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: 
         _remove(work)
     result.folder = out
     return result
+
+
+def _converted_earlier(work: Path, out: Path) -> bool:
+    """Whether `out` is a Geo-SAM folder written from the encoding `work` (its manifest is newer)."""
+    from .features.geosam import is_geosam_folder
+    from .features.manifest import MANIFEST
+
+    try:
+        return (is_geosam_folder(out) and (work / MANIFEST).is_file()
+                and (out / MANIFEST).stat().st_mtime >= (work / MANIFEST).stat().st_mtime)
+    except OSError:
+        return False
 
 
 def _remove(work: Path) -> None:

@@ -124,6 +124,12 @@ def test_keep_encoding_and_leftovers(make_raster, tmp_path: Path) -> None:
     kept = FeatureFolder.open(encoding_folder(out))
     assert kept.metadata.model.id == "tiny-random-sam" and len(kept) == 4
 
+    # As a run killed after writing OUT, before removing its encoding, leaves them: the same command
+    # again finds OUT written from that encoding, removes the encoding and reports the chips done.
+    result = samscape.encode(raster, out, format="geosam", **TINY)
+    assert (result.encoded, result.already_done, result.folder) == (0, 4, out)
+    assert beside(out) == ["geosam"] and len(open_folder(out)) == 4
+
 
 def test_cli_encode_format_geosam(make_raster, tmp_path: Path) -> None:
     runner = CliRunner()
