@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -19,6 +21,9 @@ from .planning import EncodePlan, plan_encoding, start_encoding
 from .raster import RasterSource
 from .settings import EncodeSettings, settings_with
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 MANIFEST_FLUSH_SECONDS = 30.0
 
 __all__ = ["EncodeResult", "ProgressCallback", "encode"]
@@ -28,7 +33,8 @@ __all__ = ["EncodeResult", "ProgressCallback", "encode"]
 class EncodeResult:
     """What a run did: chips encoded now, found done, skipped as nodata; the folder's size; the
     seconds it took and each stage's busy seconds in them (`chiploop.StageSeconds`); the batch
-    size it ran with and whether the image encoder ran compiled."""
+    size it ran with and whether the image encoder ran compiled; the Dask workers it ran on (0:
+    this process)."""
 
     folder: Path
     grid_chip_count: int
@@ -40,6 +46,7 @@ class EncodeResult:
     stages: StageSeconds = StageSeconds()
     batch_size: int = 0
     compiled: bool = False
+    workers: int = 0
 
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
@@ -51,6 +58,8 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
     callable(done, total) called after each batch. on_step: called with the name of a start-up
     step that takes a while ("choosing batch size", "compiling"), which the bar shows too.
+    cluster='local', 'local:N' or a Dask scheduler's address encodes on a Dask cluster
+    (`samscape.cluster`; the `cluster` extra): same folder, chip for chip.
     """
     settings = settings_with(settings, **kwargs)
     for name, value in (("raster", raster), ("out_dir", out_dir)):
@@ -59,17 +68,36 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     out = Path(out_dir)
     get_spec(settings.model)
     check_target(out)
-    with RasterSource(os.fspath(raster), crs=settings.crs) as source:
-        plan = plan_encoding(source, settings)
+    with _connected(settings) as cluster, RasterSource(os.fspath(raster), crs=settings.crs) as source:
+        backend = None
+        if cluster is not None:
+            from .cluster import planning_backend
+
+            backend = planning_backend(settings)
+        plan = plan_encoding(source, settings, backend)
         state = prepare_folder(out, plan.metadata, overwrite)
-        return _run(source, plan, settings, state, progress, on_step)
+        return _run(source, plan, settings, state, progress, on_step, cluster)
+
+
+@contextmanager
+def _connected(settings: EncodeSettings) -> Iterator[Cluster | None]:
+    """The Dask cluster `settings.cluster` names, connected for the run; None without one."""
+    if settings.cluster is None:
+        yield None
+        return
+    from .cluster import connect
+
+    with connect(settings.cluster, settings.device) as cluster:
+        yield cluster
 
 
 def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,
-         progress: bool | ProgressCallback, on_step: Callable[[str], None] | None) -> EncodeResult:
+         progress: bool | ProgressCallback, on_step: Callable[[str], None] | None,
+         cluster: Cluster | None = None) -> EncodeResult:
     """Encode the chips `state` lacks, made one at a time as the loop takes them (never listed);
     flush the manifest every `MANIFEST_FLUSH_SECONDS` (what is new since) and at the end, whatever
-    happens (all of it, in one file)."""
+    happens (all of it, in one file). On a `cluster` its workers encode the chips and the
+    results come back as the same batches."""
     done = state.records.mask()
     done[list(state.skipped)] = True
     remaining = np.flatnonzero(~done)
@@ -86,20 +114,28 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
             on_step(name)
 
     try:
-        start = start_encoding(plan, settings, len(remaining), step)
+        if cluster is None:
+            start = start_encoding(plan, settings, len(remaining), step)
+            batches = encode_chips(source, plan, todo, start.batch_size, state)
+        else:
+            from .cluster import encode_on
+
+            result.workers = len(cluster.workers())
+            start, batches = encode_on(cluster, source, plan, settings, remaining, state)
         result.batch_size = start.batch_size
-        for batch in encode_chips(source, plan, todo, start.batch_size, state):
-            if start.compiling and not result.encoded + result.nodata:
-                bar.set_description("encoding", refresh=False)
-            result.encoded += len(batch.encoded)
-            result.nodata += len(batch.nodata)
-            result.stages += batch.stages
-            bar.update(len(batch))
-            if report is not None:
-                report(result.encoded + result.nodata, len(remaining))
-            if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
-                state.flush(append=True)
-                last_flush = time.perf_counter()
+        with closing(batches):
+            for batch in batches:
+                if start.compiling and not result.encoded + result.nodata:
+                    bar.set_description("encoding", refresh=False)
+                result.encoded += len(batch.encoded)
+                result.nodata += len(batch.nodata)
+                result.stages += batch.stages
+                bar.update(len(batch))
+                if report is not None:
+                    report(result.encoded + result.nodata, len(remaining))
+                if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
+                    state.flush(append=True)
+                    last_flush = time.perf_counter()
     finally:
         bar.close()
         state.flush()

@@ -40,6 +40,10 @@ from .options import device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="Compile the image encoder (torch.compile) for long runs: the first batch takes "
                    "a minute or more; falls back to uncompiled with a warning [default: off].")
+@click.option("--cluster", metavar="ADDRESS|local[:N]",
+              help="Encode on a Dask cluster: a scheduler's address (tcp://host:8786), or local / "
+                   "local:N for N worker processes on this machine (one per GPU by default); needs "
+                   "pip install 'samscape[cluster]'.")
 @settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
 @json_opt
@@ -74,12 +78,16 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
         "chips_per_second": round(result.chips_per_second, 3), "threads": current(),
         "batch_size": result.batch_size, "compiled": result.compiled,
     }
+    if result.workers:
+        summary["workers"] = result.workers
     if as_json or progress_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"
-                   f"{', compiled' if result.compiled else ''}), {result.already_done} already done, "
+                   f"{', compiled' if result.compiled else ''}"
+                   f"{f', on {result.workers} Dask workers' if result.workers else ''}), "
+                   f"{result.already_done} already done, "
                    f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid")
 
 
