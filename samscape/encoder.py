@@ -68,7 +68,7 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     out = Path(out_dir)
     get_spec(settings.model)
     check_target(out)
-    with _connected(settings) as cluster, RasterSource(os.fspath(raster), crs=settings.crs) as source:
+    with RasterSource(os.fspath(raster), crs=settings.crs) as source, _connected(settings) as cluster:
         backend = None
         if cluster is not None:
             from .cluster import planning_backend
