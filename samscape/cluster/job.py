@@ -56,8 +56,7 @@ class TaskDone:
 
 
 _RUN = threading.Lock()
-_sources: dict[tuple[str, str | None], RasterSource] = {}
-_checked: set[tuple[str, str]] = set()
+_sources: dict[tuple[str, str | None], tuple[RasterSource, str]] = {}
 _held: dict[tuple, object] = {}
 
 
@@ -105,25 +104,30 @@ def _plan(job: EncodeJob) -> EncodePlan:
             f"worker {_worker_name()} has another model {settings.model!r} than the client (weights "
             f"{backend.info.weights_sha256[:12]}, not {job.metadata.model.weights_sha256[:12]}); "
             "install the same model on every worker (samscape models download/import)")
+    _held.clear()
     _held[(settings.model, settings.device)] = backend  # kept loaded between tasks
     return EncodePlan(job.read_spec, job.chips, backend, job.metadata, job.mixed_precision)
 
 
 def _source(job: EncodeJob) -> RasterSource:
-    """This process's handle on the job's raster, opened and checked against the client's
-    fingerprint once."""
+    """This process's handle on the job's raster, checked against the client's fingerprint when
+    opened (a handle kept from a run of another fingerprint, a file since replaced, is reopened)."""
     key = (job.raster, job.settings.crs)
-    source = _sources.get(key)
-    if source is None:
-        source = _sources[key] = RasterSource(job.raster, crs=job.settings.crs)
     expected = job.metadata.preprocessing.source_fingerprint
-    if (job.raster, expected) not in _checked:
-        if source.fingerprint() != expected:
-            raise ClusterError(
-                f"worker {_worker_name()} reads another raster at '{job.raster}' than the client "
-                "(its pixels, size or georeferencing differ); give every worker the same file, "
-                "at a path or URL they all see")
-        _checked.add((job.raster, expected))
+    kept = _sources.pop(key, None)
+    if kept is not None and kept[1] == expected:
+        _sources[key] = kept
+        return kept[0]
+    if kept is not None:
+        kept[0].close()
+    source = RasterSource(job.raster, crs=job.settings.crs)
+    if source.fingerprint() != expected:
+        source.close()
+        raise ClusterError(
+            f"worker {_worker_name()} reads another raster at '{job.raster}' than the client "
+            "(its pixels, size or georeferencing differ); give every worker the same file, "
+            "at a path or URL they all see")
+    _sources[key] = (source, expected)
     return source
 
 
