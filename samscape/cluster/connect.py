@@ -105,7 +105,7 @@ def _start_local(distributed: Any, target: ClusterTarget, device: str) -> Cluste
             "nthreads": 1, "host": "127.0.0.1", "env": env, "memory_limit": MEMORY_LIMIT // count,
             "silence_logs": logging.ERROR}}
     scheduler = {"cls": distributed.Scheduler,
-                 "options": {"dashboard_address": None, "host": "127.0.0.1", "port": 0}}
+                 "options": {"dashboard": False, "dashboard_address": ":0", "host": "127.0.0.1", "port": 0}}
     owned = distributed.SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
     try:
         client = distributed.Client(owned)
