@@ -3,6 +3,11 @@ memory of an encode), each measured in a fresh process, this tree and a baseline
 
     python benchmarks/bench_scale.py [--baseline /path/to/other/checkout] [--chips 100000]
                                      [--rounds 2] [--encode-chips 64]
+    python benchmarks/bench_scale.py --dask [--rounds 3] [--dask-side 1536]
+
+--dask instead compares chips/s of the plain local encoder with 1 and 2 local Dask workers
+(`--cluster local:1`, `local:2`) on one `--dask-side`² GeoTIFF with the demo model, in one process,
+rounds interleaved; the clusters are started and their workers warmed before timing.
 
 The folder is synthetic: a manifest of `--chips` records over a grid of that many chips (no chip
 files: opening reads only the manifest). The raster is a VRT mosaicking one 1000² GeoTIFF 50 × 50
@@ -156,8 +161,39 @@ def worker_raster(vrt: str, out: str, stop_after: int) -> dict:
             "peak_mib": peak_mib(), "model_mib": model, "peak_without_model_mib": peak_mib() - model}
 
 
+def worker_dask(raster: str, out: str, rounds: int) -> dict:
+    """chips/s of the plain local encoder and of 1 and 2 local Dask workers, rounds interleaved."""
+    import shutil
+
+    import torch
+
+    from samscape import encode
+    from samscape.cluster import connect
+    from samscape.threads import cores
+
+    torch.set_num_threads(cores())  # the local encoder's policy: every core
+    root = Path(out)
+    warm = root / "warm.tif"
+    make_tiff(warm, 512)
+    got: dict[str, list[float]] = {"local": [], "dask1": [], "dask2": []}
+    with connect("local:1") as one, connect("local:2") as two:
+        clusters = {"dask1": one.client.scheduler.address, "dask2": two.client.scheduler.address}
+        encode(str(warm), root / "warm-local", model="demo", batch_size=4, progress=False)
+        for name, address in clusters.items():  # workers load the model before the clock
+            encode(str(warm), root / f"warm-{name}", model="demo", batch_size=4, cluster=address,
+                   progress=False)
+        for k in range(rounds):
+            for name in got:
+                folder = root / f"{name}-{k}"
+                result = encode(raster, folder, model="demo", batch_size=4, progress=False,
+                                cluster=clusters.get(name))
+                got[name].append(result.chips_per_second)
+                shutil.rmtree(folder)
+    return {"chips_per_second": got, "cores": cores()}
+
+
 WORKERS = {"make-folder": worker_make_folder, "open": worker_open, "flush": worker_flush,
-           "raster": worker_raster}
+           "raster": worker_raster, "dask": worker_dask}
 
 
 # ---- the driver ----
@@ -169,6 +205,49 @@ def run(tree: Path, kind: str, *args: object) -> dict:
     if done.returncode != 0:
         raise SystemExit(f"{kind} in {tree} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def make_tiff(path: Path, side: int) -> Path:
+    """A `side`² 3-band uint8 GeoTIFF of smooth structure and noise (tiled)."""
+    import numpy as np
+    import rasterio
+    from affine import Affine
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:side, 0:side]
+    data = np.stack([(127 + 60 * np.sin(xx / (17 + 5 * b)) + 40 * np.cos(yy / 23)
+                      + 10 * rng.standard_normal((side, side))).clip(0, 255) for b in range(3)])
+    with rasterio.open(path, "w", driver="GTiff", width=side, height=side, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000),
+                       tiled=True) as ds:
+        ds.write(data.astype("uint8"))
+    return path
+
+
+def dask_main(args: argparse.Namespace) -> None:
+    """The Dask section: plain local encoder vs 1 and 2 local Dask workers, in one process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        raster = make_tiff(Path(tmp) / "scene.tif", args.dask_side)
+        env = {**os.environ, "PYTHONPATH": str(HERE)}
+        env.pop("OMP_NUM_THREADS", None)
+        env.pop("SAMSCAPE_THREADS", None)
+        done = subprocess.run([sys.executable, __file__, "--worker", "dask", str(raster), tmp,
+                               str(args.rounds)], env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"dask failed:\n{done.stderr[-3000:]}")
+        got = json.loads(done.stdout.strip().splitlines()[-1])
+    rates = got["chips_per_second"]
+
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    base = median(rates["local"])
+    print(f"{'':8} {'chips/s':>8} {'vs local':>9}   (rounds: chips/s)")
+    for name, values in rates.items():
+        print(f"{name:8} {median(values):8.2f} {median(values) / base:8.2f}x   "
+              + " ".join(f"{v:.2f}" for v in values))
+    print(f"(demo model, {args.dask_side}² px GeoTIFF, batch size 4, {got['cores']} cores; dask1/dask2: "
+          "--cluster local:1 / local:2 started and warmed before timing; rounds interleaved, medians)")
 
 
 def make_vrt(root: Path) -> Path:
@@ -209,12 +288,18 @@ def main() -> None:
     parser.add_argument("--chips", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--encode-chips", type=int, default=64)
+    parser.add_argument("--dask", action="store_true",
+                        help="compare the local encoder with 1 and 2 local Dask workers instead")
+    parser.add_argument("--dask-side", type=int, default=1536)
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         kind, *rest = args.worker
         typed = [int(v) if v.isdigit() else v for v in rest]
         print(json.dumps(WORKERS[kind](*typed)))
+        return
+    if args.dask:
+        dask_main(args)
         return
     trees = {"this": HERE}
     if args.baseline:

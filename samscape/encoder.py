@@ -7,9 +7,11 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -23,6 +25,9 @@ from .planning import EncodePlan, plan_encoding, start_encoding
 from .raster import RasterSource
 from .settings import EncodeSettings, settings_with
 
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
 MANIFEST_FLUSH_SECONDS = 30.0
 FORMATS = ("samscape", "geosam")
 
@@ -33,7 +38,8 @@ __all__ = ["FORMATS", "EncodeResult", "ProgressCallback", "encode", "encoding_fo
 class EncodeResult:
     """What a run did: chips encoded now, found done, skipped as nodata; the folder's size; the
     seconds it took and each stage's busy seconds in them (`chiploop.StageSeconds`); the batch
-    size it ran with and whether the image encoder ran compiled."""
+    size it ran with and whether the image encoder ran compiled; the Dask workers it ran on (0:
+    this process)."""
 
     folder: Path
     grid_chip_count: int
@@ -45,6 +51,7 @@ class EncodeResult:
     stages: StageSeconds = StageSeconds()
     batch_size: int = 0
     compiled: bool = False
+    workers: int = 0
 
 
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
@@ -58,7 +65,8 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
     callable(done, total) called after each batch. on_step: called with the name of a start-up
     step that takes a while ("choosing batch size", "compiling", "converting"), which the bar
-    shows too.
+    shows too. cluster='local', 'local:N' or a Dask scheduler's address encodes on a Dask cluster
+    (`samscape.cluster`; the `cluster` extra): same folder, chip for chip.
 
     format="geosam" writes a Geo-SAM v2 folder: the raster is encoded into the samscape folder
     `encoding_folder(out_dir)` beside it (resumed as any encoding; `overwrite` applies to it), then
@@ -81,10 +89,37 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
         return _encode_geosam(os.fspath(raster), out, settings, overwrite, progress, on_step,
                               base_path, checkpoint, keep_encoding)
     check_target(out)
-    with RasterSource(os.fspath(raster), crs=settings.crs) as source:
-        plan = plan_encoding(source, settings)
+    return _encode_folder(os.fspath(raster), out, settings, overwrite, progress, on_step)
+
+
+def _encode_folder(raster: str, out: Path, settings: EncodeSettings, overwrite: bool,
+                   progress: bool | ProgressCallback, on_step: Callable[[str], None] | None,
+                   check_plan: Callable[[EncodePlan], None] | None = None) -> EncodeResult:
+    """Plan, prepare the samscape folder `out` and run the loop (on the cluster `settings` names,
+    if any); `check_plan` may refuse the plan before anything is written."""
+    with RasterSource(raster, crs=settings.crs) as source, _connected(settings) as cluster:
+        backend = None
+        if cluster is not None:
+            from .cluster import planning_backend
+
+            backend = planning_backend(settings)
+        plan = plan_encoding(source, settings, backend)
+        if check_plan is not None:
+            check_plan(plan)
         state = prepare_folder(out, plan.metadata, overwrite)
-        return _run(source, plan, settings, state, progress, on_step)
+        return _run(source, plan, settings, state, progress, on_step, cluster)
+
+
+@contextmanager
+def _connected(settings: EncodeSettings) -> Iterator[Cluster | None]:
+    """The Dask cluster `settings.cluster` names, connected for the run; None without one."""
+    if settings.cluster is None:
+        yield None
+        return
+    from .cluster import connect
+
+    with connect(settings.cluster, settings.device) as cluster:
+        yield cluster
 
 
 def encoding_folder(out: Path) -> Path:
@@ -112,11 +147,8 @@ def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: 
         return result
     check_geosam_target(settings.model, out, base_path, checkpoint)
     check_target(work)
-    with RasterSource(raster, crs=settings.crs) as source:
-        plan = plan_encoding(source, settings)
-        check_geosam_geometry(plan.metadata, f"the encoding of '{raster}'")
-        state = prepare_folder(work, plan.metadata, overwrite)
-        result = _run(source, plan, settings, state, progress, on_step)
+    result = _encode_folder(raster, work, settings, overwrite, progress, on_step, lambda plan:
+                            check_geosam_geometry(plan.metadata, f"the encoding of '{raster}'"))
     if on_step is not None:
         on_step("converting")
     convert(work, out, "geosam", base_path=base_path, checkpoint=checkpoint, progress=progress)
@@ -157,10 +189,12 @@ def _remove_abandoned(work: Path) -> None:
 
 
 def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state: FolderState,
-         progress: bool | ProgressCallback, on_step: Callable[[str], None] | None) -> EncodeResult:
+         progress: bool | ProgressCallback, on_step: Callable[[str], None] | None,
+         cluster: Cluster | None = None) -> EncodeResult:
     """Encode the chips `state` lacks, made one at a time as the loop takes them (never listed);
     flush the manifest every `MANIFEST_FLUSH_SECONDS` (what is new since) and at the end, whatever
-    happens (all of it, in one file)."""
+    happens (all of it, in one file). On a `cluster` its workers encode the chips and the
+    results come back as the same batches."""
     done = state.records.mask()
     done[list(state.skipped)] = True
     remaining = np.flatnonzero(~done)
@@ -177,20 +211,28 @@ def _run(source: RasterSource, plan: EncodePlan, settings: EncodeSettings, state
             on_step(name)
 
     try:
-        start = start_encoding(plan, settings, len(remaining), step)
+        if cluster is None:
+            start = start_encoding(plan, settings, len(remaining), step)
+            batches = encode_chips(source, plan, todo, start.batch_size, state)
+        else:
+            from .cluster import encode_on
+
+            result.workers = len(cluster.workers())
+            start, batches = encode_on(cluster, source, plan, settings, remaining, state)
         result.batch_size = start.batch_size
-        for batch in encode_chips(source, plan, todo, start.batch_size, state):
-            if start.compiling and not result.encoded + result.nodata:
-                bar.set_description("encoding", refresh=False)
-            result.encoded += len(batch.encoded)
-            result.nodata += len(batch.nodata)
-            result.stages += batch.stages
-            bar.update(len(batch))
-            if report is not None:
-                report(result.encoded + result.nodata, len(remaining))
-            if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
-                state.flush(append=True)
-                last_flush = time.perf_counter()
+        with closing(batches):
+            for batch in batches:
+                if start.compiling and not result.encoded + result.nodata:
+                    bar.set_description("encoding", refresh=False)
+                result.encoded += len(batch.encoded)
+                result.nodata += len(batch.nodata)
+                result.stages += batch.stages
+                bar.update(len(batch))
+                if report is not None:
+                    report(result.encoded + result.nodata, len(remaining))
+                if time.perf_counter() - last_flush > MANIFEST_FLUSH_SECONDS:
+                    state.flush(append=True)
+                    last_flush = time.perf_counter()
     finally:
         bar.close()
         state.flush()

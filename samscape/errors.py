@@ -73,6 +73,11 @@ class DeviceError(SamscapeError, RuntimeError):
     """The requested compute device is not available."""
 
 
+class ClusterError(SamscapeError, RuntimeError):
+    """A Dask cluster cannot be used: dask is not installed, its scheduler cannot be reached, or
+    its workers cannot encode (another model, another raster) or keep dying."""
+
+
 class DecoderLayoutError(SamscapeError, TypeError):
     """A model's mask decoder is not arranged as samscape's cached decoder path expects."""
 

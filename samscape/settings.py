@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -33,6 +34,8 @@ class EncodeSettings:
     image encoder (torch.compile) for long runs, off by default (its first batch takes a while).
     batch_size, device, mixed_precision and compile say how a machine runs an encoding, not what
     it makes: the folder records none of them, so changing them never makes another encoding.
+    cluster: where the chips are encoded (None: in this process; 'local', 'local:N' or a Dask
+    scheduler address: on a Dask cluster, `samscape.cluster`); like the device, not recorded.
     """
 
     model: str = DEFAULT_MODEL
@@ -48,6 +51,7 @@ class EncodeSettings:
     dtype: Literal["float16", "float32"] = "float16"
     mixed_precision: bool = True
     compile: bool = False
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         """Check every value's type and range (the Python API has no flag parser in front)."""
@@ -85,7 +89,46 @@ def _checked(s: EncodeSettings) -> dict[str, object]:
         values["extent"] = validate.numbers("extent", s.extent, 4, "(xmin, ymin, xmax, ymax)")
     if s.stride is not None:
         values["stride"] = validate.integer("stride", s.stride, 1)
+    if s.cluster is not None:
+        values["cluster"] = parse_cluster(s.cluster).text
     return values
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterTarget:
+    """Where a cluster encoding runs: a `LocalCluster` of `workers` processes on this machine
+    (None: one per GPU, else one per 4 cores) when `address` is None, else the Dask scheduler at
+    `address`. `text` is the setting as given."""
+
+    text: str
+    address: str | None = None
+    workers: int | None = None
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?[A-Za-z0-9_.\-]+(?::\d{1,5})?|"
+                      r"(?:(?:tcp|tls|ucx|ws|wss)://)?\[[0-9A-Fa-f:.]+\](?::\d{1,5})?")
+
+
+def parse_cluster(value: object) -> ClusterTarget:
+    """'local', 'local:N' (N ≥ 1 worker processes) or a scheduler address ('tcp://host:8786',
+    'host:8786'; schemes tcp, tls, ucx, ws, wss) as a `ClusterTarget`; a one-line SettingsError
+    otherwise. Syntax only: nothing is contacted."""
+    text = value.strip() if isinstance(value, str) else None
+    fix = ("give local, local:N (N worker processes on this machine) or a Dask scheduler address "
+           "such as tcp://host:8786")
+    if not text:
+        raise SettingsError(f"cluster {value!r} is not valid; {fix}")
+    if text == "local":
+        return ClusterTarget(text)
+    if text.startswith("local:"):
+        count = text[len("local:"):]
+        if not count.isdigit() or int(count) < 1:
+            raise SettingsError(f"cluster {value!r} is not valid: N in local:N must be a whole number "
+                                f"of workers, 1 or more; {fix}")
+        return ClusterTarget(text, workers=int(count))
+    if not _ADDRESS.fullmatch(text):
+        raise SettingsError(f"cluster {value!r} is not valid; {fix}")
+    return ClusterTarget(text, address=text)
 
 
 def _batch_size(value: object) -> int | Literal["auto"]:
@@ -168,10 +211,12 @@ FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "dtype": ("dtype", str),
     "mixed-precision": ("mixed_precision", lambda v: _boolean(v, "mixed-precision")),
     "compile": ("compile", lambda v: _boolean(v, "compile")),
+    "cluster": ("cluster", str),
 }
 # How a machine runs an encoding, not what it makes: written only where they differ from the
 # default, so a downloaded file runs with each machine's best.
-_MACHINE_DEFAULTS = {"batch-size": "auto", "device": "auto", "mixed-precision": True, "compile": False}
+_MACHINE_DEFAULTS = {"batch-size": "auto", "device": "auto", "mixed-precision": True, "compile": False,
+                     "cluster": None}
 
 
 def read_settings_file(path: str | os.PathLike) -> dict[str, Any]:

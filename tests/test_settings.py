@@ -30,7 +30,7 @@ CHANGED = {
     "model": "tiny-random-sam", "bands": (3, 2, 1), "value_range": (5.0, 250.0),
     "percentiles": (1.0, 99.0), "crs": "EPSG:32633", "resolution": 1.5,
     "extent": "500000,3999750,500300,4000000@EPSG:32633", "stride": 100, "batch_size": 2,
-    "device": "cpu", "dtype": "float32", "mixed_precision": False, "compile": True,
+    "device": "cpu", "dtype": "float32", "mixed_precision": False, "compile": True, "cluster": "local:2",
 }
 
 

@@ -40,6 +40,10 @@ from .options import base_path_opt, checkpoint_opt, device_opt, json_opt, quiet_
 @click.option("--compile/--no-compile", "compile_", default=None,
               help="Compile the image encoder (torch.compile) for long runs: the first batch takes "
                    "a minute or more; falls back to uncompiled with a warning [default: off].")
+@click.option("--cluster", metavar="ADDRESS|local[:N]",
+              help="Encode on a Dask cluster: a scheduler's address (tcp://host:8786), or local / "
+                   "local:N for N worker processes on this machine (one per GPU by default); needs "
+                   "pip install 'samscape[cluster]'.")
 @settings_opt
 @click.option("--overwrite", is_flag=True, help="Replace a folder holding another encoding.")
 @click.option("--format", "format_", type=click.Choice(["samscape", "geosam"]), default="samscape",
@@ -87,12 +91,16 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
         "chips_per_second": round(result.chips_per_second, 3), "threads": current(),
         "batch_size": result.batch_size, "compiled": result.compiled, "format": format_,
     }
+    if result.workers:
+        summary["workers"] = result.workers
     if as_json or progress_json:
         click.echo(json.dumps(summary))
     else:
         click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"
-                   f"{', compiled' if result.compiled else ''}), {result.already_done} already done, "
+                   f"{', compiled' if result.compiled else ''}"
+                   f"{f', on {result.workers} Dask workers' if result.workers else ''}), "
+                   f"{result.already_done} already done, "
                    f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid"
                    f"{', written as a Geo-SAM folder' if format_ == 'geosam' else ''}")
 
