@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
 from .errors import SettingsError
 from .features import FolderState, check_target, prepare_folder
+from .features.storage import location_of
 from .models import get_spec
 from .planning import EncodePlan, plan_encoding, start_encoding
 from .raster import RasterSource
@@ -30,7 +31,7 @@ class EncodeResult:
     seconds it took and each stage's busy seconds in them (`chiploop.StageSeconds`); the batch
     size it ran with and whether the image encoder ran compiled."""
 
-    folder: Path
+    folder: Path | str
     grid_chip_count: int
     encoded: int = 0
     already_done: int = 0
@@ -45,7 +46,8 @@ class EncodeResult:
 def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = None, *,
            overwrite: bool = False, progress: bool | ProgressCallback = True,
            on_step: Callable[[str], None] | None = None, **kwargs) -> EncodeResult:
-    """Encode `raster` into the feature folder `out_dir` (see `EncodeSettings` for kwargs).
+    """Encode `raster` into the feature folder `out_dir`, a local folder or an object store URL
+    such as `s3://bucket/prefix` (see `EncodeSettings` for kwargs).
 
     Re-running with the same settings resumes: chips already written are kept. A folder that holds
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
@@ -56,7 +58,7 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     for name, value in (("raster", raster), ("out_dir", out_dir)):
         if not isinstance(value, (str, os.PathLike)):
             raise SettingsError(f"{name} {value!r} is not valid: give a path (str or pathlib.Path)")
-    out = Path(out_dir)
+    out = location_of(out_dir)
     get_spec(settings.model)
     check_target(out)
     with RasterSource(os.fspath(raster), crs=settings.crs) as source:
