@@ -153,12 +153,17 @@ class FsspecStore(Store):
         scheme = url.split("://", 1)[0].lower()
         try:
             from fsspec.core import url_to_fs
-
+        except ImportError:
+            raise SettingsError(f"'{url}' needs fsspec, which is not installed; {CLOUD_EXTRA}") from None
+        try:
             self.fs, self.root = url_to_fs(self.url)
         except ImportError as exc:
-            package = _BACKENDS.get(scheme, getattr(exc, "name", None) or "fsspec")
-            raise SettingsError(f"'{url}' needs fsspec and {package}, which are not installed; "
-                                f"{CLOUD_EXTRA}") from None
+            package = _BACKENDS.get(scheme)
+            if package is None:
+                raise SettingsError(f"'{url}' needs a package that is not installed: "
+                                    f"{_reason(exc)}") from None
+            fix = CLOUD_EXTRA if package == "s3fs" else f"pip install {package}"
+            raise SettingsError(f"'{url}' needs {package}, which is not installed; {fix}") from None
         except ValueError as exc:
             raise SettingsError(f"'{url}' is not a URL samscape can read ({exc}); give a local folder "
                                 "or an s3://, gs://, az:// URL") from None
