@@ -78,6 +78,7 @@ def read_rows(folder: Path | str | Store) -> tuple[FolderMetadata, ManifestRows]
     store = folder if isinstance(folder, Store) else open_store(folder)
     path = where(store, MANIFEST)
     if not store.exists(MANIFEST):
+        store.check_bucket()
         raise FeatureFolderError(
             f"'{store.location}' is not a feature folder (no {MANIFEST}); create one with "
             "'samscape encode'"

@@ -92,6 +92,10 @@ class Store(ABC):
         """Remove `folder` if it is empty (object stores have no empty folders: nothing to do)."""
         return None
 
+    def check_bucket(self) -> None:
+        """FeatureFolderError if the store's bucket does not exist (a local folder has none)."""
+        return None
+
 
 class LocalStore(Store):
     """A folder on this machine; writes go to a temporary and are renamed into place."""
