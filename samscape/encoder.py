@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
 from .errors import FolderWriteError, SettingsError
 from .features import FolderState, check_target, prepare_folder
+from .features.storage import location_of
 from .features.temporaries import abandoned
 from .models import get_spec
 from .planning import EncodePlan, plan_encoding, start_encoding
@@ -41,7 +42,7 @@ class EncodeResult:
     size it ran with and whether the image encoder ran compiled; the Dask workers it ran on (0:
     this process)."""
 
-    folder: Path
+    folder: Path | str
     grid_chip_count: int
     encoded: int = 0
     already_done: int = 0
@@ -59,7 +60,8 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
            on_step: Callable[[str], None] | None = None, format: str = "samscape",
            base_path: str | None = None, checkpoint: str | None = None, keep_encoding: bool = False,
            **kwargs) -> EncodeResult:
-    """Encode `raster` into the feature folder `out_dir` (see `EncodeSettings` for kwargs).
+    """Encode `raster` into the feature folder `out_dir`, a local folder or an object store URL
+    such as `s3://bucket/prefix` (see `EncodeSettings` for kwargs).
 
     Re-running with the same settings resumes: chips already written are kept. A folder that holds
     a different encoding is refused unless `overwrite`. progress: True for a progress bar, or a
@@ -83,16 +85,19 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
         raise SettingsError(f"format {format!r} is not valid: give one of {', '.join(FORMATS)}")
     if format != "geosam" and (base_path is not None or checkpoint is not None or keep_encoding):
         raise SettingsError("base_path, checkpoint and keep_encoding are only for format geosam; drop them")
-    out = Path(out_dir)
+    out = location_of(out_dir)
     get_spec(settings.model)
     if format == "geosam":
+        if not isinstance(out, Path):
+            raise SettingsError(f"format geosam writes a local folder (Geo-SAM opens no object storage), "
+                                f"not {out}; give a local OUT_DIR, or encode there as samscape")
         return _encode_geosam(os.fspath(raster), out, settings, overwrite, progress, on_step,
                               base_path, checkpoint, keep_encoding)
     check_target(out)
     return _encode_folder(os.fspath(raster), out, settings, overwrite, progress, on_step)
 
 
-def _encode_folder(raster: str, out: Path, settings: EncodeSettings, overwrite: bool,
+def _encode_folder(raster: str, out: Path | str, settings: EncodeSettings, overwrite: bool,
                    progress: bool | ProgressCallback, on_step: Callable[[str], None] | None,
                    check_plan: Callable[[EncodePlan], None] | None = None) -> EncodeResult:
     """Plan, prepare the samscape folder `out` and run the loop (on the cluster `settings` names,

@@ -105,9 +105,13 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
 
 
 def _is_folder(source: str) -> bool:
+    """A local folder, or a URL naming a feature folder in an object store."""
     from pathlib import Path
 
-    return Path(source).is_dir()
+    from ..features.storage import is_url
+    from ..sources.opening import is_raster_url
+
+    return (is_url(source) and not is_raster_url(source)) or Path(source).is_dir()
 
 
 def _live_settings(settings_file: str | None, model: str):

@@ -51,8 +51,12 @@ def _hosts(host: str) -> tuple[str, ...] | None:
               help="Require 'Authorization: Bearer TOKEN' on every API call, on loopback too "
                    "[env: SAMSCAPE_TOKEN; default: a fresh one for a non-loopback --host, else none].")
 @click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
-              help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
+              help="A folder the server may read and write, or a URL prefix (s3://bucket/prefix) "
+                   "under which it may open feature folders (repeatable) [default: SOURCE's folder, "
                    "else the current folder].")
+@click.option("--allow-url-sources", is_flag=True,
+              help="Let clients open feature folders at any URL (s3://…) the server's credentials "
+                   "reach, not only under a --root URL.")
 @live_model_opt
 @device_opt
 @threads_opt("interactive")
@@ -61,7 +65,8 @@ def _hosts(host: str) -> tuple[str, ...] | None:
               help="Stop when standard input closes: for a program that starts the server and keeps its "
                    "stdin open, so the server ends with it, even after a crash.")
 def serve_command(source: str | None, host: str, port: int, token: str | None, roots: tuple[str, ...],
-                  model: str | None, device: str, open_browser: bool, stop_on_eof: bool) -> None:
+                  allow_url_sources: bool, model: str | None, device: str, open_browser: bool,
+                  stop_on_eof: bool) -> None:
     """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
     files under the allowed roots. The API is described at /openapi.json.
 
@@ -70,28 +75,32 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
     import threading
     import webbrowser
 
+    from ..features.storage import is_url
     from ..serve import Roots, Sources, create_app
     from ..serve.runner import bind, local_url, ready_line, run
 
-    if source is not None and not Path(source).exists():
+    remote = source is not None and is_url(source)
+    if source is not None and not remote and not Path(source).exists():
         raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")
     generated = not token and not _is_loopback(host)
     token = secrets.token_urlsafe(24) if generated else _checked(token)
-    default = Path(source).resolve().parent if source is not None else Path.cwd()
-    allowed = Roots.of(*(roots or (default,)))
+    default = Path(source).resolve().parent if source is not None and not remote else Path.cwd()
+    local: list[str | Path] = [r for r in roots if not is_url(r)] or [default]
+    urls = [r for r in roots if is_url(r)] + ([source] if remote and source is not None else [])
+    allowed = Roots.of(*local, *urls, any_url=allow_url_sources)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     sources = Sources(allowed, device)
     try:
         if source is not None:
-            sources.open(str(Path(source).resolve()), model)
+            sources.open(source if remote else str(Path(source).resolve()), model)
     except BaseException:
         sock.close()
         raise
     app = create_app(allowed, token, sources, hosts=_hosts(host))
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    click.echo(f"samscape: serving {', '.join(str(p) for p in allowed.paths)}")
+    click.echo(f"samscape: serving {allowed.describe()}")
     click.echo(f"samscape: app at {url}  (API described at http://{shown}:{port}/openapi.json)")
     if generated:
         click.echo(f"samscape: token (send 'Authorization: Bearer TOKEN' or ?token=): {token}")

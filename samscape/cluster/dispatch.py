@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ def encode_on(cluster: Cluster, source: RasterSource, plan: EncodePlan, settings
     tasks finish. Closing the generator cancels the tasks not finished."""
     raster = os.path.abspath(source.path) if os.path.exists(source.path) else source.path
     job = EncodeJob(raster, replace(settings, cluster=None), plan.read_spec, plan.chips, plan.metadata,
-                    plan.mixed_precision, os.path.abspath(state.folder), cluster.workers_per_host())
+                    plan.mixed_precision, _where(state.folder), cluster.workers_per_host())
     if not len(remaining):
         return Start(settings.batch_size if isinstance(settings.batch_size, int) else 1), _nothing()
     if isinstance(settings.batch_size, int):
@@ -124,8 +125,16 @@ def _result(future: Any, chips: tuple[int, ...]) -> Any:
                            "same command again to resume") from None
 
 
+def _where(folder: Path | str) -> str:
+    """The folder as workers are told it: an absolute local path, or the store URL as it is."""
+    return os.path.abspath(folder) if isinstance(folder, Path) else folder
+
+
 def _remove_abandoned(state: FolderState) -> None:
-    """Remove chip temporaries of worker processes that died here (a worker killed mid-write)."""
+    """Remove chip temporaries of worker processes that died here (a worker killed mid-write; an
+    object store has none)."""
+    if not isinstance(state.folder, Path):
+        return
     for tmp in (state.folder / FEATURES_DIR).glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..chiploop import StageSeconds, default_readers, encode_chips
 from ..errors import ClusterError
 from ..features import FolderMetadata, FolderState, ModelRecord
+from ..features.storage import location_of
 from ..geo import ChipGrid
 from ..planning import EncodePlan, start_encoding
 from ..raster import RasterSource, ReadSpec
@@ -131,8 +132,11 @@ def _source(job: EncodeJob) -> RasterSource:
     return source
 
 
-def _folder(folder: str) -> Path:
-    path = Path(folder)
+def _folder(folder: str) -> Path | str:
+    """The feature folder as the worker writes it: a local path it must see, or a store URL."""
+    path = location_of(folder)
+    if not isinstance(path, Path):
+        return path
     if not (path / "features").is_dir():
         raise ClusterError(f"worker {_worker_name()} cannot see the feature folder '{folder}'; "
                            "give a folder every worker sees at the same path")

@@ -21,6 +21,19 @@ def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, i
     """Save features as `dtype` under a temporary name, then rename: a killed run never leaves a
     file with the final name that holds less than a whole chip. Serialised in memory first, so a
     full disk raises OSError (torch.save to a path raises RuntimeError)."""
+    data = chip_bytes(chip_id, model_id, chip_shape, features, dtype)
+    tmp = temporary_for(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def chip_bytes(chip_id: int, model_id: str, chip_shape: tuple[int, int],
+               features: dict[str, torch.Tensor], dtype: str) -> memoryview:
+    """The chip file's content: `features` as `dtype`, serialised in memory (a store writes it
+    whole)."""
     import torch
 
     payload = {
@@ -33,21 +46,17 @@ def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, i
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    tmp = temporary_for(path)
-    try:
-        tmp.write_bytes(buffer.getbuffer())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return buffer.getbuffer()
 
 
-def read_chip(path: Path, chip_id: int, model_id: str, dtype: str,
+def read_chip(path: Path | bytes, chip_id: int, model_id: str, dtype: str,
               shapes: dict[str, tuple[int, int, int]]) -> dict[str, torch.Tensor]:
-    """Load with `weights_only=True` and check it is the chip the manifest says; raises
-    ValueError (or OSError) naming what is wrong."""
+    """Load a chip file (its path, or its content) with `weights_only=True` and check it is the
+    chip the manifest says; raises ValueError (or OSError) naming what is wrong."""
     import torch
 
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    payload = torch.load(source, map_location="cpu", weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != CHIP_FORMAT:
         raise ValueError("not a samscape chip file")
     if payload.get("chip_id") != chip_id:

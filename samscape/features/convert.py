@@ -229,7 +229,7 @@ def _to_geosam(source: FeatureFolder, tmp: Path, checkpoint: str, root: str,
     meta = source.metadata
     pre = meta.preprocessing
     grid = pre.grid.to_grid()
-    raster = find_raster(source.path, meta)
+    raster = find_raster(source.path, meta) if isinstance(source.path, Path) else None
     source_path = str(raster.resolve()) if raster is not None else pre.source_name
     crs_text = pyproj.CRS.from_wkt(pre.grid.crs).to_string()
     rows = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,9 +12,11 @@ from rasterio.crs import CRS
 
 from ..errors import FeatureFolderError
 from ..geo import crs_label
+from .chipcache import ChipCache
 from .chipfile import read_chip
-from .manifest import FEATURES_DIR, MANIFEST, ChipRecord, ManifestRows, manifest_files, read_rows
+from .manifest import FEATURES_DIR, MANIFEST, PART, PARTS_DIR, ChipRecord, ManifestRows, read_rows
 from .metadata import FolderMetadata
+from .storage import Store, location_of, open_store
 
 if TYPE_CHECKING:
     import torch
@@ -23,19 +26,23 @@ class FeatureFolder:
     """A feature folder opened from its manifest; chips are read only when asked for.
 
     Nothing in the folder is trusted: feature paths must stay inside it, and every chip is checked
-    against the manifest (id, model, feature names, shapes, dtype) when loaded.
+    against the manifest (id, model, feature names, shapes, dtype) when loaded. `path` is a local
+    folder, or a URL (text) of an object store prefix, whose chips are fetched into the local
+    `ChipCache` when first loaded.
     """
 
-    def __init__(self, path: Path, metadata: FolderMetadata,
+    def __init__(self, path: Path | str, metadata: FolderMetadata,
                  records: ManifestRows | list[ChipRecord]) -> None:
         self.path = path
+        self.store: Store = open_store(path)
+        self.cache: ChipCache | None = None
         self.metadata = metadata
         self.records: Mapping[int, ChipRecord] = \
             records if isinstance(records, ManifestRows) else {r.chip_id: r for r in records}
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> FeatureFolder:
-        folder = Path(path)
+        folder = location_of(path)
         metadata, records = read_rows(folder)
         return cls(folder, metadata, records)
 
@@ -47,8 +54,19 @@ class FeatureFolder:
         return len(self.records)
 
     def chip_file(self, chip_id: int) -> Path:
-        """The chip's feature file; FeatureFolderError if its path would leave the folder."""
+        """The chip's feature file (in an object store: its local copy, fetched if the cache lacks
+        it); FeatureFolderError if its path would leave the folder."""
         relative = self.records[chip_id].feature_path
+        if isinstance(self.path, str):
+            name = posixpath.normpath(relative)
+            if posixpath.dirname(name) != FEATURES_DIR or "\\" in name:
+                raise FeatureFolderError(
+                    f"chip {chip_id} of '{self.path}' points outside the folder ({relative!r}); "
+                    "the manifest was altered: encode the raster again"
+                )
+            if self.cache is None:
+                self.cache = ChipCache.default()
+            return self.cache.fetch(self.store, name)
         root = self.path.resolve()
         file = (root / relative).resolve()
         if not file.is_relative_to(root / FEATURES_DIR):
@@ -62,9 +80,9 @@ class FeatureFolder:
         """The chip's feature tensors, (C, H, W) each; FeatureFolderError if missing or corrupt."""
         if chip_id not in self.records:
             raise FeatureFolderError(f"chip {chip_id} is not in '{self.path}'")
-        file = self.chip_file(chip_id)
         meta = self.metadata
         try:
+            file = self.chip_file(chip_id)
             return read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
         except FileNotFoundError:
             raise FeatureFolderError(
@@ -72,9 +90,13 @@ class FeatureFolder:
                 " run 'samscape encode' again with the same settings to restore it"
             ) from None
         except Exception as exc:
+            if isinstance(exc, FeatureFolderError):
+                raise
             reason = str(exc).splitlines()[0] if isinstance(exc, ValueError) else "unreadable"
+            shown = f"{self.path}/{self.records[chip_id].feature_path}" if isinstance(self.path, str) \
+                else file
             raise FeatureFolderError(
-                f"chip {chip_id} of '{self.path}' is corrupt ({reason}); delete '{file}' and run "
+                f"chip {chip_id} of '{self.path}' is corrupt ({reason}); delete '{shown}' and run "
                 "'samscape encode' again with the same settings to re-encode it"
             ) from None
 
@@ -104,8 +126,12 @@ class FeatureFolder:
         return found
 
     def size_bytes(self) -> int:
-        files = [*manifest_files(self.path), *(self.path / FEATURES_DIR).glob("chip_*.pt")]
-        return sum(f.stat().st_size for f in files if f.is_file())
+        """The bytes of the manifest (and its parts) and the chip files."""
+        top = self.store.sizes().get(MANIFEST, 0)
+        parts = sum(size for name, size in self.store.sizes(PARTS_DIR).items() if PART.fullmatch(name))
+        chips = sum(size for name, size in self.store.sizes(FEATURES_DIR).items()
+                    if name.startswith("chip_") and name.endswith(".pt"))
+        return top + parts + chips
 
     def summary(self) -> dict:
         """The documented, stable `samscape info --json` object."""
@@ -121,7 +147,7 @@ class FeatureFolder:
                       max(b[2] for b in bounds), max(b[3] for b in bounds)]
         done = len(self.records) + len(meta.skipped_chip_ids)
         return {
-            "path": str(self.path.resolve()),
+            "path": self.path if isinstance(self.path, str) else str(self.path.resolve()),
             "format": meta.format,
             "format_version": meta.format_version,
             "chip_count": len(self.records),
@@ -148,5 +174,5 @@ class FeatureFolder:
 
 
 def is_feature_folder(path: str | os.PathLike) -> bool:
-    """Whether `path` is a folder holding a manifest (a feature folder, complete or not)."""
-    return (Path(path) / MANIFEST).is_file()
+    """Whether `path` (a folder or a URL) holds a manifest (a feature folder, complete or not)."""
+    return open_store(location_of(path)).exists(MANIFEST)

@@ -6,15 +6,15 @@ metadata `samscape-manifest`). A writer's flushes between two such writes append
 `manifest.parts/<token>-<first>-<last>.parquet`: the rows and skipped chips of its flushes first
 to last. A reader takes the manifest plus the parts of its token, ignoring a part whose flushes
 lie within another's (a kill while merging left it). Each file is written to a temporary and
-renamed, so a kill leaves the old or the new state. Folders without a token (older ones) have no
-parts.
+renamed (in an object store: written in one PUT), so a kill leaves the old or the new state.
+Folders without a token (older ones) have no parts. Every file goes through the folder's `Store`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
-import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from ..errors import FeatureFolderError
+from ..errors import FeatureFolderError, SamscapeError
 from ..geo import ChipGrid
 from ..geo.geoparquet import geo_metadata
 from .metadata import METADATA_KEY, FolderMetadata
@@ -41,7 +41,8 @@ from .records import (
     rows_bbox,
     rows_table,
 )
-from .temporaries import abandoned, temporary_for
+from .storage import Store, open_store
+from .temporaries import abandoned
 
 __all__ = ["FEATURES_DIR", "MANIFEST", "PARTS_DIR", "ChipRecord", "ManifestJournal", "ManifestRows",
            "chip_relpath", "manifest_files", "read_manifest", "read_rows", "remove_parts",
@@ -56,35 +57,43 @@ READ_ATTEMPTS = 20
 """Reads of a manifest a writer changed meanwhile (a part merged away) before giving up."""
 
 
-def write_manifest(folder: Path, metadata: FolderMetadata, records: Iterable[ChipRecord] | ManifestRows
+def write_manifest(folder: Path | str, metadata: FolderMetadata, records: Iterable[ChipRecord] | ManifestRows
                    ) -> None:
     """Write the whole manifest atomically: every record in `manifest.parquet`, no parts."""
     table = records.full_table() if isinstance(records, ManifestRows) else records_table(records)
 
-    _write_base(folder, metadata, table)
+    _write_base(open_store(folder), metadata, table)
 
 
-def read_manifest(folder: Path) -> tuple[FolderMetadata, list[ChipRecord]]:
+def read_manifest(folder: Path | str) -> tuple[FolderMetadata, list[ChipRecord]]:
     """The metadata and rows of `folder`'s manifest, one object a row (`read_rows` keeps them as
     columns); FeatureFolderError if it is not one."""
     metadata, rows = read_rows(folder)
     return metadata, list(rows.values())
 
 
-def read_rows(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
-    """The metadata (skipped chips of every part included) and rows of `folder`'s manifest;
-    FeatureFolderError if it is not one."""
-    path = folder / MANIFEST
-    if not path.is_file():
+def read_rows(folder: Path | str | Store) -> tuple[FolderMetadata, ManifestRows]:
+    """The metadata (skipped chips of every part included) and rows of `folder`'s manifest (a
+    local path, a URL or a Store); FeatureFolderError if it is not one."""
+    store = folder if isinstance(folder, Store) else open_store(folder)
+    path = where(store, MANIFEST)
+    if not store.exists(MANIFEST):
+        store.check_bucket()
         raise FeatureFolderError(
-            f"'{folder}' is not a feature folder (no {MANIFEST}); create one with 'samscape encode'"
+            f"'{store.location}' is not a feature folder (no {MANIFEST}); create one with "
+            "'samscape encode'"
         )
     for _ in range(READ_ATTEMPTS):
         try:
-            return _read(folder)
+            return _read(store)
         except FileNotFoundError:  # a part merged or compacted away while read: read again
             continue
     raise FeatureFolderError(f"'{path}' kept changing while read; try again when its encoding ends")
+
+
+def where(store: Store, name: str) -> str:
+    """A file of the folder as messages show it: its path, or its URL."""
+    return str(store.local_path(name) or f"{store.location}/{name}")
 
 
 def manifest_files(folder: Path) -> list[Path]:
@@ -94,17 +103,14 @@ def manifest_files(folder: Path) -> list[Path]:
     return [folder / MANIFEST, *sorted(found)]
 
 
-def remove_parts(folder: Path) -> None:
+def remove_parts(folder: Path | str | Store) -> None:
     """Remove every part and abandoned temporary in `manifest.parts/`, then the folder if empty."""
-    parts = folder / PARTS_DIR
-    if not parts.is_dir():
-        return
-    for file in parts.iterdir():
-        if PART.fullmatch(file.name) or (file.name.endswith(".tmp") and abandoned(file)):
+    store = folder if isinstance(folder, Store) else open_store(folder)
+    for name in store.names(PARTS_DIR):
+        if PART.fullmatch(name) or (name.endswith(".tmp") and abandoned(Path(name))):
             with contextlib.suppress(OSError):  # held open elsewhere: its token is no longer read
-                file.unlink()
-    with contextlib.suppress(OSError):
-        parts.rmdir()
+                store.delete(f"{PARTS_DIR}/{name}")
+    store.prune(PARTS_DIR)
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,9 @@ class ManifestJournal:
     removed (a live cache evicting chips) write the whole manifest in `manifest.parquet`.
     """
 
-    def __init__(self, folder: Path, chips: ChipGrid) -> None:
+    def __init__(self, folder: Path | str, chips: ChipGrid) -> None:
         self.folder = folder
+        self.store = open_store(folder)
         self.chips = chips
         self._token: str | None = None
         self._flushed = np.zeros(len(chips), dtype=bool)
@@ -156,7 +163,7 @@ class ManifestJournal:
     def _write_all(self, metadata: FolderMetadata, written: np.ndarray, skipped: set[int]) -> None:
         table = rows_table(self.chips, np.flatnonzero(written))
         full = metadata.model_copy(update={"skipped_chip_ids": tuple(sorted(skipped))})
-        self._token = _write_base(self.folder, full, table)
+        self._token = _write_base(self.store, full, table)
         self._flushed = written.copy()
         self._skipped = set(skipped)
         self._parts, self._flushes = [], 0
@@ -168,49 +175,52 @@ class ManifestJournal:
             before = parts.pop()
             part = _Part(before.first, part.last, np.sort(np.concatenate([before.ids, part.ids])),
                          tuple(sorted(before.skipped + part.skipped)))
-        folder = self.folder / PARTS_DIR
-        folder.mkdir(exist_ok=True)
+        local = self.store.local_path(PARTS_DIR)
+        if local is not None:
+            local.mkdir(exist_ok=True)
         about = {"token": self._token, "first": part.first, "last": part.last,
                  "skipped_chip_ids": list(part.skipped)}
-        _write(folder / f"{self._token}-{part.name}", rows_table(self.chips, part.ids),
+        _write(self.store, f"{PARTS_DIR}/{self._token}-{part.name}", rows_table(self.chips, part.ids),
                metadata.preprocessing.grid.crs, {MANIFEST_KEY: json.dumps(about).encode()})
         for merged in self._parts[len(parts):]:
             with contextlib.suppress(OSError):  # one left behind is ignored, and removed later
-                (folder / f"{self._token}-{merged.name}").unlink()
+                self.store.delete(f"{PARTS_DIR}/{self._token}-{merged.name}")
         self._parts, self._flushes = [*parts, part], flush
 
 
-def _write_base(folder: Path, metadata: FolderMetadata, table: pa.Table) -> str:
+def _write_base(store: Store, metadata: FolderMetadata, table: pa.Table) -> str:
     """Write `manifest.parquet` with a new token, then drop every part (all of older tokens);
     the token."""
     token = uuid.uuid4().hex[:16]
-    _write(folder / MANIFEST, table, metadata.preprocessing.grid.crs, {
+    _write(store, MANIFEST, table, metadata.preprocessing.grid.crs, {
         METADATA_KEY: metadata.model_dump_json().encode(),
         MANIFEST_KEY: json.dumps({"token": token}).encode(),
     })
-    remove_parts(folder)
+    remove_parts(store)
     return token
 
 
-def _write(path: Path, table: pa.Table, crs_wkt: str, extra: dict[bytes, bytes]) -> None:
-    """Write `table` as GeoParquet at `path`, atomically (temporary file, then rename)."""
+def _write(store: Store, name: str, table: pa.Table, crs_wkt: str, extra: dict[bytes, bytes]) -> None:
+    """Write `table` as GeoParquet as `name`, whole (serialised in memory, then `Store.write`)."""
     geo = geo_metadata(crs_wkt, [], ["Polygon"])
     if len(table):
         geo["columns"]["geometry"]["bbox"] = list(rows_bbox(table))
     table = table.replace_schema_metadata({b"geo": json.dumps(geo).encode(), **extra})
-    tmp = temporary_for(path)
-    try:
-        pq.write_table(table, tmp, row_group_size=BATCH_ROWS)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, row_group_size=BATCH_ROWS)
+    store.write(name, memoryview(sink.getvalue()))
 
 
-def _read(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
-    path = folder / MANIFEST
+def _source(store: Store, name: str) -> Path | io.BytesIO:
+    """What pyarrow opens for the file `name`: its path, or its content read whole (an object)."""
+    return store.local_path(name) or io.BytesIO(store.read(name))
+
+
+def _read(store: Store) -> tuple[FolderMetadata, ManifestRows]:
+    path = where(store, MANIFEST)
     skipped: list[int] = []
     try:
-        with pq.ParquetFile(path) as manifest:  # pq.read_table would import pandas
+        with pq.ParquetFile(_source(store, MANIFEST)) as manifest:  # pq.read_table would import pandas
             schema = manifest.schema_arrow.metadata or {}
             raw = schema.get(METADATA_KEY)
             if raw is None:
@@ -219,11 +229,11 @@ def _read(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
             pre = metadata.preprocessing
             chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
             token = json.loads(schema[MANIFEST_KEY])["token"] if MANIFEST_KEY in schema else None
-            rows = ManifestRows.of_batches(chips, _every_batch(folder, manifest, token, skipped))
+            rows = ManifestRows.of_batches(chips, _every_batch(store, manifest, token, skipped))
     except ValidationError as exc:
         raise FeatureFolderError(f"'{path}' holds invalid metadata ({_first_error(exc)}); the folder "
                                  "was altered or damaged: encode the raster again") from None
-    except FileNotFoundError:
+    except (FileNotFoundError, SamscapeError):
         raise
     except RowError as exc:
         raise FeatureFolderError(f"'{path}' {exc}; encode the raster again") from None
@@ -232,20 +242,21 @@ def _read(folder: Path) -> tuple[FolderMetadata, ManifestRows]:
         raise FeatureFolderError(f"'{path}' is not a readable samscape manifest: {first}") from None
     if skipped:
         if not all(isinstance(c, int) and 0 <= c < metadata.grid_chip_count for c in skipped):
-            raise FeatureFolderError(f"'{folder / PARTS_DIR}' lists skipped chips outside the grid of "
+            raise FeatureFolderError(f"'{where(store, PARTS_DIR)}' lists skipped chips outside the grid of "
                                      f"{metadata.grid_chip_count}; encode the raster again")
         every = sorted(set(metadata.skipped_chip_ids).union(skipped))
         metadata = metadata.model_copy(update={"skipped_chip_ids": tuple(every)})
     return metadata, rows
 
 
-def _every_batch(folder: Path, manifest: pq.ParquetFile, token: str | None, skipped: list[int]
+def _every_batch(store: Store, manifest: pq.ParquetFile, token: str | None, skipped: list[int]
                  ) -> Iterator[pa.RecordBatch]:
     """The rows of the manifest and of its parts, a batch at a time; each part's skipped chips are
     added to `skipped`. The parts are opened as soon as listed, so a writer merging them away
     meanwhile does not pull them from under the read."""
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(pq.ParquetFile(part)) for part in _parts(folder, token)]
+        files = [stack.enter_context(pq.ParquetFile(_source(store, f"{PARTS_DIR}/{name}")))
+                 for name in _parts(store, token)]
         yield from _batches(manifest)
         for file in files:
             about = json.loads((file.schema_arrow.metadata or {})[MANIFEST_KEY])
@@ -262,16 +273,16 @@ def _batches(file: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
                                      use_threads=False)
 
 
-def _parts(folder: Path, token: str | None) -> list[Path]:
-    """The parts of `token`, in flush order, without those lying within another's flushes."""
-    parts = folder / PARTS_DIR
-    if token is None or not parts.is_dir():
+def _parts(store: Store, token: str | None) -> list[str]:
+    """The names of the parts of `token`, in flush order, without those lying within another's
+    flushes."""
+    if token is None:
         return []
     found = []
-    for file in parts.iterdir():
-        match = PART.fullmatch(file.name)
+    for name in store.names(PARTS_DIR):
+        match = PART.fullmatch(name)
         if match and match.group(1) == token:
-            found.append((int(match.group(2)), int(match.group(3)), file))
+            found.append((int(match.group(2)), int(match.group(3)), name))
     kept = [(a, b, f) for a, b, f in found
             if not any(c <= a and b <= d and (c, d) != (a, b) for c, d, _ in found)]
     return [f for _, _, f in sorted(kept)]

@@ -11,6 +11,7 @@ from .folder import FeatureFolder
 from .geosam.folder import GeosamFolder
 from .geosam.manifest import is_geosam_folder, is_geosam_v1_folder
 from .manifest import MANIFEST
+from .storage import is_url
 
 V1_FIX = ("encode the raster again with 'samscape encode' (or with Geo-SAM v2, whose folders "
           "samscape opens)")
@@ -19,13 +20,19 @@ V1_FIX = ("encode the raster again with 'samscape encode' (or with Geo-SAM v2, w
 def open_folder(path: str | os.PathLike, model: str | None = None) -> FeatureFolder:
     """A samscape feature folder, or a Geo-SAM v2 folder as one (a `GeosamFolder`). `model`: for a
     Geo-SAM folder, the model to read it with (see `GeosamFolder.open`); for samscape's, it must
-    be the one recorded."""
+    be the one recorded. A URL (`s3://bucket/prefix`) opens a samscape folder in an object store
+    (Geo-SAM folders are read from local disk only)."""
+    if is_url(path):
+        return _checked(FeatureFolder.open(path), path, model)
     folder = Path(path)
     if is_geosam_folder(folder):
         return GeosamFolder.open(folder, model)
     if not (folder / MANIFEST).is_file():
         raise not_a_feature_folder(folder)
-    opened = FeatureFolder.open(folder)
+    return _checked(FeatureFolder.open(folder), path, model)
+
+
+def _checked(opened: FeatureFolder, path: str | os.PathLike, model: str | None) -> FeatureFolder:
     recorded = opened.metadata.model.id
     if model is not None and model != recorded:
         raise SettingsError(f"'{path}' was encoded with model {recorded!r}, not {model!r}; "

@@ -1,7 +1,8 @@
 """Writing a feature folder: start, resume or overwrite one, store chips, flush its manifest.
 
 The one writer of the format: the batch encoder, the live cache and the estimator all write
-through it, so a folder is checked, verified and named the same way whoever writes it.
+through it, so a folder is checked, verified and named the same way whoever writes it. The folder
+is a local path or a URL (an object store prefix); every file goes through its `Store`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
 from ..geo import Chip, ChipGrid
 from ..raster import FINGERPRINT_VERSION
-from .chipfile import read_chip, write_chip
+from .chipfile import chip_bytes, read_chip
 from .manifest import (
     FEATURES_DIR,
     MANIFEST,
@@ -31,6 +32,7 @@ from .manifest import (
 )
 from .metadata import FolderMetadata, PreprocessingRecord
 from .records import WrittenChips
+from .storage import FsspecStore, Store, open_store
 from .temporaries import abandoned
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ class FolderState:
     at a time, so a later snapshot is never overwritten by an earlier one).
     """
 
-    folder: Path
+    folder: Path | str
     metadata: FolderMetadata
     records: WrittenChips
     skipped: set[int]
@@ -61,12 +63,16 @@ class FolderState:
     _flushing: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def empty(cls, folder: Path, metadata: FolderMetadata, skipped: set[int] | None = None
+    def empty(cls, folder: Path | str, metadata: FolderMetadata, skipped: set[int] | None = None
               ) -> FolderState:
         """A state with no chip written yet (and `skipped` chips all nodata) for `folder`."""
         pre = metadata.preprocessing
         chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
         return cls(folder, metadata, WrittenChips(chips), set(skipped or ()), ManifestJournal(folder, chips))
+
+    @property
+    def store(self) -> Store:
+        return self.journal.store
 
     def flush(self, append: bool = False) -> None:
         """Write the manifest: all of it in `manifest.parquet`, or with `append` only the chips
@@ -84,8 +90,8 @@ class FolderState:
               ) -> None:
         """Store one chip's features (not yet in the manifest until `flush`)."""
         try:
-            write_chip(self.folder / chip_relpath(chip.chip_id), chip.chip_id, self.metadata.model.id,
-                       pixels_shape, features, self.metadata.dtype)
+            self.store.write(chip_relpath(chip.chip_id), chip_bytes(
+                chip.chip_id, self.metadata.model.id, pixels_shape, features, self.metadata.dtype))
         except OSError as exc:
             raise _write_error(self.folder, exc) from None
         record = ChipRecord.from_chip(chip)
@@ -103,9 +109,19 @@ class FolderState:
             self.records.pop(chip_id, None)
 
 
-def check_target(out: Path) -> None:
+def check_target(out: Path | str) -> None:
     """Refuse a file, or a non-empty folder that is not a feature folder (leftovers of a run
-    killed before its first manifest, an empty features/ and a temporary manifest, don't count)."""
+    killed before its first manifest, an empty features/ and a temporary manifest, don't count);
+    in an object store, a missing bucket, or a prefix holding objects but no manifest."""
+    if isinstance(out, str):
+        store = open_store(out)
+        if isinstance(store, FsspecStore):
+            store.check_bucket()
+            if not store.exists(MANIFEST) and (store.children() or store.names(FEATURES_DIR)):
+                raise FolderConflictError(
+                    f"'{out}' holds objects but is not a feature folder; choose a new or empty prefix")
+            return
+        out = Path(out)
     if out.exists() and not out.is_dir():
         raise FolderConflictError(f"'{out}' is a file; give a folder path for the features")
     if out.is_dir() and not (out / MANIFEST).is_file() and not all(map(_leftover, out.iterdir())):
@@ -120,20 +136,21 @@ def _leftover(path: Path) -> bool:
     return path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp")
 
 
-def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
+def prepare_folder(out: Path | str, metadata: FolderMetadata, overwrite: bool,
                    fix: str = OVERWRITE_FIX) -> FolderState:
     """Start a new folder, or resume one holding the same encoding, or start over if asked;
     `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
     recorded: Iterable[int] = ()
-    if (out / MANIFEST).is_file():
+    store = open_store(out)
+    if store.exists(MANIFEST):
         existing: FolderMetadata | None
         try:
             existing, rows = read_rows(out)
         except FeatureFolderError:
             existing = None
         if overwrite:
-            _remove_own_files(out)
+            _remove_own_files(out, store)
         elif existing is None:
             raise FolderConflictError(f"'{out}' holds an unreadable manifest; {fix}")
         elif existing.same_encoding(metadata):
@@ -143,10 +160,12 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
         else:
             raise FolderConflictError(f"{_conflict(out, existing, metadata)}; {fix}")
     try:
-        for leftover in out.glob(f".{MANIFEST}.*.tmp"):
-            if abandoned(leftover):
-                leftover.unlink(missing_ok=True)
-        (out / FEATURES_DIR).mkdir(parents=True, exist_ok=True)
+        for name in store.names():
+            if name.startswith(f".{MANIFEST}.") and name.endswith(".tmp") and abandoned(Path(name)):
+                store.delete(name)
+        local = store.local_path(FEATURES_DIR)
+        if local is not None:
+            local.mkdir(parents=True, exist_ok=True)
         state = FolderState.empty(out, metadata, skipped)
         _verify_existing(state, recorded)
         state.flush()
@@ -155,7 +174,7 @@ def prepare_folder(out: Path, metadata: FolderMetadata, overwrite: bool,
     return state
 
 
-def _write_error(out: Path, exc: OSError) -> FolderWriteError:
+def _write_error(out: Path | str, exc: OSError) -> FolderWriteError:
     if isinstance(exc, FolderWriteError):  # already said, by a write inside the failing step
         return exc
     reason = exc.strerror or str(exc).splitlines()[0]
@@ -163,15 +182,15 @@ def _write_error(out: Path, exc: OSError) -> FolderWriteError:
                             "can write to, or free some space")
 
 
-def _remove_own_files(out: Path) -> None:
+def _remove_own_files(out: Path | str, store: Store) -> None:
     """Remove what samscape wrote in `out` (the manifest, chip files, temporaries of both); any
     other file, in `features/` too, stays."""
     try:
-        (out / MANIFEST).unlink(missing_ok=True)
-        remove_parts(out)
-        for file in (out / FEATURES_DIR).glob("*"):
-            if _own_chip_file(file.name) is not None or CHIP_TEMPORARY.fullmatch(file.name):
-                file.unlink(missing_ok=True)
+        store.delete(MANIFEST)
+        remove_parts(store)
+        for name in store.names(FEATURES_DIR):
+            if _own_chip_file(name) is not None or CHIP_TEMPORARY.fullmatch(name):
+                store.delete(f"{FEATURES_DIR}/{name}")
     except OSError as exc:
         raise _write_error(out, exc) from None
 
@@ -182,7 +201,7 @@ def _own_chip_file(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _conflict(out: Path, old: FolderMetadata, new: FolderMetadata) -> str:
+def _conflict(out: Path | str, old: FolderMetadata, new: FolderMetadata) -> str:
     """Why the folder `out`, holding `old`, cannot take the encoding `new` (no fix)."""
     before, now = old.preprocessing, new.preprocessing
     if before.source_name == now.source_name and before.source_fingerprint != now.source_fingerprint:
@@ -211,33 +230,41 @@ def _verify_existing(state: FolderState, recorded: Iterable[int]) -> None:
     those not recorded that load and verify (a killed run may have written some after its last
     manifest update); delete temporary and corrupt files. Recorded chips whose file is gone are
     encoded again."""
-    features = state.folder / FEATURES_DIR
+    trusted = np.zeros(len(state.records.chips), dtype=bool)
+    trusted[np.fromiter(recorded, dtype=np.int64)] = True
+    features = state.store.local_path(FEATURES_DIR)
+    if features is None:  # an object store: no temporaries, one listing
+        for name in state.store.names(FEATURES_DIR):
+            _keep_or_remove(state, name, trusted)
+        return
     for tmp in features.glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
-    trusted = np.zeros(len(state.records.chips), dtype=bool)
-    trusted[np.fromiter(recorded, dtype=np.int64)] = True
     with os.scandir(features) as entries:  # a million names, never all held at once
         for entry in entries:
-            _keep_or_remove(state, features / entry.name, trusted)
+            _keep_or_remove(state, entry.name, trusted)
 
 
-def _keep_or_remove(state: FolderState, file: Path, trusted: np.ndarray) -> None:
-    """Record `file` if it is a chip file that is `trusted` or loads and verifies; delete it if it
-    is a chip file that does not."""
+def _keep_or_remove(state: FolderState, name: str, trusted: np.ndarray) -> None:
+    """Record the file `name` of features/ if it is a chip file that is `trusted` or loads and
+    verifies; delete it if it is a chip file that does not."""
     meta = state.metadata
     count = len(trusted)
-    chip_id = _own_chip_file(file.name)
+    chip_id = _own_chip_file(name)
     if chip_id is None:
         return  # not a name samscape writes: the user's
     if chip_id < count and trusted[chip_id]:
         state.records.add(chip_id)
         return
+    relative = f"{FEATURES_DIR}/{name}"
     try:
         if not 0 <= chip_id < count:
             raise ValueError("not a chip of this grid")
-        read_chip(file, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+        content = state.store.local_path(relative) or state.store.read(relative)
+        read_chip(content, chip_id, meta.model.id, meta.dtype, meta.feature_shapes)
+    except FileNotFoundError:
+        return
     except Exception:
-        file.unlink(missing_ok=True)
+        state.store.delete(relative)
         return
     state.records.add(chip_id)

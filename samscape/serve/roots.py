@@ -1,4 +1,9 @@
-"""The folders a server may read and write: every path a client names is checked against them."""
+"""The folders a server may read and write: every path a client names is checked against them.
+
+URLs (`s3://bucket/prefix`: feature folders in object stores, remote rasters) are opened only
+under a URL root given with --root, or any URL when the server was started with
+--allow-url-sources: otherwise a client could make the server fetch from any store its
+credentials reach."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 
 from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
 from ..features import is_feature_folder
+from ..features.storage import is_url
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".parquet")
@@ -27,20 +33,42 @@ class Entry:
 
 @dataclass(frozen=True)
 class Roots:
-    """Allowed root folders (absolute, symlinks resolved); the first is where relative paths start."""
+    """Allowed root folders (absolute, symlinks resolved); the first is where relative paths start.
+    `urls`: URL prefixes under which URL sources may be opened; `any_url`: any URL may be."""
 
     paths: tuple[Path, ...]
+    urls: tuple[str, ...] = ()
+    any_url: bool = False
 
     @classmethod
-    def of(cls, *folders: str | os.PathLike) -> Roots:
-        resolved = tuple(Path(f).expanduser().resolve() for f in folders)
+    def of(cls, *folders: str | os.PathLike, any_url: bool = False) -> Roots:
+        """Local folders (which must exist) and URL prefixes (`s3://bucket/prefix`), mixed."""
+        urls = tuple(_url_root(str(f)) for f in folders if is_url(f))
+        resolved = tuple(Path(f).expanduser().resolve() for f in folders if not is_url(f))
         missing = [str(p) for p in resolved if not p.is_dir()]
         if missing:
             raise PathNotFoundError(f"allowed root '{missing[0]}' is not a folder; give existing "
                                     "folders with --root")
         if not resolved:
             raise PathNotAllowedError("give at least one allowed root folder with --root")
-        return cls(resolved)
+        return cls(resolved, urls, any_url)
+
+    def resolve_url(self, url: str) -> str:
+        """`url` (without a trailing '/') if it lies under a URL root, or any URL is allowed;
+        PathNotAllowedError otherwise, a '..' or '.' part anywhere included."""
+        text = url.rstrip("/")
+        if any(not c.isprintable() for c in text) or len(text) > PATH_MAX:
+            raise SettingsError(f"URL '{_short(text)}' holds control characters or is too long; give "
+                                "another URL")
+        parts = text.split("://", 1)[1].split("/")
+        if any(part in ("..", ".") for part in parts):
+            raise PathNotAllowedError(f"'{_short(text)}' contains '..' or '.'; give a plain URL")
+        if self.any_url or any(text == root or text.startswith(f"{root}/") for root in self.urls):
+            return text
+        allowed = ", ".join(self.urls) or "none"
+        raise PathNotAllowedError(f"URL '{_short(text)}' is outside the allowed URL roots ({allowed}); "
+                                  "start the server with --root for that URL prefix, or with "
+                                  "--allow-url-sources")
 
     def resolve(self, path: str | os.PathLike) -> Path:
         """`path` (absolute, or relative to the first root) with symlinks resolved, if it lies
@@ -102,7 +130,15 @@ class Roots:
         return folder, entries
 
     def describe(self) -> str:
-        return ", ".join(str(p) for p in self.paths)
+        return ", ".join([*(str(p) for p in self.paths), *self.urls])
+
+
+def _url_root(url: str) -> str:
+    root = url.rstrip("/")
+    if any(part in ("..", ".", "") for part in root.split("://", 1)[1].split("/")):
+        raise SettingsError(f"URL root '{_short(url)}' is not a plain URL prefix; give e.g. "
+                            "s3://bucket/prefix")
+    return root
 
 
 def _kind(path: Path) -> str:

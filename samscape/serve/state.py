@@ -14,6 +14,7 @@ from rasterio.crs import CRS
 
 from ..errors import NotFoundError, OutputLayerError, PathNotFoundError
 from ..features import find_raster
+from ..features.storage import is_url
 from ..geo import norm_crs
 from ..raster import ValueRange
 from .copilot import ChipCosts
@@ -31,7 +32,7 @@ class LoadedSource:
     on it (chip cache, live encoding), its live-encoding progress, the raster shown on the map and
     its tiles (both None when the raster is not found under the roots)."""
 
-    def __init__(self, source: FeatureSource, path: Path, progress: EncodeProgress,
+    def __init__(self, source: FeatureSource, path: Path | str, progress: EncodeProgress,
                  raster: Path | None) -> None:
         self.source = source
         self.path = path
@@ -59,9 +60,11 @@ class Sources:
 
     def open(self, path: str, model: str | None = None, raster: str | None = None) -> str:
         """Open a feature folder (pre-encoded; `raster`: where to find its raster for the map)
-        or a raster (live, with `model`) under the roots."""
+        or a raster (live, with `model`) under the roots; a URL under a URL root (see `Roots`)."""
         from ..sources import open_source
 
+        if is_url(path):
+            return self._open_url(self.roots.resolve_url(path), model, raster)
         resolved = self.roots.resolve(path)
         if not resolved.exists():
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
@@ -77,6 +80,25 @@ class Sources:
         except BaseException:
             source.close()
             raise
+        return self._add(opened)
+
+    def _open_url(self, url: str, model: str | None, raster: str | None) -> str:
+        """A feature folder in an object store (its raster for the map only if `raster` names a
+        local one), or a remote raster."""
+        from ..sources import open_source
+
+        progress = EncodeProgress()
+        source = open_source(url, model, device=self.device, progress=progress)
+        try:
+            shown = None if raster is None else find_raster(
+                Path(url.rsplit("/", 1)[-1]), source.metadata, raster, self.roots.resolve)
+            opened = LoadedSource(source, url, progress, shown)
+        except BaseException:
+            source.close()
+            raise
+        return self._add(opened)
+
+    def _add(self, opened: LoadedSource) -> str:
         with self._lock:
             source_id = str(next(self._ids))
             self._open[source_id] = opened

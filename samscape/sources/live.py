@@ -100,7 +100,7 @@ class LiveSource(FeatureSource):
     @property
     def folder(self) -> Path:
         """The cache: a feature folder, usable as a pre-encoded source."""
-        return self.state.folder
+        return Path(self.state.folder)
 
     @property
     def metadata(self) -> FolderMetadata:
@@ -111,7 +111,7 @@ class LiveSource(FeatureSource):
         return self._raster.path
 
     def _file(self, chip_id: int) -> Path:
-        return self.state.folder / chip_relpath(chip_id)
+        return self.folder / chip_relpath(chip_id)
 
     def has_chip(self, chip_id: int) -> bool:
         return 0 <= chip_id < len(self.chips) and chip_id not in self.state.skipped

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import posixpath
 from pathlib import Path
 
 from ..errors import FeatureFolderError, RasterReadError, SettingsError
 from ..features import MANIFEST, is_feature_folder
 from ..features.opening import geosam_hint
+from ..features.storage import is_url
 from .base import DEFAULT_MEMORY_MB, FeatureSource
 from .encoded import EncodedSource
 from .live import LiveSource
@@ -18,10 +20,13 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
     """A feature folder (pre-encoded; `model` optional: for samscape's it must match, a Geo-SAM
     folder is read with it, e.g. an imported checkpoint's id) or a raster (live; `model`
     required, further keywords go to `LiveSource`: settings, cache_dir, disk_mb, progress, and
-    any `EncodeSettings` field)."""
+    any `EncodeSettings` field). A URL (`s3://bucket/prefix`) is a feature folder in an object
+    store, unless its name ends in a raster suffix (`.tif`…): then it is a remote raster."""
     if not isinstance(path, (str, os.PathLike)):
         raise SettingsError(f"source {path!r} is not valid: give the path of a feature folder or "
                             "a raster")
+    if is_url(path) and not is_raster_url(str(path)):
+        return EncodedSource.open(path, model, device, memory_mb)
     if Path(path).is_dir():
         if not is_feature_folder(path):
             hint = geosam_hint(Path(path))
@@ -41,3 +46,11 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
             "sam-vit-base (see 'samscape models list'); or give a feature folder"
         )
     return LiveSource(str(path), model=model, device=device, memory_mb=memory_mb, **live)
+
+
+RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
+
+
+def is_raster_url(url: str) -> bool:
+    """Whether the URL names a raster file (by its suffix) rather than a feature folder."""
+    return posixpath.splitext(url.split("?", 1)[0].rstrip("/"))[1].lower() in RASTER_SUFFIXES

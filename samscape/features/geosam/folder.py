@@ -124,6 +124,8 @@ class GeosamFolder(FeatureFolder):
     `load_chip`, `problems`, `summary`); its `metadata.preprocessing.resize` is
     'ultralytics_letterbox', which tells a source to decode with `LetterboxMapping`."""
 
+    path: Path
+
     def __init__(self, path: Path, metadata: FolderMetadata, records: list[ChipRecord],
                  checkpoint_path: str, source_path: str) -> None:
         super().__init__(path, metadata, records)
