@@ -53,6 +53,9 @@ def _hosts(host: str) -> tuple[str, ...] | None:
 @click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
               help="A folder the server may read and write (repeatable) [default: SOURCE's folder, "
                    "else the current folder].")
+@click.option("--remote-raster", "remote", multiple=True, metavar="URL",
+              help="Let clients read rasters under this URL prefix, e.g. s3://bucket/ or "
+                   "https://host/dir/ (repeatable) [default: none but a URL SOURCE].")
 @live_model_opt
 @device_opt
 @threads_opt("interactive")
@@ -61,7 +64,8 @@ def _hosts(host: str) -> tuple[str, ...] | None:
               help="Stop when standard input closes: for a program that starts the server and keeps its "
                    "stdin open, so the server ends with it, even after a crash.")
 def serve_command(source: str | None, host: str, port: int, token: str | None, roots: tuple[str, ...],
-                  model: str | None, device: str, open_browser: bool, stop_on_eof: bool) -> None:
+                  remote: tuple[str, ...], model: str | None, device: str, open_browser: bool,
+                  stop_on_eof: bool) -> None:
     """Serve the samscape browser app and API for SOURCE (a feature folder or a raster) and the
     files under the allowed roots. The API is described at /openapi.json.
 
@@ -70,21 +74,23 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
     import threading
     import webbrowser
 
+    from ..raster.remote import is_remote
     from ..serve import Roots, Sources, create_app
     from ..serve.runner import bind, local_url, ready_line, run
 
-    if source is not None and not Path(source).exists():
+    remote_source = [source] if source is not None and is_remote(source) else []
+    if source is not None and not remote_source and not Path(source).exists():
         raise SettingsError(f"source '{source}' does not exist; give a feature folder or a raster")
     generated = not token and not _is_loopback(host)
     token = secrets.token_urlsafe(24) if generated else _checked(token)
-    default = Path(source).resolve().parent if source is not None else Path.cwd()
-    allowed = Roots.of(*(roots or (default,)))
+    default = Path(source).resolve().parent if source is not None and not remote_source else Path.cwd()
+    allowed = Roots.of(*(roots or (default,))).with_remote(*remote, *remote_source)
     sock = bind(host, port)
     port = sock.getsockname()[1]
     sources = Sources(allowed, device)
     try:
         if source is not None:
-            sources.open(str(Path(source).resolve()), model)
+            sources.open(source if remote_source else str(Path(source).resolve()), model)
     except BaseException:
         sock.close()
         raise

@@ -6,9 +6,11 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
 from ..features import is_feature_folder
+from ..raster.remote import is_remote, public_url
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".parquet")
@@ -27,9 +29,35 @@ class Entry:
 
 @dataclass(frozen=True)
 class Roots:
-    """Allowed root folders (absolute, symlinks resolved); the first is where relative paths start."""
+    """Allowed root folders (absolute, symlinks resolved); the first is where relative paths start.
+    `remote`: URL prefixes (s3://bucket/, https://host/dir/) under which rasters may be read; none
+    by default, so a client cannot make the server fetch an arbitrary URL."""
 
     paths: tuple[Path, ...]
+    remote: tuple[str, ...] = ()
+
+    def with_remote(self, *prefixes: str) -> Roots:
+        """These roots, also allowing remote rasters under `prefixes` (each a URL)."""
+        for prefix in prefixes:
+            if not is_remote(prefix):
+                raise SettingsError(f"remote raster prefix '{_short(prefix)}' is not a URL; give one "
+                                    "such as s3://bucket/ or https://host/folder/")
+        return Roots(self.paths, self.remote + tuple(public_url(p) or p for p in prefixes))
+
+    def resolve_raster(self, path: str | os.PathLike) -> Path | str:
+        """`path` as `resolve` does, or a URL (kept as given) under one of the `remote` prefixes:
+        whole path segments, no '.' or '..' segment; PathNotAllowedError for any other URL."""
+        text = os.fsdecode(path)
+        if not is_remote(text):
+            return self.resolve(text)
+        url = public_url(text) or text
+        segments = unquote(urlsplit(url).path).split("/")
+        allowed = any(url == p or url.startswith(p if p.endswith("/") else p + "/") for p in self.remote)
+        if not allowed or "." in segments or ".." in segments:
+            fix = ("start the server with --remote-raster PREFIX to read rasters under a URL" if not
+                   self.remote else f"give a URL under {', '.join(self.remote)}")
+            raise PathNotAllowedError(f"remote raster '{_short(url)}' is not allowed here; {fix}")
+        return text
 
     @classmethod
     def of(cls, *folders: str | os.PathLike) -> Roots:

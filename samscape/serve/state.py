@@ -31,8 +31,8 @@ class LoadedSource:
     on it (chip cache, live encoding), its live-encoding progress, the raster shown on the map and
     its tiles (both None when the raster is not found under the roots)."""
 
-    def __init__(self, source: FeatureSource, path: Path, progress: EncodeProgress,
-                 raster: Path | None) -> None:
+    def __init__(self, source: FeatureSource, path: Path | str, progress: EncodeProgress,
+                 raster: Path | str | None) -> None:
         self.source = source
         self.path = path
         self.lock = threading.RLock()
@@ -62,17 +62,18 @@ class Sources:
         or a raster (live, with `model`) under the roots."""
         from ..sources import open_source
 
-        resolved = self.roots.resolve(path)
-        if not resolved.exists():
+        resolved = self.roots.resolve_raster(path)
+        if isinstance(resolved, Path) and not resolved.exists():
             raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
         progress = EncodeProgress()
-        if resolved.is_dir():
+        folder = isinstance(resolved, Path) and resolved.is_dir()
+        if folder:
             source = open_source(resolved, model, device=self.device)
         else:
             source = open_source(resolved, model, device=self.device, progress=progress)
         try:
-            shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve) if resolved.is_dir()
-                     else resolved)
+            shown = (find_raster(Path(resolved), source.metadata, raster, self.roots.resolve,
+                                 self._remote_raster) if folder else resolved)
             opened = LoadedSource(source, resolved, progress, shown)
         except BaseException:
             source.close()
@@ -81,6 +82,10 @@ class Sources:
             source_id = str(next(self._ids))
             self._open[source_id] = opened
         return source_id
+
+    def _remote_raster(self, url: str) -> str:
+        """A URL a folder records or a client names, if the roots allow it (`Roots.resolve_raster`)."""
+        return str(self.roots.resolve_raster(url))
 
     def get(self, source_id: str) -> LoadedSource:
         with self._lock:

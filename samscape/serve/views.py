@@ -9,6 +9,7 @@ from rasterio.crs import CRS
 from shapely.geometry import mapping
 
 from ..geo import crs_label
+from ..raster.remote import public_url
 from ..settings import settings_dict
 from ..vector import reproject
 from .copilot import CopilotPlan
@@ -21,12 +22,17 @@ if TYPE_CHECKING:
 MAX_GRID_FEATURES = 5000
 
 
+def shown(path: object) -> str:
+    """A path as clients see it: a URL without its query string (it may carry a signature)."""
+    return public_url(str(path)) or str(path)
+
+
 def source_json(source_id: str, item: LoadedSource) -> dict:
     """An open source: its path, model, the device it runs on, mode, CRS, extent, chip counts,
     preprocessing, and the raster and tile grid of its map (None when its raster was not found)."""
     source = item.source
     return {
-        "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
+        "id": source_id, "path": shown(item.path), "name": source.name, "model": source.model_id,
         "device": str(source.backend.device),
         "mode": source.mode, "crs": crs_label(source.crs),
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
@@ -34,7 +40,7 @@ def source_json(source_id: str, item: LoadedSource) -> dict:
         "encoded": len(source.encoded_ids()),
         "bands": list(source.metadata.preprocessing.bands),
         "value_range": list(source.metadata.preprocessing.value_range),
-        "raster": None if item.raster is None else str(item.raster),
+        "raster": None if item.raster is None else shown(item.raster),
         "tiles": None if item.tiles is None else item.tiles.grid.to_json(),
     }
 
