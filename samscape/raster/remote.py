@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -133,18 +134,23 @@ def warn_slow(path: str, why: str) -> None:
 def describe_error(path: str, message: str) -> str:
     """A one-line reason and fix for GDAL's `message` on failing to open remote `path`."""
     url = public_url(path) or path
-    text = message.lower()
-    if "404" in text or "nosuchkey" in text or "nosuchbucket" in text or "does not exist" in text:
+    message = message.replace(gdal_path(path), url).replace(path, url)
+    text = message.replace(url, "").lower()
+    codes = set(re.findall(r"(?:code|status)\s*:?\s*(\d{3})\b", text))
+    if "404" in codes or any(s in text for s in ("nosuchkey", "nosuchbucket", "specified key")):
         return f"remote raster '{url}' was not found (HTTP 404); check the URL"
-    if any(s in text for s in ("403", "401", "accessdenied", "access denied", "invalidaccesskeyid",
-                               "signaturedoesnotmatch", "aws_secret_access_key", "credentials")):
+    if codes & {"401", "403"} or any(s in text for s in (
+            "accessdenied", "access denied", "invalidaccesskeyid", "signaturedoesnotmatch",
+            "aws_secret_access_key", "credentials")):
         return (f"access to remote raster '{url}' was denied; check the credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_PROFILE / ~/.aws) or that the URL is public")
     if any(s in text for s in ("connect", "resolve host", "timed out", "timeout", "refused")):
         return (f"cannot reach the host of remote raster '{url}' (no answer within "
                 f"{CONNECT_SECONDS} s); check the URL and the network")
+    if "does not exist in the file system" in text:  # GDAL's answer once a first try failed
+        return (f"remote raster '{url}' was not found or its host did not answer; check the URL "
+                "and the network")
     if "not recognized" in text or "not a supported" in text or "supported file format" in text:
         return f"'{url}' is not a raster GDAL reads; give the URL of a GeoTIFF (best a COG)"
-    message = message.replace(gdal_path(path), url).replace(path, url)
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return f"cannot open remote raster '{url}': {first}; check the URL and that GDAL reads it"

@@ -11,12 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import samscape
 import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.io import MemoryFile
 
 COG_SIDE = 8192
+CHUNK = 64 * 2**10
+MODEL = "demo"
+EXTENT = "502000,3998244,502256,3998500"
+"""512 × 512 px (3 × 3 demo chips of 256 px at stride 128) near the middle of the 8192² COG."""
 
 
 @dataclass
@@ -27,9 +33,12 @@ class Served:
     bytes: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, name: str, sent: int) -> None:
+    def request(self, name: str) -> None:
         with self.lock:
             self.requests[name] = self.requests.get(name, 0) + 1
+
+    def add(self, name: str, sent: int) -> None:
+        with self.lock:
             self.bytes[name] = self.bytes.get(name, 0) + sent
 
     def reset(self) -> None:
@@ -74,6 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        self.server.served.request(name)
         size = path.stat().st_size
         start, end = 0, size - 1
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
@@ -87,14 +97,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(end - start + 1))
         self.end_headers()
         if body:
-            with path.open("rb") as f:
-                f.seek(start)
-                data = f.read(end - start + 1)
-            try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):  # GDAL stops reading what it needs no more
-                pass
-            self.server.served.add(name, len(data))
+            self._stream(path, name, start, end + 1)
+
+    def _stream(self, path: Path, name: str, start: int, stop: int) -> None:
+        """Send bytes [start, stop) in 64 KiB pieces, counting those the socket took: a client that
+        has what it needs (GDAL after a size probe) closes the connection."""
+        with path.open("rb") as f:
+            f.seek(start)
+            while start < stop:
+                data = f.read(min(CHUNK, stop - start))
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                self.server.served.add(name, len(data))
+                start += len(data)
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +139,19 @@ def no_gdal_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "GDAL_HTTP_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+
+@pytest.fixture(scope="session")
+def encoded_pair(http_server, http_folder, tmp_path_factory) -> tuple[Path, Path, int]:
+    """The COG encoded over HTTP and from the local file (same extent); bytes served for the URL."""
+    root = tmp_path_factory.mktemp("remote-encode")
+    http_server.served.reset()
+    samscape.encode(f"{http_server.url}/cog.tif?token=secret", root / "remote",
+                    model=MODEL, extent=EXTENT, progress=False)
+    served = http_server.served.bytes.get("cog.tif", 0)
+    samscape.encode(str(http_folder / "cog.tif"), root / "local", model=MODEL, extent=EXTENT,
+                    progress=False)
+    return root / "remote", root / "local", served
 
 
 def write_cog(path: Path, side: int) -> Path:

@@ -22,22 +22,7 @@ from samscape.raster import RasterSource
 from samscape.segment import PromptSet, Segmenter
 from samscape.sources import open_source
 
-MODEL = "demo"
-EXTENT = "502000,3998244,502256,3998500"
-"""512 × 512 px (4 × 4 demo chips at stride 128... of 256 px) near the middle of the 8192² COG."""
-
-
-@pytest.fixture(scope="module")
-def encoded_pair(http_server, http_folder, tmp_path_factory) -> tuple[Path, Path, int]:
-    """The COG encoded over HTTP and from the local file (same extent); bytes served for the URL."""
-    root = tmp_path_factory.mktemp("remote-encode")
-    http_server.served.reset()
-    samscape.encode(f"{http_server.url}/cog.tif?X-Amz-Signature=secret", root / "remote",
-                    model=MODEL, extent=EXTENT, progress=False)
-    served = http_server.served.bytes.get("cog.tif", 0)
-    samscape.encode(str(http_folder / "cog.tif"), root / "local", model=MODEL, extent=EXTENT,
-                    progress=False)
-    return root / "remote", root / "local", served
+from .conftest import EXTENT, MODEL
 
 
 def test_encode_from_a_url_equals_the_local_file_and_reads_a_small_part(encoded_pair, http_server,
