@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import samscape
 import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.io import MemoryFile
+
+import samscape
 
 COG_SIDE = 8192
 CHUNK = 64 * 2**10

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ import rasterio
 import torch
 from click.testing import CliRunner
 
-import samscape
 from samscape import FeatureFolder
 from samscape.cli.main import cli
 from samscape.errors import RasterReadError

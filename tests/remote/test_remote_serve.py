@@ -47,7 +47,8 @@ def test_a_folder_encoded_from_a_url_shows_its_raster_where_the_url_is_allowed(
         encoded_pair, http_server) -> None:
     remote, _, _ = encoded_pair
     roots = Roots.of(remote.parent)
-    for allowed, raster in ((roots, None), (roots.with_remote(http_server.url), f"{http_server.url}/cog.tif")):
+    url = f"{http_server.url}/cog.tif"
+    for allowed, raster in ((roots, None), (roots.with_remote(http_server.url), url)):
         client = TestClient(create_app(allowed), base_url="http://127.0.0.1")
         answer = client.post("/api/sources", json={"path": str(remote)})
         assert answer.status_code in (200, 201), answer.text
