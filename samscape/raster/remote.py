@@ -137,7 +137,8 @@ def describe_error(path: str, message: str) -> str:
     message = message.replace(gdal_path(path), url).replace(path, url)
     text = message.replace(url, "").lower()
     codes = set(re.findall(r"(?:code|status)\s*:?\s*(\d{3})\b", text))
-    if "404" in codes or any(s in text for s in ("nosuchkey", "nosuchbucket", "specified key")):
+    missing = ("nosuchkey", "nosuchbucket", "specified key", "specified bucket")
+    if "404" in codes or any(s in text for s in missing):
         return f"remote raster '{url}' was not found (HTTP 404); check the URL"
     if codes & {"401", "403"} or any(s in text for s in (
             "accessdenied", "access denied", "invalidaccesskeyid", "signaturedoesnotmatch",

@@ -48,7 +48,8 @@ class Served:
 
 
 class RangeServer(ThreadingHTTPServer):
-    """Serves the files of `folder` (GET/HEAD, one 'bytes=a-b' range), counting into `served`."""
+    """Serves the files of `folder` (GET/HEAD, one 'bytes=a-b' range), counting into `served`;
+    403 for any name starting with 'private'."""
 
     daemon_threads = True
 
@@ -78,6 +79,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, body: bool) -> None:
         name = self.path.split("?", 1)[0].lstrip("/")
         path = self.server.folder / name
+        if name.startswith("private"):
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if "/" in name or not path.is_file():
             self.send_response(404)
             self.send_header("Content-Length", "0")

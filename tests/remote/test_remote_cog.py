@@ -85,6 +85,7 @@ def _refused_port() -> int:
 @pytest.mark.parametrize(("name", "needle"), [
     ("missing.tif", "was not found (HTTP 404)"),
     ("notes.txt", "is not a raster GDAL reads"),
+    ("private.tif", "was denied; check the credentials"),
     (None, "cannot reach the host"),
 ])
 def test_remote_failures_are_one_line_errors(http_server, tmp_path, name, needle) -> None:
