@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from samscape.raster.remote import cloud_options, gdal_path, is_remote, public_url, remote_name
+from samscape.sources.live import default_cache_dir
 
 
 @pytest.mark.parametrize(("given", "vsi", "url"), [
@@ -25,6 +26,7 @@ def test_paths(given, vsi, url) -> None:
 
 def test_names_and_options(monkeypatch) -> None:
     assert remote_name("https://h.org/a/scene.tif?sig=1") == "scene.tif"
+    assert default_cache_dir("https://h.org/get?sig=secret", "ab" * 16).name == "get-" + "ab" * 8
     options = cloud_options("https://h.org/a/scene.tif")
     assert options["GDAL_DISABLE_READDIR_ON_OPEN"] == "EMPTY_DIR"
     assert options["GDAL_HTTP_MERGE_CONSECUTIVE_RANGES"] == "YES"
