@@ -3,12 +3,13 @@ GeoJSON FeatureCollections in a chosen CRS (coordinates x, y in that CRS's map u
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rasterio.crs import CRS
 from shapely.geometry import mapping
 
-from ..geo import crs_label
+from ..geo import Chip, crs_label
 from ..raster.remote import public_url
 from ..settings import settings_dict
 from ..vector import reproject
@@ -45,14 +46,30 @@ def source_json(source_id: str, item: LoadedSource) -> dict:
     }
 
 
-def chips_json(item: LoadedSource) -> dict:
-    """The chip grid as polygons in the source's CRS; `encoded` tells which have features now."""
+def chips_json(item: LoadedSource, bbox: tuple[float, float, float, float] | None = None) -> dict:
+    """The chip grid as polygons in the source's CRS, those overlapping `bbox` (xmin, ymin, xmax,
+    ymax in that CRS) if given; `encoded` on each tells which have features now. Past
+    `MAX_GRID_FEATURES` chips no polygon is listed (`left_out` says how many were not), so the
+    answer stays small at a million chips; `chips` and `encoded` count the whole grid."""
     source = item.source
+    chips = source.chips
     encoded = source.encoded_ids()
-    return {"type": "FeatureCollection", "crs": crs_label(source.crs), "features": [
-        {"type": "Feature", "geometry": mapping(chip.footprint),
-         "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
-        for chip in source.chips]}
+    shown: Iterable[Chip] = chips
+    count = len(chips)
+    if bbox is not None:
+        inverse = ~source.grid.transform
+        (c0, r0), (c1, r1) = inverse @ (bbox[0], bbox[3]), inverse @ (bbox[2], bbox[1])
+        c0, c1, r0, r1 = min(c0, c1), max(c0, c1), min(r0, r1), max(r0, r1)
+        count = round(((c1 - c0) / chips.stride + 2) * ((r1 - r0) / chips.stride + 2))
+        shown = chips.intersecting(c0, r0, c1, r1) if count <= MAX_GRID_FEATURES else []
+    left_out = 0
+    if count > MAX_GRID_FEATURES:
+        shown, left_out = [], count
+    return {"type": "FeatureCollection", "crs": crs_label(source.crs), "chips": len(chips),
+            "encoded": len(encoded), "left_out": left_out, "features": [
+                {"type": "Feature", "geometry": mapping(chip.footprint),
+                 "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
+                for chip in shown]}
 
 
 def result_json(result: SegmentResult, crs: CRS) -> dict:
