@@ -132,6 +132,7 @@ def _metadata(source: RasterSource, spec: ReadSpec, chips: ChipGrid, backend: Sa
         preprocessing=PreprocessingRecord(
             source_name=source.name,
             source_fingerprint=source.fingerprint(),
+            source_url=source.url,
             bands=spec.bands,
             value_range=(spec.value_range.low, spec.value_range.high),
             crs=crs_label(grid.crs),

@@ -230,7 +230,7 @@ def _to_geosam(source: FeatureFolder, tmp: Path, checkpoint: str, root: str,
     pre = meta.preprocessing
     grid = pre.grid.to_grid()
     raster = find_raster(source.path, meta) if isinstance(source.path, Path) else None
-    source_path = str(raster.resolve()) if raster is not None else pre.source_name
+    source_path = str(Path(raster).resolve()) if raster is not None else pre.source_name
     crs_text = pyproj.CRS.from_wkt(pre.grid.crs).to_string()
     rows = []
     for chip_id in sorted(source.records):

@@ -99,6 +99,8 @@ class PreprocessingRecord(_Record):
 
     source_name: str
     source_fingerprint: str
+    source_url: str | None = Field(default=None, description="where a remote raster was read "
+                                   "(s3://bucket/key, https://host/path), without its query string")
     bands: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = \
         Field(description="1-based band indexes fed as R, G, B")
     value_range: tuple[Finite, Finite] = Field(description="raster values mapped to 0 and 255")

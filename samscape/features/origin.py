@@ -5,21 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import PathNotFoundError, RasterReadError, SamscapeError
+from ..errors import PathNotAllowedError, PathNotFoundError, RasterReadError, SamscapeError
 from ..geo import transform_bounds
 from ..raster import RasterSource
+from ..raster.remote import is_remote
 from .geosam.folder import FINGERPRINT_PREFIX
 from .metadata import FolderMetadata
 
 
 def find_raster(folder: Path, metadata: FolderMetadata, given: str | None = None,
-                resolve: Callable[[str | Path], Path] = Path) -> Path | None:
+                resolve: Callable[[str | Path], Path] = Path,
+                resolve_url: Callable[[str], str] | None = None) -> Path | str | None:
     """The raster `folder` (holding `metadata`) was encoded from: `given`, else a file of the
-    recorded name beside the folder or in it, as `resolve` maps it (a SamscapeError from it rules a
-    candidate out); it must have the recorded fingerprint. None if no candidate does; for a `given`
-    raster, an error saying why it is not the one. A Geo-SAM folder records no fingerprint, only
-    the raster's path: that path (when a local file) comes first, and a raster that covers the
-    folder's grid is taken."""
+    recorded name beside the folder or in it, else the URL it records (a remote raster), as
+    `resolve` maps a path and `resolve_url` a URL (None, the default: no URL is read; a SamscapeError from
+    either rules a candidate out); it must have the recorded fingerprint. None if no candidate
+    does; for a `given` raster, an error saying why it is not the one. A Geo-SAM folder records no
+    fingerprint, only the raster's path: that path (when a local file) comes first, and a raster
+    that covers the folder's grid is taken."""
     pre = metadata.preprocessing
     recorded = pre.source_fingerprint.removeprefix(FINGERPRINT_PREFIX)
     geosam = recorded != pre.source_fingerprint
@@ -28,6 +31,13 @@ def find_raster(folder: Path, metadata: FolderMetadata, given: str | None = None
         if geosam and Path(recorded).is_absolute() and "://" not in recorded \
                 and not recorded.startswith("/vsi"):
             candidates.insert(0, Path(recorded))
+        if pre.source_url is not None:
+            candidates.append(pre.source_url)
+    elif is_remote(given):
+        if resolve_url is None:
+            raise PathNotAllowedError(f"'{given}' is a URL; a remote raster is not read here, "
+                                      "give a local copy of the raster")
+        candidates = [given]
     else:
         if not resolve(given).is_file():
             raise PathNotFoundError(f"no such file '{given}' (raster); give the raster the "
@@ -35,7 +45,12 @@ def find_raster(folder: Path, metadata: FolderMetadata, given: str | None = None
         candidates = [given]
     for candidate in candidates:
         try:
-            path = resolve(candidate)
+            if isinstance(candidate, str) and is_remote(candidate):
+                if resolve_url is None:
+                    continue
+                path: Path | str = resolve_url(candidate)
+            else:
+                path = resolve(candidate)
             with RasterSource(path) as raster:
                 if (_covers(raster, metadata) if geosam
                         else raster.fingerprint() == pre.source_fingerprint):

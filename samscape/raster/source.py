@@ -18,6 +18,7 @@ from rasterio.windows import Window as RioWindow
 
 from ..errors import MissingCRSError, RasterReadError, UnsupportedRasterError
 from ..geo import Extent, PixelGrid, Window, crs_label, norm_crs, transform_bounds, utm_crs_for
+from .remote import describe_error, gdal_env, gdal_path, is_remote, public_url, remote_name, warn_slow
 from .scaling import ValueRange, expand_bands, percentile_range
 
 SAMPLE_SIZE = 1024
@@ -39,6 +40,11 @@ FINGERPRINT_FULL_BYTES = 64 * 2**20
 FINGERPRINT_SAMPLES = 8
 """Larger ones: this many windows across × down, of `FINGERPRINT_WINDOW`² px each."""
 FINGERPRINT_WINDOW = 256
+FINGERPRINT_REMOTE_SAMPLES = 4
+"""A remote raster: this many windows across × down, each inside one internal block, and never
+all its pixels, so a fingerprint fetches a few blocks whatever the raster's size."""
+SLOW_REMOTE_PIXELS = 4096 * 4096
+"""A remote raster this large without overviews is warned about (planning reads it at full size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +62,28 @@ class RasterSource:
     def __init__(self, path: str | os.PathLike, crs: str | None = None) -> None:
         bound_block_cache()
         self.path = os.fspath(path)
+        self.remote = is_remote(self.path)
+        self.url = public_url(self.path)
+        """What a folder records of a remote raster (no query string); None for a local one."""
         self._crs = crs
         self._vrt: WarpedVRT | None = None
         self._vrt_grid: PixelGrid | None = None
         try:
-            self._dataset = rasterio.open(self.path)
+            with gdal_env(self.path):
+                self._dataset = rasterio.open(gdal_path(self.path))
         except (RasterioIOError, OSError) as exc:
+            if self.remote:
+                raise RasterReadError(describe_error(self.path, str(exc))) from None
             raise RasterReadError(
                 f"cannot open raster '{self.path}': {exc}; check the path and that GDAL reads it"
             ) from None
+        if self.remote:
+            self._check_cloud_optimized()
         crs_value = self._dataset.crs or (norm_crs(crs) if crs else None)
         if crs_value is None:
             self.close()
             raise MissingCRSError(
-                f"raster '{self.path}' has no CRS; pass --crs (e.g. --crs EPSG:32633) to say which "
+                f"raster '{self.shown}' has no CRS; pass --crs (e.g. --crs EPSG:32633) to say which "
                 '(to segment it live: "crs": "EPSG:32633" in the --settings file)'
             )
         self.assigned_crs = self._dataset.crs is None
@@ -84,9 +98,19 @@ class RasterSource:
         self.close()
 
     def close(self) -> None:
-        if self._vrt is not None:
-            self._vrt.close()
-        self._dataset.close()
+        with gdal_env(self.path):
+            if self._vrt is not None:
+                self._vrt.close()
+            self._dataset.close()
+
+    def _check_cloud_optimized(self) -> None:
+        """Warn once if this remote raster is not tiled, or large without overviews."""
+        ds = self._dataset
+        rows, cols = ds.block_shapes[0]
+        if cols >= ds.width and rows < ds.height and ds.width > 512:
+            warn_slow(self.path, "is stored in strips, not tiles")
+        elif ds.width * ds.height > SLOW_REMOTE_PIXELS and not ds.overviews(1):
+            warn_slow(self.path, "has no overviews")
 
     def reopen(self) -> RasterSource:
         """A second, independent handle on the same raster (same CRS), for another thread: a
@@ -95,7 +119,14 @@ class RasterSource:
 
     @property
     def name(self) -> str:
+        if self.remote:
+            return remote_name(self.path)
         return os.path.basename(self.path.rstrip("/")) or self.path
+
+    @property
+    def shown(self) -> str:
+        """The path as messages show it (a URL without its query string)."""
+        return self.url or self.path
 
     @property
     def count(self) -> int:
@@ -109,8 +140,14 @@ class RasterSource:
         its fingerprint); past that, `FINGERPRINT_SAMPLES`² windows of 256² px spread over the
         raster plus the file's size and modification time, so the cost stays bounded and an edit
         between the sampled windows is still noticed (a copy that does not keep the time counts
-        as changed there). Fingerprints of other versions never equal these.
+        as changed there). A remote raster is always sampled, on `FINGERPRINT_REMOTE_SAMPLES`²
+        windows each inside one of its blocks (its fingerprint differs from a local copy's).
+        Fingerprints of other versions never equal these.
         """
+        with gdal_env(self.path):
+            return self._fingerprint()
+
+    def _fingerprint(self) -> str:
         ds = self._dataset
         facts = {
             "size": [ds.width, ds.height, ds.count],
@@ -122,14 +159,19 @@ class RasterSource:
         digest = hashlib.sha256(json.dumps(facts, sort_keys=True).encode())
         itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
         whole = ds.width * ds.height * ds.count * itemsize <= FINGERPRINT_FULL_BYTES
-        if not whole and os.path.isfile(self.path):
-            stat = os.stat(self.path)
-            digest.update(f"file {stat.st_size} {stat.st_mtime_ns}".encode())
-        for window in _fingerprint_windows(ds.width, ds.height, ds.count * itemsize, whole):
+        if self.remote:
+            digest.update(b"remote")
+            windows = _block_windows(ds.width, ds.height, ds.block_shapes[0])
+        else:
+            if not whole and os.path.isfile(self.path):
+                stat = os.stat(self.path)
+                digest.update(f"file {stat.st_size} {stat.st_mtime_ns}".encode())
+            windows = _fingerprint_windows(ds.width, ds.height, ds.count * itemsize, whole)
+        for window in windows:
             try:
                 digest.update(np.ascontiguousarray(ds.read(window=window)).tobytes())
             except RasterioIOError as exc:
-                raise RasterReadError(f"cannot read raster '{self.path}': {exc}") from None
+                raise RasterReadError(f"cannot read raster '{self.shown}': {exc}") from None
         return f"{FINGERPRINT_VERSION}:{digest.hexdigest()[:24]}"
 
     def check_north_up(self) -> None:
@@ -140,7 +182,7 @@ class RasterSource:
             orthogonal = abs(t.a * t.b + t.d * t.e) <= 1e-9 * (t.a**2 + t.b**2 + t.d**2 + t.e**2)
             kind = "rotated" if orthogonal else "sheared"
             raise UnsupportedRasterError(
-                f"raster '{self.path}' is {kind} (geotransform {tuple(round(v, 6) for v in t[:6])}); "
+                f"raster '{self.shown}' is {kind} (geotransform {tuple(round(v, 6) for v in t[:6])}); "
                 f"samscape needs north-up pixels: warp it first, e.g. gdalwarp '{self.path}' "
                 "northup.tif, and encode northup.tif"
             )
@@ -231,15 +273,17 @@ class RasterSource:
             dataset = self._dataset
             col, row = native.col_off + window.col_off, native.row_off + window.row_off
         else:
-            dataset, col, row = self._warped(grid), window.col_off, window.row_off
+            with gdal_env(self.path):
+                dataset, col, row = self._warped(grid), window.col_off, window.row_off
         shape = (len(bands), *out_shape) if out_shape else None
         try:
-            data = dataset.read(
-                bands, window=RioWindow(col, row, window.width, window.height), masked=True,
-                out_shape=shape, resampling=Resampling.average,
-            )
+            with gdal_env(self.path):
+                data = dataset.read(
+                    bands, window=RioWindow(col, row, window.width, window.height), masked=True,
+                    out_shape=shape, resampling=Resampling.average,
+                )
         except RasterioIOError as exc:
-            raise RasterReadError(f"cannot read raster '{self.path}': {exc}") from None
+            raise RasterReadError(f"cannot read raster '{self.shown}': {exc}") from None
         if np.issubdtype(data.dtype, np.floating):
             data = np.ma.masked_invalid(data, copy=False)
         return data
@@ -278,6 +322,17 @@ def _fingerprint_windows(width: int, height: int, pixel_bytes: int, whole: bool)
     cols = sorted({round(i * (width - w) / (n - 1)) for i in range(n)})
     rows = sorted({round(i * (height - h) / (n - 1)) for i in range(n)})
     return [RioWindow(c, r, w, h) for r in rows for c in cols]
+
+
+def _block_windows(width: int, height: int, block: tuple[int, int]) -> list[RioWindow]:
+    """`FINGERPRINT_REMOTE_SAMPLES`² windows of at most `FINGERPRINT_WINDOW`² px spread over the
+    raster, each inside the one block (rows, cols) that holds its spread point."""
+    n = FINGERPRINT_REMOTE_SAMPLES
+    rows, cols = block
+    w, h = min(FINGERPRINT_WINDOW, cols, width), min(FINGERPRINT_WINDOW, rows, height)
+    xs = sorted({min((round(i * (width - 1) / (n - 1)) // cols) * cols, width - w) for i in range(n)})
+    ys = sorted({min((round(i * (height - 1) / (n - 1)) // rows) * rows, height - h) for i in range(n)})
+    return [RioWindow(x, y, w, h) for y in ys for x in xs]
 
 
 def _has_alpha(dataset: rasterio.DatasetReader) -> bool:

@@ -11,6 +11,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
 from ..features import is_feature_folder
@@ -60,7 +61,7 @@ class Roots:
         if any(not c.isprintable() for c in text) or len(text) > PATH_MAX:
             raise SettingsError(f"URL '{_short(text)}' holds control characters or is too long; give "
                                 "another URL")
-        parts = text.split("://", 1)[1].split("/")
+        parts = unquote(urlsplit(text).path).split("/")
         if any(part in ("..", ".") for part in parts):
             raise PathNotAllowedError(f"'{_short(text)}' contains '..' or '.'; give a plain URL")
         if self.any_url or any(text == root or text.startswith(f"{root}/") for root in self.urls):

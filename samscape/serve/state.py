@@ -33,7 +33,7 @@ class LoadedSource:
     its tiles (both None when the raster is not found under the roots)."""
 
     def __init__(self, source: FeatureSource, path: Path | str, progress: EncodeProgress,
-                 raster: Path | None) -> None:
+                 raster: Path | str | None) -> None:
         self.source = source
         self.path = path
         self.lock = threading.RLock()
@@ -74,8 +74,8 @@ class Sources:
         else:
             source = open_source(resolved, model, device=self.device, progress=progress)
         try:
-            shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve) if resolved.is_dir()
-                     else resolved)
+            shown = (find_raster(resolved, source.metadata, raster, self.roots.resolve,
+                                 self.roots.resolve_url) if resolved.is_dir() else resolved)
             opened = LoadedSource(source, resolved, progress, shown)
         except BaseException:
             source.close()
@@ -83,15 +83,17 @@ class Sources:
         return self._add(opened)
 
     def _open_url(self, url: str, model: str | None, raster: str | None) -> str:
-        """A feature folder in an object store (its raster for the map only if `raster` names a
-        local one), or a remote raster."""
+        """A remote raster (live), or a feature folder in an object store (its raster for the map
+        only when `raster` names one)."""
         from ..sources import open_source
+        from ..sources.opening import is_raster_url
 
         progress = EncodeProgress()
         source = open_source(url, model, device=self.device, progress=progress)
         try:
-            shown = None if raster is None else find_raster(
-                Path(url.rsplit("/", 1)[-1]), source.metadata, raster, self.roots.resolve)
+            shown = url if is_raster_url(url) else None if raster is None else find_raster(
+                Path(url.rsplit("/", 1)[-1]), source.metadata, raster, self.roots.resolve,
+                self.roots.resolve_url)
             opened = LoadedSource(source, url, progress, shown)
         except BaseException:
             source.close()

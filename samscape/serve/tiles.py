@@ -23,6 +23,7 @@ from rio_tiler.utils import render
 from ..errors import NotFoundError, RasterReadError
 from ..geo import PixelGrid
 from ..raster import ValueRange
+from ..raster.remote import gdal_env, gdal_path, public_url
 
 # rio-tiler suggests overviews on every read, and a PNG tile has no georeferencing; both are
 # expected here (set once: warnings.catch_warnings is not thread-safe).
@@ -83,11 +84,12 @@ class TileRenderer:
     def tile(self, z: int, x: int, y: int) -> bytes:
         bbox = self.grid.bounds(z, x, y)
         try:
-            with Reader(self.raster) as reader:
+            with gdal_env(self.raster), Reader(gdal_path(self.raster)) as reader:
                 image = reader.part(bbox, dst_crs=self.crs, bounds_crs=self.crs, indexes=self.bands,
                                     width=self.grid.size, height=self.grid.size)
         except (RioTilerError, OSError) as exc:
-            raise RasterReadError(f"cannot render a tile of '{self.raster}': {exc}") from None
+            raise RasterReadError(f"cannot render a tile of '{public_url(self.raster) or self.raster}': "
+                                  f"{exc}") from None
         data = np.ma.MaskedArray(image.array.data, mask=np.ma.getmaskarray(image.array))
         if np.issubdtype(data.dtype, np.floating):
             data = np.ma.masked_invalid(data)

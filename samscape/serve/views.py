@@ -3,12 +3,14 @@ GeoJSON FeatureCollections in a chosen CRS (coordinates x, y in that CRS's map u
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from rasterio.crs import CRS
 from shapely.geometry import mapping
 
-from ..geo import crs_label
+from ..geo import Chip, crs_label
+from ..raster.remote import public_url
 from ..settings import settings_dict
 from ..vector import reproject
 from .copilot import CopilotPlan
@@ -21,12 +23,17 @@ if TYPE_CHECKING:
 MAX_GRID_FEATURES = 5000
 
 
+def shown(path: object) -> str:
+    """A path as clients see it: a URL without its query string (it may carry a signature)."""
+    return public_url(str(path)) or str(path)
+
+
 def source_json(source_id: str, item: LoadedSource) -> dict:
     """An open source: its path, model, the device it runs on, mode, CRS, extent, chip counts,
     preprocessing, and the raster and tile grid of its map (None when its raster was not found)."""
     source = item.source
     return {
-        "id": source_id, "path": str(item.path), "name": source.name, "model": source.model_id,
+        "id": source_id, "path": shown(item.path), "name": source.name, "model": source.model_id,
         "device": str(source.backend.device),
         "mode": source.mode, "crs": crs_label(source.crs),
         "crs_wkt": source.crs.to_wkt(), "proj4": source.crs.to_proj4(),
@@ -34,19 +41,35 @@ def source_json(source_id: str, item: LoadedSource) -> dict:
         "encoded": len(source.encoded_ids()),
         "bands": list(source.metadata.preprocessing.bands),
         "value_range": list(source.metadata.preprocessing.value_range),
-        "raster": None if item.raster is None else str(item.raster),
+        "raster": None if item.raster is None else shown(item.raster),
         "tiles": None if item.tiles is None else item.tiles.grid.to_json(),
     }
 
 
-def chips_json(item: LoadedSource) -> dict:
-    """The chip grid as polygons in the source's CRS; `encoded` tells which have features now."""
+def chips_json(item: LoadedSource, bbox: tuple[float, float, float, float] | None = None) -> dict:
+    """The chip grid as polygons in the source's CRS, those overlapping `bbox` (xmin, ymin, xmax,
+    ymax in that CRS) if given; `encoded` on each tells which have features now. Past
+    `MAX_GRID_FEATURES` chips no polygon is listed (`left_out` says how many were not), so the
+    answer stays small at a million chips; `chips` and `encoded` count the whole grid."""
     source = item.source
+    chips = source.chips
     encoded = source.encoded_ids()
-    return {"type": "FeatureCollection", "crs": crs_label(source.crs), "features": [
-        {"type": "Feature", "geometry": mapping(chip.footprint),
-         "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
-        for chip in source.chips]}
+    shown: Iterable[Chip] = chips
+    count = len(chips)
+    if bbox is not None:
+        inverse = ~source.grid.transform
+        (c0, r0), (c1, r1) = inverse @ (bbox[0], bbox[3]), inverse @ (bbox[2], bbox[1])
+        c0, c1, r0, r1 = min(c0, c1), max(c0, c1), min(r0, r1), max(r0, r1)
+        count = round(((c1 - c0) / chips.stride + 2) * ((r1 - r0) / chips.stride + 2))
+        shown = chips.intersecting(c0, r0, c1, r1) if count <= MAX_GRID_FEATURES else []
+    left_out = 0
+    if count > MAX_GRID_FEATURES:
+        shown, left_out = [], count
+    return {"type": "FeatureCollection", "crs": crs_label(source.crs), "chips": len(chips),
+            "encoded": len(encoded), "left_out": left_out, "features": [
+                {"type": "Feature", "geometry": mapping(chip.footprint),
+                 "properties": {"id": chip.chip_id, "encoded": chip.chip_id in encoded}}
+                for chip in shown]}
 
 
 def result_json(result: SegmentResult, crs: CRS) -> dict:

@@ -25,6 +25,7 @@ from ..folderlock import FolderLock
 from ..models import samscape_home
 from ..planning import EncodePlan, plan_encoding, start_encoding
 from ..raster import RasterSource
+from ..raster.remote import is_remote, remote_name
 from ..settings import EncodeSettings, settings_with
 from .base import DEFAULT_MEMORY_MB, Features, FeatureSource, check_memory_mb
 
@@ -32,8 +33,9 @@ DEFAULT_DISK_MB = 4096.0
 
 
 def default_cache_dir(raster: str, digest: str) -> Path:
-    """$SAMSCAPE_HOME/live/<raster name>-<digest of the encoding>."""
-    stem = Path(raster.rstrip("/")).stem or "raster"
+    """$SAMSCAPE_HOME/live/<raster name>-<digest of the encoding> (a URL's file name, without its
+    query string)."""
+    stem = Path(remote_name(raster) if is_remote(raster) else raster.rstrip("/")).stem or "raster"
     return samscape_home() / "live" / f"{stem}-{digest[:16]}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ...geo import Bounds, norm_crs
+from ...geo import Bounds, norm_crs, parse_extent
 from ...segment import PromptSet
 from ..bodies import OpenRequest, SegmentRequest
 from ..depends import Server
@@ -45,10 +45,12 @@ def encoding_progress(source_id: str, server: Server) -> dict:
 
 
 @router.get("/{source_id}/chips")
-def chip_footprints(source_id: str, server: Server) -> dict:
-    """The chip grid as GeoJSON polygons in the source's CRS; `encoded` tells which chips
-    have features now."""
-    return chips_json(server.sources.get(source_id))
+def chip_footprints(source_id: str, server: Server, bbox: str | None = None) -> dict:
+    """The chip grid as GeoJSON polygons in the source's CRS (those overlapping `bbox`,
+    'xmin,ymin,xmax,ymax' in that CRS, if given; none listed past 5000: `left_out` counts them);
+    `encoded` tells which chips have features now, and how many do in all."""
+    area = None if bbox is None else parse_extent(bbox).bounds
+    return chips_json(server.sources.get(source_id), area)
 
 
 @router.post("/{source_id}/segment")

@@ -53,6 +53,6 @@ async function refreshChips() {
   if (!source()) return;
   const chips = await api(`/api/sources/${source().id}/chips`);
   replaceFeatures("chips", readFeatures(chips));
-  source().encoded = chips.features.filter((f) => f.properties.encoded).length;
+  source().encoded = chips.encoded;
   showSourceStatus(source());
 }
