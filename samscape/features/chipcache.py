@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 from .storage import Store
-from .temporaries import temporary_for
+from .temporaries import replace_with
 
 ENV = "SAMSCAPE_CHIP_CACHE_MB"
 DEFAULT_MB = 2048.0
@@ -51,12 +51,7 @@ class ChipCache:
             return path
         data = store.read(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_for(path)
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_with(path, data)
         self._added(len(data), path)
         return path
 

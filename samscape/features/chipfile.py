@@ -4,11 +4,10 @@ torch loads with the first chip read or written, so that opening a folder needs 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .temporaries import temporary_for
+from .temporaries import replace_with
 
 if TYPE_CHECKING:
     import torch
@@ -22,12 +21,7 @@ def write_chip(path: Path, chip_id: int, model_id: str, chip_shape: tuple[int, i
     file with the final name that holds less than a whole chip. Serialised in memory first, so a
     full disk raises OSError (torch.save to a path raises RuntimeError)."""
     data = chip_bytes(chip_id, model_id, chip_shape, features, dtype)
-    tmp = temporary_for(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    replace_with(path, data)
 
 
 def chip_bytes(chip_id: int, model_id: str, chip_shape: tuple[int, int],

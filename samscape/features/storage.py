@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..errors import FeatureFolderError, SettingsError
-from .temporaries import temporary_for
+from .temporaries import replace_with
 
 __all__ = ["CLOUD_EXTRA", "FsspecStore", "LocalStore", "Store", "is_url", "location_of", "open_store",
            "shown"]
@@ -107,13 +107,7 @@ class LocalStore(Store):
         return (self.root / name).read_bytes()
 
     def write(self, name: str, data: bytes | memoryview) -> None:
-        path = self.root / name
-        tmp = temporary_for(path)
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        replace_with(self.root / name, data)
 
     def names(self, folder: str = "") -> list[str]:
         path = self.root / folder

@@ -18,6 +18,17 @@ def temporary_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+def replace_with(path: Path, data: bytes | memoryview) -> None:
+    """Write `data` to `path` under a temporary name, then rename: a reader never sees a partial
+    file, and a kill leaves the old file (and, at worst, a temporary `abandoned` tells apart)."""
+    tmp = temporary_for(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def abandoned(path: Path) -> bool:
     """True when the temporary `path` was written by a process that no longer runs."""
     match = _PID.search(path.name)

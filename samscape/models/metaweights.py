@@ -73,7 +73,7 @@ def family_of(state: StateDict) -> Family:
 
 # --- SAM ---------------------------------------------------------------------------------------
 
-_SAM_KEYS = (  # transformers' convert_sam_to_hf.py KEYS_TO_MODIFY_MAPPING, applied in this order
+_PROMPT_DECODER_KEYS = (  # the first entries of both scripts' KEYS_TO_MODIFY_MAPPING
     ("iou_prediction_head.layers.0", "iou_prediction_head.proj_in"),
     ("iou_prediction_head.layers.1", "iou_prediction_head.layers.0"),
     ("iou_prediction_head.layers.2", "iou_prediction_head.proj_out"),
@@ -87,6 +87,9 @@ _SAM_KEYS = (  # transformers' convert_sam_to_hf.py KEYS_TO_MODIFY_MAPPING, appl
     ("mask_downscaling.6", "mask_embed.conv3"),
     ("point_embeddings", "point_embed"),
     ("pe_layer.positional_encoding_gaussian_matrix", "shared_embedding.positional_embedding"),
+)
+
+_SAM_KEYS = _PROMPT_DECODER_KEYS + (  # transformers' convert_sam_to_hf.py KEYS_TO_MODIFY_MAPPING, in order
     ("image_encoder", "vision_encoder"),
     ("neck.0", "neck.conv1"),
     ("neck.1", "neck.layer_norm1"),
@@ -162,20 +165,7 @@ def sam_config(state: StateDict) -> dict[str, Any]:
 
 # --- SAM 2 -------------------------------------------------------------------------------------
 
-_SAM2_KEYS = (  # transformers' convert_sam2_video_to_hf.py KEYS_TO_MODIFY_MAPPING, in this order
-    ("iou_prediction_head.layers.0", "iou_prediction_head.proj_in"),
-    ("iou_prediction_head.layers.1", "iou_prediction_head.layers.0"),
-    ("iou_prediction_head.layers.2", "iou_prediction_head.proj_out"),
-    ("mask_decoder.output_upscaling.0", "mask_decoder.upscale_conv1"),
-    ("mask_decoder.output_upscaling.1", "mask_decoder.upscale_layer_norm"),
-    ("mask_decoder.output_upscaling.3", "mask_decoder.upscale_conv2"),
-    ("mask_downscaling.0", "mask_embed.conv1"),
-    ("mask_downscaling.1", "mask_embed.layer_norm1"),
-    ("mask_downscaling.3", "mask_embed.conv2"),
-    ("mask_downscaling.4", "mask_embed.layer_norm2"),
-    ("mask_downscaling.6", "mask_embed.conv3"),
-    ("point_embeddings", "point_embed"),
-    ("pe_layer.positional_encoding_gaussian_matrix", "shared_embedding.positional_embedding"),
+_SAM2_KEYS = _PROMPT_DECODER_KEYS + (  # transformers' convert_sam2_video_to_hf.py KEYS_TO_MODIFY_MAPPING
     ("sam_prompt_encoder", "prompt_encoder"),
     ("sam_mask_decoder", "mask_decoder"),
     ("image_encoder.neck", "vision_encoder.neck"),
