@@ -80,8 +80,8 @@ def apply(role: Role, given: int | str | None = None) -> int | None:
         count = min(count, cores())  # more would only queue on the cores (torch caps OMP_NUM_THREADS too)
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(count)
-        else:
-            os.environ["OMP_NUM_THREADS"] = str(count)
+        else:  # torch takes MKL_NUM_THREADS over OMP_NUM_THREADS where both are set
+            os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(count)
     _applied = count
     return count
 

@@ -26,6 +26,7 @@ def test_the_option_and_the_variable_set_torchs_threads(make_raster, tmp_path: P
     runs = {"option": (["--threads", "2"], {}, min(2, cores())),
             "at most one per core": (["--threads", "64"], {}, cores()),
             "variable": ([], {"SAMSCAPE_THREADS": "2"}, 2),
+            "option over MKL_NUM_THREADS": (["--threads", "2"], {"MKL_NUM_THREADS": "1"}, min(2, cores())),
             "option wins": (["--threads", "1"], {"SAMSCAPE_THREADS": "2"}, 1)}
     for name, (flags, env, expected) in runs.items():
         run = _encode(raster, tmp_path / name.replace(" ", "-"), *flags, env=env)

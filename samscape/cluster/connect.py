@@ -8,6 +8,7 @@ The connect timeout is Dask's own (`distributed.comm.timeouts.connect`, 30 s by 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,12 +87,32 @@ def connect(value: str | ClusterTarget, device: str = "auto") -> Iterator[Cluste
     machine's cores shared among them and, on a GPU machine, a GPU each (CUDA_VISIBLE_DEVICES)."""
     target = value if isinstance(value, ClusterTarget) else parse_cluster(value)
     distributed = _distributed()
-    cluster = _start_local(distributed, target, device) if target.address is None \
-        else _reach(distributed, target)
+    with _environment_kept():
+        cluster = _start_local(distributed, target, device) if target.address is None \
+            else _reach(distributed, target)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """Restore the variables a Nanny sets in this process before it spawns a worker (Dask's
+    `distributed.nanny.pre-spawn-environ`: OMP_NUM_THREADS, MKL_NUM_THREADS=1, ...), which would
+    otherwise stay in the caller's environment and pin its later children to one thread."""
+    import dask.config
+
+    keys = list(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    saved = {key: os.environ.get(key) for key in keys}
     try:
-        yield cluster
+        yield
     finally:
-        cluster.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _start_local(distributed: Any, target: ClusterTarget, device: str) -> Cluster:

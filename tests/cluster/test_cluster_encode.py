@@ -74,11 +74,14 @@ def assert_same_folder(a: Path, b: Path) -> None:
 
 @pytest.mark.slow
 def test_local_2_writes_the_folder_a_local_run_writes(raster, local_folder, tmp_path):
+    nanny_sets = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
+    before = {key: os.environ.get(key) for key in nanny_sets}
     result = samscape.encode(str(raster), tmp_path / "ff", model=MODEL, batch_size=BATCH,
                              cluster="local:2", progress=False)
     assert (result.encoded, result.nodata, result.workers) == (GRID_CHIPS - 1, 1, 2)
     assert result.batch_size == BATCH and result.stages.model > 0
     assert_same_folder(tmp_path / "ff", local_folder)
+    assert {key: os.environ.get(key) for key in nanny_sets} == before  # Dask's Nanny set them here
 
 
 @pytest.mark.slow

@@ -24,9 +24,9 @@ def chips(count: int, seed: int = 0) -> list[torch.Tensor]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_id", ["tiny-random-sam", "tiny-random-sam2"])
-def test_compiled_features_equal_eager_ones_and_a_short_batch_is_padded(model_id: str) -> None:
-    eager, compiled = fresh(model_id), fresh(model_id)
+def test_compiled_features_equal_eager_ones_and_a_short_batch_is_padded() -> None:
+    """One family: compiling wraps `get_image_embeddings` the same way for both (CI time)."""
+    eager, compiled = fresh("tiny-random-sam"), fresh("tiny-random-sam")
     compiler = compiled.compile(3)
     assert compiled.compile(5) is compiler and not compiler.ready
     batch = chips(3)
