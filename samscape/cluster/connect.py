@@ -25,7 +25,10 @@ __all__ = ["EXTRA", "Cluster", "connect", "local_workers"]
 
 EXTRA = "pip install 'samscape[cluster]'"
 CORES_PER_CPU_WORKER = 4
-"""`local` without a count on a machine without GPUs: one worker process per this many cores."""
+"""`local` without a count on a machine without GPUs: one worker process per this many cores, and
+at least two where there are two cores. On 2 cores (benchmarks/bench_scale.py --dask) two
+one-thread workers encoded at 0.97x a local run, one two-thread worker at 0.87x: its OpenMP team
+waits at every barrier whenever the scheduler or the client take a core."""
 
 
 @dataclass
@@ -69,7 +72,7 @@ def _distributed() -> Any:
 
 def local_workers(device: str, given: int | None) -> tuple[int, int]:
     """(worker processes, GPUs) of a local cluster: `given`, else one per GPU where `device` may use
-    CUDA, else one per `CORES_PER_CPU_WORKER` cores (at least 1)."""
+    CUDA, else one per `CORES_PER_CPU_WORKER` cores (at least 2 where there are 2 cores)."""
     gpus = 0
     if device in ("auto", "cuda"):
         import torch
@@ -77,7 +80,7 @@ def local_workers(device: str, given: int | None) -> tuple[int, int]:
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if given is not None:
         return given, gpus
-    return (gpus or max(1, cores() // CORES_PER_CPU_WORKER)), gpus
+    return (gpus or max(min(2, cores()), cores() // CORES_PER_CPU_WORKER)), gpus
 
 
 @contextmanager
