@@ -10,10 +10,11 @@ For one point prompt on a 1024 px chip, from stored features:
   SAM 2, whose processor needs torchvision, the same bilinear resize it documents), the best
   mask by predicted IoU, then `rasterio.features.shapes` over the whole chip.
 
-Both get the same prompt and must give identical polygons. Models are a SAM ViT-B-sized and a
-SAM 2.1 Hiera-T-sized model (transformers' default configs) with random weights, imported into a
-temporary store as real weights would be. Random weights draw ragged masks, so polygon tracing
-weighs more here than with a trained model.
+Both get the same prompt; polygons are compared (random weights draw noise masks, logits of a
+few hundredths with many pixels near 0, where float rounding flips single pixels). Models are a
+SAM ViT-B-sized and a SAM 2.1 Hiera-T-sized model (transformers' default configs) with random
+weights, imported into a temporary store as real weights would be. Random weights draw ragged
+masks, so polygon tracing weighs more here than with a trained model.
 
     python benchmarks/bench_segment.py            # both models, 30 clicks each
     python benchmarks/bench_segment.py --compile  # also with the decoder under torch.compile
@@ -185,7 +186,7 @@ def cached_vs_reference(folder: Path, clicks: int) -> dict:
         pixels = [tuple(int(v) for v in rng.integers(margin, size - margin, 2)) for _ in range(clicks)]
         keys = ("dec_cached", "dec_ref", "click_cached", "click_ref")
         timings: dict[str, list[float]] = {k: [] for k in keys}
-        same_logits = same_polygons_count = 0
+        worst, flipped, same_polygons_count = 0.0, [], 0
         for i, (c, r) in enumerate([pixels[0], pixels[1], *pixels]):  # two warm-up clicks
             point = torch.tensor([[c, r]], dtype=torch.float32)
             prompt = PromptSet(source.crs).add_point(*(chip.transform @ (c + 0.5, r + 0.5)))
@@ -202,13 +203,15 @@ def cached_vs_reference(folder: Path, clicks: int) -> dict:
                 continue
             for key, seconds in zip(timings, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 timings[key].append(seconds)
-            same_logits += bool(torch.equal(ours, ref))
-            traced = [mask_to_polygons(backend.upscale(low[best:best + 1], (size, size))[0].numpy() > 0,
-                                       chip.transform, VectorOptions(min_pixels=0))
-                      for low, best in ((ours, int(our_iou.argmax())), (ref, int(ref_iou.argmax())))]
+            worst = max(worst, float((ours - ref).abs().max() / ref.abs().max()))
+            masks = [backend.upscale(low[best:best + 1], (size, size))[0].numpy() > 0
+                     for low, best in ((ours, int(our_iou.argmax())), (ref, int(ref_iou.argmax())))]
+            flipped.append(int((masks[0] != masks[1]).sum()))
+            traced = [mask_to_polygons(m, chip.transform, VectorOptions(min_pixels=0)) for m in masks]
             same_polygons_count += same_polygons(*traced)
         return {"timings": {k: percentiles(v) for k, v in timings.items()}, "size": size,
-                "same_logits": same_logits, "same_polygons": same_polygons_count, "clicks": clicks}
+                "worst": worst, "flipped": flipped, "same_polygons": same_polygons_count,
+                "clicks": clicks}
     finally:
         torch.set_num_threads(threads)
 
@@ -216,8 +219,9 @@ def cached_vs_reference(folder: Path, clicks: int) -> dict:
 def print_cached_vs_reference(model_id: str, r: dict) -> None:
     t = r["timings"]
     n = r["clicks"]
-    print(f"\n{model_id}, {r['size']} px chip, one thread: bit-identical logits in "
-          f"{r['same_logits']}/{n} clicks, identical polygons of the best mask in {r['same_polygons']}/{n}")
+    print(f"\n{model_id}, {r['size']} px chip, one thread: logits within {r['worst']:.1e} of the "
+          f"largest; identical polygons of the best mask in {r['same_polygons']}/{n} clicks "
+          f"(pixels differing: at most {max(r['flipped'])} of {r['size'] ** 2})")
     for label, ours, ref in (("decoder alone", "dec_cached", "dec_ref"),
                              ("click → polygons (chip in memory)", "click_cached", "click_ref")):
         (o50, o95), (r50, r95) = t[ours], t[ref]

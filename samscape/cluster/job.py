@@ -9,9 +9,7 @@ is renamed into place whole, so a task run again (its worker died) writes the sa
 
 from __future__ import annotations
 
-import ctypes
 import os
-import sys
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -59,11 +57,6 @@ class TaskDone:
 
 
 _RUN = threading.Lock()
-_MMAP_THRESHOLD, _TRIM_THRESHOLD = -3, -1
-"""glibc's `mallopt` parameters M_MMAP_THRESHOLD and M_TRIM_THRESHOLD."""
-TENSOR_HEAP_BYTES = 32 << 20
-"""Blocks up to this size come from the heap and are reused (glibc's dynamic threshold reaches
-this too: its largest)."""
 _sources: dict[tuple[str, str | None], tuple[RasterSource, str]] = {}
 _held: dict[tuple, object] = {}
 
@@ -105,7 +98,6 @@ def _plan(job: EncodeJob) -> EncodePlan:
     from ..models import load_backend
 
     torch.set_num_threads(_threads(job))
-    _reuse_freed_memory()
     settings = job.settings
     backend = load_backend(settings.model, settings.device)
     if ModelRecord(**backend.info.to_dict()) != job.metadata.model:
@@ -149,24 +141,6 @@ def _folder(folder: str) -> Path | str:
         raise ClusterError(f"worker {_worker_name()} cannot see the feature folder '{folder}'; "
                            "give a folder every worker sees at the same path")
     return path
-
-
-def _reuse_freed_memory() -> None:
-    """Let glibc keep and reuse freed blocks of up to `TENSOR_HEAP_BYTES` in this worker.
-
-    A Dask Nanny starts its worker with MALLOC_TRIM_THRESHOLD_=65536 (`distributed.nanny.
-    pre-spawn-environ`), which also pins glibc's mmap threshold at 128 KiB: every activation
-    tensor is then a fresh mmap whose pages the kernel zeroes, and a worker encoded at half the
-    speed of a local run, most of its time in the kernel (benchmarks/bench_scale.py --dask).
-    """
-    if not (sys.platform.startswith("linux") and os.environ.get("MALLOC_TRIM_THRESHOLD_")):
-        return
-    try:
-        libc = ctypes.CDLL(None)
-        libc.mallopt(_MMAP_THRESHOLD, TENSOR_HEAP_BYTES)
-        libc.mallopt(_TRIM_THRESHOLD, 2 * TENSOR_HEAP_BYTES)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def _threads(job: EncodeJob) -> int:

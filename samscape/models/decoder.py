@@ -10,10 +10,18 @@ layer norms, MLPs, the prompt encoder) and reimplements only the order of the fo
   projections that do not depend on the prompt: later blocks see keys updated by the tokens);
   for SAM 2 the high-resolution features in the order of the upscaling below;
 - per model: the dense positional encoding (h·w, C) and the output tokens;
-- the upscaling runs channels-last: a 2×2 stride-2 transposed convolution is one matrix product of
-  (pixels, C) rows, four times faster on a CPU than the convolution kernel and rounding alike;
-  every other step sees the layout it sees in the model's forward, so the logits are the
-  reference's to the bit where the kernels allow (tests/models/test_decoder.py).
+- attention between the few prompt tokens (T) and the h·w image rows is computed through the
+  tokens' side when T is below the head width d: a head's scores q·kᵀ and its output through
+  the output projection are products of rank T, so the image rows meet (C, H·T) matrices built
+  from the tokens instead of the (C, H·d) projections (`_LowRank`). For SAM's 256-wide decoder
+  and a point prompt (T = 7, d = 16) this halves the multiply-adds of the two-way transformer;
+  the result differs from the reference by float rounding only;
+- the upscaling runs on rows of (pixel, C): a 2×2 stride-2 transposed convolution is one matrix
+  product that puts each pixel's four children next to it, four times faster on a CPU than the
+  convolution kernel; the rows are put in raster order only as the masks' (M, 4h, 4w) at the end.
+
+tests/models/test_decoder.py: logits within float tolerance of the model's own forward, identical
+polygons from a trained model.
 
 `check_layout` refuses a model whose modules are not arranged as this expects (a `transformers`
 version that changed them), so the backend falls back to the model's own forward.
@@ -43,7 +51,7 @@ class PreparedChip:
     first_keys, first_values: (heads, h·w, d) the first block's token→image keys and values;
     first_queries: (heads, h·w, d) its image→token queries;
     high_res: SAM 2's stride-8 and stride-4 features as (h·w, 4, C/4) and (4·h·w, 4, C/8), in the
-    order the upscaling produces pixels (see `_block`); None for SAM.
+    order the upscaling produces pixels (see `_blocked`); None for SAM.
     """
 
     keys: Tensor
@@ -118,6 +126,11 @@ class CachedDecoder:
             self.output_tokens = torch.cat(tokens)
             self.upscale1 = _pointwise(d.upscale_conv1)
             self.upscale2 = _pointwise(d.upscale_conv2)
+            transformer = d.transformer
+            self.low_rank = {id(a): _LowRank.of(a) for b in transformer.layers
+                             for a in (b.cross_attn_token_to_image, b.cross_attn_image_to_token)}
+            self.low_rank[id(transformer.final_attn_token_to_image)] = _LowRank.of(
+                transformer.final_attn_token_to_image)
         self.first_mask_token = len(tokens) - 1
 
     def prepare(self, embeddings: Tensor, high_res: tuple[Tensor, Tensor] | None = None) -> PreparedChip:
@@ -133,7 +146,7 @@ class CachedDecoder:
             blocked = None
             if high_res is not None:
                 s0, s1 = high_res
-                blocked = (_block(s1, h, w), _block(s0, 2 * h, 2 * w))
+                blocked = (_blocked(s1, h, w, 1), _blocked(s0, h, w, 2))
             return PreparedChip(keys, _heads(t2i, t2i.k_proj(with_pe)), _heads(t2i, t2i.v_proj(keys)),
                                 _heads(i2t, i2t.q_proj(with_pe)), blocked, (h, w))
 
@@ -164,51 +177,129 @@ class CachedDecoder:
                 queries = queries + _attend(block.self_attn, q, q, queries)
             queries = block.layer_norm1(queries)
             t2i = block.cross_attn_token_to_image
+            with_pe = keys + pe
             if i == 0:
-                k, v = chip.first_keys, chip.first_values
+                attended = _finish(t2i, _sdpa(t2i, _heads(t2i, t2i.q_proj(queries + tokens)),
+                                              chip.first_keys, chip.first_values))
             else:
-                k, v = _heads(t2i, t2i.k_proj(keys + pe)), _heads(t2i, t2i.v_proj(keys))
-            queries = queries + _finish(t2i, _sdpa(t2i, _heads(t2i, t2i.q_proj(queries + tokens)), k, v))
-            queries = block.layer_norm2(queries)
+                attended = self._to_image(t2i, queries + tokens, with_pe, keys)
+            queries = block.layer_norm2(queries + attended)
             queries = block.layer_norm3(queries + block.mlp(queries))
             i2t = block.cross_attn_image_to_token
-            q = chip.first_queries if i == 0 else _heads(i2t, i2t.q_proj(keys + pe))
-            k, v = _heads(i2t, i2t.k_proj(queries + tokens)), _heads(i2t, i2t.v_proj(queries))
-            keys = block.layer_norm4(keys + _finish(i2t, _sdpa(i2t, q, k, v)))
+            low_rank = self.low_rank[id(i2t)]
+            if low_rank.helps(len(queries)):
+                attended = low_rank.image_to_tokens(with_pe, queries + tokens, queries)
+            else:
+                q = chip.first_queries if i == 0 else _heads(i2t, i2t.q_proj(with_pe))
+                k, v = _heads(i2t, i2t.k_proj(queries + tokens)), _heads(i2t, i2t.v_proj(queries))
+                attended = _finish(i2t, _sdpa(i2t, q, k, v))
+            keys = block.layer_norm4(keys + attended)
         final = transformer.final_attn_token_to_image
-        attended = _attend(final, queries + tokens, keys + pe, keys)
+        attended = self._to_image(final, queries + tokens, keys + pe, keys)
         return transformer.layer_norm_final_attn(queries + attended), keys
+
+    def _to_image(self, attention: Any, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+        """Tokens (T, C) attending image rows: keys (h·w, C), values (h·w, C) → (T, C)."""
+        low_rank = self.low_rank[id(attention)]
+        if low_rank.helps(len(query)):
+            return low_rank.tokens_to_image(query, key, value)
+        return _attend(attention, query, key, value)
 
     def _masks(self, chip: PreparedChip, queries: Tensor, keys: Tensor, multimask: bool
                ) -> tuple[Tensor, Tensor]:
         d = self.decoder
         first = self.first_mask_token
         h, w = chip.size
-        # Upscaling with the transposed convolutions as matrix products on (pixels, channels) rows;
-        # each elementwise step sees the same (1, C, H, W) channels-last layout as in the model's
-        # forward, so that the vectorised GELU rounds alike.
+        # The transposed convolutions as matrix products on rows of (pixel, channels); each
+        # produces its 2×2 children next to their parent, so the rows stay in block order
+        # (`_blocked`) until the masks are put in raster order.
         up = self.upscale1(keys)
         if chip.high_res is not None:
             up = up + chip.high_res[0]
         ln = d.upscale_layer_norm
-        up = F.layer_norm(up, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
-        up = d.activation(_image(up, h, w))
-        up = self.upscale2(up.permute(0, 2, 3, 1).reshape(-1, up.shape[1]))
+        up = d.activation(F.layer_norm(up, ln.normalized_shape, ln.weight, ln.bias, ln.eps))
+        up = self.upscale2(up.reshape(-1, up.shape[-1]))
         if chip.high_res is not None:
             up = up + chip.high_res[1]
-        up = d.activation(_image(up, 2 * h, 2 * w))
+        up = d.activation(up)
         dynamic = (not multimask and self.family == "sam2" and d.dynamic_multimask_via_stability
                    and not d.training)
-        # every mask token, as the forward does: the product's rounding depends on their number
         hyper = torch.stack([mlp(queries[first + i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)])
-        channels, height, width = up.shape[1:]
-        masks = (hyper[None, None] @ up.reshape(1, 1, channels, -1)).reshape(-1, height, width)
+        masks = _raster_order(up.reshape(-1, up.shape[-1]) @ hyper.T, h, w)
         iou = d.iou_prediction_head(queries[first - 1])
         if dynamic:
             masks, iou = d._dynamic_multimask_via_stability(masks[None, None], iou[None, None])
             return masks[0, 0], iou[0, 0]
         wanted = slice(1, None) if multimask else slice(0, 1)
         return masks[wanted], iou[wanted]
+
+
+@dataclass(frozen=True)
+class _LowRank:
+    """One attention module's projections arranged per head for attention with few tokens.
+
+    With H heads of width d, scale s, and T tokens on one side, a head's scores are
+    s·(x Wq_hᵀ + bq_h)(y Wk_hᵀ + bk_h)ᵀ: one side's rows meet a (C, T) matrix made from the other
+    side, and its output P_h (y Wv_hᵀ + bv_h) Wo_hᵀ passes through (T, C) per head. With T < d
+    these products of the image rows cost H·T instead of H·d multiply-adds per channel.
+    wq, wk: (H, d, C_in); wv_t: (H, C_in, d); wo_t: (H, d, C)."""
+
+    attention: Any
+    out: nn.Linear
+    heads: int
+    width: int
+    wq: Tensor
+    wk: Tensor
+    wv_t: Tensor
+    wo_t: Tensor
+
+    @classmethod
+    def of(cls, attention: Any) -> _LowRank:
+        h = attention.num_attention_heads
+        out = _out(attention)
+        assert out is not None  # check_layout
+        d = attention.q_proj.out_features // h
+
+        def per_head(linear: nn.Linear) -> Tensor:
+            return linear.weight.reshape(h, d, -1)
+
+        return cls(attention, out, h, d, per_head(attention.q_proj), per_head(attention.k_proj),
+                   per_head(attention.v_proj).transpose(1, 2).contiguous(),
+                   out.weight.reshape(-1, h, d).permute(1, 2, 0).contiguous())
+
+    def helps(self, tokens: int) -> bool:
+        return tokens < self.width
+
+    def _bias(self, linear: nn.Linear) -> Tensor:
+        return linear.bias.reshape(self.heads, self.width) if linear.bias is not None \
+            else torch.zeros(self.heads, self.width, dtype=linear.weight.dtype, device=linear.weight.device)
+
+    def tokens_to_image(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+        """Queries (T, C) of tokens over keys and values (N, C) of image rows → (T, C). The key
+        bias adds a constant to each score row, which softmax ignores."""
+        a = self.attention
+        t, h = query.shape[0], self.heads
+        q = a.q_proj(query).view(t, h, self.width).transpose(0, 1)
+        through_keys = (q @ self.wk).reshape(h * t, -1) * a.scaling
+        weights = torch.softmax(through_keys @ key.T, dim=-1)
+        mixed = (weights @ value).view(h, t, -1)
+        heads = mixed @ self.wv_t + self._bias(a.v_proj)[:, None]
+        return self.out(heads.transpose(0, 1).reshape(t, -1))
+
+    def image_to_tokens(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+        """Queries (N, C) of image rows over keys and values (T, C) of tokens → (N, C)."""
+        a = self.attention
+        t, h, n = key.shape[0], self.heads, query.shape[0]
+        k = a.k_proj(key).view(t, h, self.width).transpose(0, 1)
+        v = a.v_proj(value).view(t, h, self.width).transpose(0, 1)
+        through_queries = (k @ self.wq).reshape(h * t, -1) * a.scaling
+        query_bias = (k @ self._bias(a.q_proj)[:, :, None]).reshape(h * t, 1) * a.scaling
+        # scores as (H·T, N): softmax over the T tokens runs along whole rows of N
+        scores = torch.addmm(query_bias, through_queries, query.T).view(h, t, n)
+        weights = torch.softmax(scores, dim=1).view(h * t, n).T
+        through_out = (v @ self.wo_t).reshape(h * t, -1)
+        bias = self.out.bias
+        return weights @ through_out if bias is None else torch.addmm(bias, weights, through_out)
 
 
 def _pointwise(conv: nn.ConvTranspose2d):
@@ -225,18 +316,22 @@ def _pointwise(conv: nn.ConvTranspose2d):
     return apply
 
 
-def _block(features: Tensor, h: int, w: int) -> Tensor:
-    """(C, 2h, 2w) features → the rows of a 2×2 transposed convolution of an (h, w) grid:
-    (h·w, 4, C), pixels in raster order, their children in (dy, dx) order."""
+def _blocked(features: Tensor, h: int, w: int, levels: int) -> Tensor:
+    """(C, 2ˡh, 2ˡw) features → rows in the order `levels` 2×2 transposed convolutions of an (h, w)
+    grid produce them: (h·w·4^(l-1), 4, C), pixels of the grid in raster order, then each level's
+    children in (dy, dx) order."""
     c = features.shape[0]
-    return features.reshape(c, h, 2, w, 2).permute(1, 3, 2, 4, 0).reshape(-1, 4, c).contiguous()
+    split = features.reshape(c, h, *([2] * levels), w, *([2] * levels))
+    ys, xs = list(range(2, 2 + levels)), list(range(3 + levels, 3 + 2 * levels))
+    order = [1, 2 + levels] + [axis for pair in zip(ys, xs, strict=True) for axis in pair] + [0]
+    return split.permute(order).reshape(-1, 4, c).contiguous()
 
 
-def _image(rows: Tensor, h: int, w: int) -> Tensor:
-    """(h·w, 4, C) rows as `_block` orders them → (1, C, 2h, 2w) in channels-last memory."""
-    c = rows.shape[-1]
-    pixels = rows.reshape(h, w, 2, 2, c).permute(0, 2, 1, 3, 4).reshape(1, 2 * h, 2 * w, c)
-    return pixels.permute(0, 3, 1, 2)
+def _raster_order(rows: Tensor, h: int, w: int) -> Tensor:
+    """(h·w·16, M) rows in the block order of two upscalings → (M, 4h, 4w)."""
+    m = rows.shape[-1]
+    blocks = rows.reshape(h, w, 2, 2, 2, 2, m)  # y, x, dy1, dx1, dy2, dx2
+    return blocks.permute(6, 0, 2, 4, 1, 3, 5).reshape(m, 4 * h, 4 * w)
 
 
 def _heads(attention: Any, x: Tensor) -> Tensor:

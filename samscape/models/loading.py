@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..errors import ModelNotAvailableError, ModelStoreError
+from .allocator import reuse_freed_memory
 from .backend import ModelInfo, SamBackend, pick_device
 from .cache import BUILD_LOCK, key_lock, shared
 from .catalogue import ModelSpec
@@ -34,6 +35,7 @@ def load_backend(model_id: str, device: str = "auto", download_missing: bool = T
     """The model ready to run on `device`: built (tiny), or loaded from the store (downloading if
     allowed). Safe from any number of threads: one model is built once per process and device and
     shared by every caller (see `cache`); the backend is read-only, so sharing it is safe."""
+    reuse_freed_memory()
     spec = get_spec(model_id)
     dev = pick_device(device)
     if spec.builtin:

@@ -176,32 +176,3 @@ def test_cluster_is_a_setting_of_the_machine_not_of_the_encoding():
     assert settings_dict(EncodeSettings(cluster="local")) == settings_dict(EncodeSettings()) | {
         "cluster": "local"}
 
-
-FAULTS_SCRIPT = """
-import ctypes, resource
-import numpy as np
-from samscape.cluster import job
-ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: a fault per 4 KiB page
-def faults():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(50):
-        np.ones(1 << 20, dtype=np.float32)  # 4 MiB, like an activation tensor
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-faults()
-pinned = faults()
-job._reuse_freed_memory()
-faults()
-print(pinned, faults())
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
-def test_a_worker_reuses_freed_tensors_despite_the_nannys_malloc_setting() -> None:
-    """A Nanny's MALLOC_TRIM_THRESHOLD_ makes every 4 MiB block a fresh mmap (a page fault per
-    4 KiB page); the worker sets glibc back to reusing them."""
-    env = os.environ | {"MALLOC_TRIM_THRESHOLD_": "65536"}
-    done = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], env=env, capture_output=True,
-                          text=True, check=True)
-    pinned, reused = (int(v) for v in done.stdout.split())
-    assert pinned >= 50 * 1000  # one fault per page of every block
-    assert reused < pinned / 20

@@ -1,5 +1,11 @@
-"""The cached decoder path equals the transformers reference: logits within float tolerance and
-identical polygons, for SAM and SAM 2, with the catalogue's small models and ViT-B-width decoders."""
+"""The cached decoder path equals the transformers reference: logits within float tolerance, for
+SAM and SAM 2, with the catalogue's small models and ViT-B-width decoders; identical polygons from
+the trained demo model, and identical masks wherever the reference's logit is farther from 0 than
+the tolerance.
+
+Random-weight decoders draw noise: logits of a few hundredths with a tenth of the pixels within
+1e-4 of 0, so a summation order that differs in the 7th digit (the low-rank attention) flips a
+pixel or two; a trained decoder's logits cross 0 steeply at object edges."""
 
 from __future__ import annotations
 
@@ -70,10 +76,14 @@ def assert_same(backend: SamBackend, features: dict, chip: tuple[int, int], prom
     ours, our_iou = backend.decode_low_res(prepared, chip, multimask=multimask, **prompt)
     ref, ref_iou = backend.reference_low_res(features, chip, multimask=multimask, **prompt)
     assert ours.shape == ref.shape and our_iou.shape == ref_iou.shape
-    scale = float(ref.abs().max())
-    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-5 * scale)
+    tolerance = 1e-5 * float(ref.abs().max())
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=tolerance)
     torch.testing.assert_close(our_iou, ref_iou, rtol=1e-4, atol=1e-6)
-    assert polygon_keys(backend.upscale(ours, chip)) == polygon_keys(backend.upscale(ref, chip))
+    ours_up, ref_up = backend.upscale(ours, chip), backend.upscale(ref, chip)
+    if backend.spec.id == "demo":
+        assert polygon_keys(ours_up) == polygon_keys(ref_up)
+    clear = ref_up.abs() > tolerance
+    assert torch.equal((ours_up > 0)[clear], (ref_up > 0)[clear])
 
 
 @pytest.mark.parametrize("model_id", ["tiny-random-sam", "tiny-random-sam2", "demo"])
@@ -100,9 +110,12 @@ def test_cached_decoder_equals_reference_at_vit_b_width(family: str) -> None:
     prepared = backend.prepare(features)
     assert isinstance(prepared, PreparedChip)
     assert prepared.keys.shape == (64 * 64, 256)
-    two_points, _, box_and_point = prompts(BIG)[1:4]
+    two_points, _, box_and_point, many = prompts(BIG)[1:5]
+    low_rank = backend.cached.low_rank.values()  # type: ignore[union-attr]
+    assert all(a.helps(5 + 3) and not a.helps(5 + 15) for a in low_rank)  # heads 16 wide
     assert_same(backend, features, (BIG, BIG), two_points, multimask=False, prepared=prepared)
     assert_same(backend, features, (BIG, BIG), box_and_point, multimask=True, prepared=prepared)
+    assert_same(backend, features, (BIG, BIG), many, multimask=True, prepared=prepared)
 
 
 def test_decode_prepares_features_given_as_a_dict() -> None:
