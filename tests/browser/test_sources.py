@@ -1,5 +1,5 @@
 """Changing sources in a real browser: loads that race or fail, a feature folder whose raster is
-elsewhere, an output layer in another CRS, and the picker's icons."""
+elsewhere, an output layer in another CRS, the picker's icons, and a grid too large to list."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from playwright.sync_api import Page, expect
+from serve.test_chips_bounded import large_folder
 from shapely.geometry import shape
 
 from samscape.demo import generate_scene
@@ -253,3 +254,30 @@ def test_a_closed_tab_ends_its_session(page: Page, served: Served) -> None:
     while httpx.get(url).status_code == 200 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert httpx.get(url).status_code == 404
+
+
+_CHIPS_DRAWN = ("() => samscapeApp.layer('chips').getSource().getFeatures()"
+                ".map((f) => [f.get('id'), f.get('encoded')])")
+_FIT = "(extent) => samscapeApp.map.getView().fit(extent)"
+
+
+def test_a_grid_past_the_listing_limit_draws_the_chips_in_view(page: Page, served: Served) -> None:
+    """6400 chips, every other one encoded: the server lists no polygon for the whole grid, so
+    the app asks for those in view once the view settles; the status counts the whole grid."""
+    chips = large_folder(served.root / "features", served.root / "big", 80)
+    open_app(page, served.url)
+    _load(page, "big")
+    expect(page.locator("#source-status")).to_contain_text("3200 chips")
+    assert page.evaluate(_CHIPS_DRAWN) == []  # the whole grid is in view
+    page.click("#styles summary")
+    page.check("#opt-boundary")
+    xmin, _, _, ymax = chips.chip(0).footprint.bounds
+    _, ymin, xmax, _ = chips.chip(3 * 80 + 3).footprint.bounds  # 80 chips a row
+    page.evaluate(_FIT, [xmin, ymin, xmax, ymax])
+    page.wait_for_function(f"() => ({_CHIPS_DRAWN})().length > 0")
+    drawn = dict(page.evaluate(_CHIPS_DRAWN))
+    assert drawn[0] is True and drawn[1] is False and len(drawn) < 100
+    shot(page, "large-grid-chips-in-view")
+    page.evaluate(_FIT, list(chips.chip(len(chips) - 1).footprint.bounds))
+    page.wait_for_function(f"() => ({_CHIPS_DRAWN})().some(([id]) => id === {len(chips) - 1})")
+    assert 0 not in dict(page.evaluate(_CHIPS_DRAWN))

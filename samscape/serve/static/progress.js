@@ -1,8 +1,9 @@
 // Live encoding progress: the bar under the source while a prompt waits for chips to be encoded.
 import { api } from "./api.js";
+import { refreshChips } from "./chips.js";
 import { $ } from "./dom.js";
-import { layer, readFeatures, replaceFeatures } from "./map.js";
-import { showSourceStatus, source } from "./scene.js";
+import { layer } from "./map.js";
+import { source } from "./scene.js";
 
 const POLL_MS = 150;
 
@@ -46,13 +47,4 @@ function needsEncoding(body) {
   if (body.x !== undefined) touched.push(...chips.getFeaturesAtCoordinate([body.x, body.y]));
   if (body.box) chips.forEachFeatureIntersectingExtent(body.box, (f) => { touched.push(f); });
   return touched.some((f) => !f.get("encoded"));
-}
-
-// The chips and their count of encoded ones, as the server has them now.
-async function refreshChips() {
-  if (!source()) return;
-  const chips = await api(`/api/sources/${source().id}/chips`);
-  replaceFeatures("chips", readFeatures(chips));
-  source().encoded = chips.encoded;
-  showSourceStatus(source());
 }

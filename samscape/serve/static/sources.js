@@ -1,9 +1,10 @@
 // Sources: the form (pre-encoded feature folder or live raster, model), loading a source with its
 // session, and ending the session when the tab closes.
 import { api, deleteOnExit } from "./api.js";
+import { showChips } from "./chips.js";
 import { $, say } from "./dom.js";
 import { sourceShown } from "./copilot.js";
-import { build, readFeatures, replaceFeatures } from "./map.js";
+import { build } from "./map.js";
 import { clearSaved, outputForSource } from "./outputs.js";
 import { clearPreview, updateInteractions } from "./prompts.js";
 import { drawSession, session, setLoading, setSource, showSourceStatus, source, superseded } from "./scene.js";
@@ -125,8 +126,7 @@ function showSource(info, chips, created) {
   showForm(info);
   build(info);
   sourceShown();
-  replaceFeatures("chips", readFeatures(chips));
-  info.encoded = chips.features.filter((f) => f.properties.encoded).length;
+  showChips(info, chips);
   showSourceStatus(info);
   clearSaved();
   drawSession(created);
