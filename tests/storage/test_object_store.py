@@ -175,6 +175,20 @@ def test_resume_keeps_chips_written_before_the_kill(make_raster, prefix):
     assert run("info", url, "--validate")[0] == 0
 
 
+@pytest.mark.slow
+def test_dask_workers_encode_into_s3_what_a_local_run_writes(make_raster, tmp_path, prefix):
+    """Two local Dask workers write their chips straight into the store (credentials and endpoint
+    from the environment they inherit); the client writes the manifest."""
+    raster = make_raster()
+    url = f"{prefix}/cluster-ff"
+    code, text, err = run("encode", raster, url, "--model", TINY, "--quiet", "--json", "--cluster", "local:2")
+    assert code == 0, err
+    assert json.loads(text)["workers"] == 2
+    code, _, err = run("encode", raster, tmp_path / "ff", "--model", TINY, "--quiet")
+    assert code == 0, err
+    same_chips(url, tmp_path / "ff")
+
+
 def test_missing_bucket_and_missing_prefix_are_one_line(make_raster, prefix, tmp_path):
     raster = make_raster()
     err = one_line_error(*run("encode", raster, "s3://no-such-bucket-x/ff", "--model", TINY)[::2])
