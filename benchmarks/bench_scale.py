@@ -207,13 +207,13 @@ def run(tree: Path, kind: str, *args: object) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def make_tiff(path: Path, side: int) -> Path:
-    """A `side`² 3-band uint8 GeoTIFF of smooth structure and noise (tiled)."""
+def make_tiff(path: Path, side: int, seed: int = 1) -> Path:
+    """A `side`² 3-band uint8 GeoTIFF of smooth structure and noise (tiled), EPSG:32633."""
     import numpy as np
     import rasterio
     from affine import Affine
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:side, 0:side]
     data = np.stack([(127 + 60 * np.sin(xx / (17 + 5 * b)) + 40 * np.cos(yy / 23)
                       + 10 * rng.standard_normal((side, side))).clip(0, 255) for b in range(3)])
@@ -252,20 +252,10 @@ def dask_main(args: argparse.Namespace) -> None:
 
 def make_vrt(root: Path) -> Path:
     """A VRT of SIDE² px: one 1000² 3-band GeoTIFF repeated (SIDE / TILE)² times."""
-    import numpy as np
-    import rasterio
-    from affine import Affine
+    from rasterio.crs import CRS
 
-    tile = root / "tile.tif"
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:TILE, 0:TILE]
-    data = np.stack([(127 + 60 * np.sin(xx / (17 + 5 * b)) + 40 * np.cos(yy / 23)
-                      + 10 * rng.standard_normal((TILE, TILE))).clip(0, 255) for b in range(3)])
-    with rasterio.open(tile, "w", driver="GTiff", width=TILE, height=TILE, count=3, dtype="uint8",
-                       crs="EPSG:32633", transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000),
-                       tiled=True) as ds:
-        ds.write(data.astype("uint8"))
-        wkt = ds.crs.to_wkt()
+    tile = make_tiff(root / "tile.tif", TILE, seed=0)
+    wkt = CRS.from_epsg(32633).to_wkt()
     k = SIDE // TILE
     bands = []
     for b in range(1, 4):
