@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from numbers import Real
 
 import numpy as np
-import rasterio.features
 import shapely
 from affine import Affine
 from pyproj import CRS as ProjCRS
@@ -19,10 +17,10 @@ from shapely.geometry.polygon import orient
 
 from ..errors import SettingsError
 from ..geo import crs_transformer
+from .tracing import trace
 
 VECTORIZE_MODES = ("pixel", "simplified")
-RAGGED_EDGES = 20_000  # pixel edges from which specks are cleared before tracing (a 1024² disc has 3 200)
-UNMASKED_PIXELS_PER_EDGE = 32  # from this many pixels per pixel edge, tracing the 0 parts too is faster
+SPECKLED_EDGES = 20_000, 0.4  # pixel edges, and per pixel, from which specks are cleared before tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +88,13 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
 def _drop_specks(mask: np.ndarray, min_pixels: float, min_area_pixels: float) -> None:
     """Clear, in place, the 4-connected parts of a uint8 `mask` that the speck filter would drop
     anyway (half a pixel short of `min_pixels` or more), when a part that is surely kept remains to
-    be the largest: a ragged mask's thousands of one-pixel parts are then never traced. Only for
-    masks with `RAGGED_EDGES` pixel edges or more: labelling costs more than it saves on a smooth
-    object (4 ms for 1024², where counting edges costs 0.3 ms)."""
-    if min_pixels < 1.5 or _edge_count(mask) < RAGGED_EDGES:
+    be the largest: a speckled mask's thousands of one-pixel parts are then never traced. Only for
+    masks with `SPECKLED_EDGES` pixel edges, and per pixel, or more: labelling (6 ms for 1024²)
+    costs more than it saves on smooth objects and on noise drawn from upscaled logits (bilinear
+    4× noise: 42 ms traced as it is, 55 ms with specks cleared; 1× noise: 343 and 222 ms)."""
+    edges, per_pixel = SPECKLED_EDGES
+    count = _edge_count(mask) if min_pixels >= 1.5 else 0
+    if count < edges or count < per_pixel * mask.size:
         return
     from scipy import ndimage  # not at import: commands that trace nothing start without scipy
 
@@ -114,35 +115,6 @@ def _drop_specks(mask: np.ndarray, min_pixels: float, min_area_pixels: float) ->
 def _edge_count(mask: np.ndarray) -> int:
     """The number of pixel edges between a 0 and a 1 pixel in `mask` (H, W) uint8."""
     return int(np.count_nonzero(mask[:, 1:] ^ mask[:, :-1]) + np.count_nonzero(mask[1:] ^ mask[:-1]))
-
-
-def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
-    """The polygons of the 1 pixels of a uint8 `mask` (H, W) (4-connected, holes kept), in
-    `transform`'s coordinates, in `rasterio.features.shapes` order: an object array of Polygons.
-
-    All polygons are built in one shapely call from the rings' coordinates and offsets, which is
-    what makes a ragged mask's thousands of parts cheap; they equal `shape()` of each GeoJSON.
-    A smooth mask is traced without a mask band, its 0 parts left out afterwards: GDAL gives the
-    same 1 polygons in the same order, and skips building and reading the band (0.2 ms of 1.5 ms
-    for 256²); a ragged one keeps the band, as its many 0 parts would cost more to convert.
-    """
-    rings: list[list] = []
-    ring_counts: list[int] = []
-    unmasked = _edge_count(mask) * UNMASKED_PIXELS_PER_EDGE <= mask.size
-    band = None if unmasked else mask.astype(bool)
-    for geom, value in rasterio.features.shapes(mask, mask=band, transform=transform):
-        if unmasked and value != 1:
-            continue
-        rings += geom["coordinates"]
-        ring_counts.append(len(geom["coordinates"]))
-    if not rings:
-        return np.empty(0, dtype=object)
-    sizes = np.fromiter(map(len, rings), dtype=np.int64, count=len(rings))
-    flat = chain.from_iterable(chain.from_iterable(rings))
-    coords = np.fromiter(flat, dtype=np.float64, count=2 * int(sizes.sum())).reshape(-1, 2)
-    ring_offsets = np.concatenate([[0], np.cumsum(sizes)])
-    polygon_offsets = np.concatenate([[0], np.cumsum(ring_counts)])
-    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (ring_offsets, polygon_offsets))
 
 
 def _fill_holes(polygon: Polygon, max_area: float) -> Polygon:

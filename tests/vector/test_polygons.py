@@ -18,7 +18,8 @@ from shapely.ops import unary_union
 from samscape.errors import SettingsError
 from samscape.geo import crs_transformer
 from samscape.vector import VECTORIZE_MODES, VectorOptions, mask_to_polygons
-from samscape.vector.polygons import reproject, trace
+from samscape.vector.polygons import reproject
+from samscape.vector.tracing import trace
 
 UTM = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)          # 0.5 m pixels, non-zero origin
 GEOGRAPHIC = Affine(1 / 3600, 0, 12.25, 0, -1 / 3600, 45.75)  # 1 arc-second, north-up
@@ -303,13 +304,22 @@ def test_vector_options_rejects_bad_values(kwargs, needle):
         VectorOptions(**kwargs)
 
 
+def gdal_polygons(mask: np.ndarray, transform: Affine) -> list[Polygon]:
+    """GDAL's polygons of the True pixels (`rasterio.features.shapes`), in the raster order of their
+    first pixel: where each exterior ring starts."""
+    mask = mask.astype(np.uint8)
+    polygons = [shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool),
+                                                              transform=transform)]
+    return sorted(polygons, key=lambda p: (~transform @ p.exterior.coords[0])[::-1])
+
+
 def per_polygon_reference(mask: np.ndarray, transform: Affine, options: VectorOptions) -> list:
-    """mask_to_polygons as it was before vectorised tracing: one shapely polygon at a time."""
+    """mask_to_polygons as it was before vectorised tracing: one shapely polygon at a time, traced
+    by GDAL."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     crop = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     shifted = transform @ Affine.translation(int(cols[0]), int(rows[0]))
-    polygons = [shape(g) for g, _ in rasterio.features.shapes(crop.astype(np.uint8), mask=crop,
-                                                              transform=shifted)]
+    polygons = gdal_polygons(crop, shifted)
     if options.fill_holes > 0:
         polygons = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= options.fill_holes])
                     for p in polygons]
@@ -352,13 +362,30 @@ def test_vectorised_tracing_equals_per_polygon_construction(options):
     assert any(len(p.interiors) for p in mask_to_polygons(ragged_masks()[-3], UTM, VectorOptions()))
 
 
-def test_trace_keeps_rasterio_order_and_geometry():
+def test_trace_draws_gdal_rings_in_raster_order():
     mask = ragged_masks()[4].astype(np.uint8)
-    expected = [shape(g) for g, _ in rasterio.features.shapes(mask, mask=mask.astype(bool), transform=UTM)]
+    expected = gdal_polygons(mask, UTM)
     traced = trace(mask, UTM)
     assert len(traced) == len(expected) > 100
     assert shapely.equals_exact(traced, np.array(expected, dtype=object), tolerance=0).all()
     assert len(trace(np.zeros((4, 4), np.uint8), UTM)) == 0
+
+
+def test_trace_equals_gdal_on_random_masks():
+    # saddles of one part (exterior and hole touching at a corner) and of two parts (two polygons),
+    # islands in holes, parts on every border: every ring vertex for vertex, in map coordinates
+    rng = np.random.default_rng(11)
+    saddles = 0
+    for _ in range(300):
+        mask = rng.random(tuple(rng.integers(1, 40, 2))) < rng.random()
+        for transform in (UTM, GEOGRAPHIC):
+            assert [shapely.to_wkb(p) for p in trace(mask, transform)] == \
+                [shapely.to_wkb(p) for p in gdal_polygons(mask, transform)]
+        saddles += int((mask[1:, 1:] & mask[:-1, :-1] & ~mask[1:, :-1] & ~mask[:-1, 1:]).sum())
+    assert saddles > 1000
+    pinch = np.array([[1, 1, 1, 0], [1, 0, 1, 0], [1, 1, 0, 0]], bool)  # a hole touching the outside
+    (polygon,) = trace(pinch, Affine.identity())
+    assert polygon.is_valid and len(polygon.interiors) == 1
 
 
 def test_reproject_equals_gdal_vertex_by_vertex_with_one_cached_transformer():
@@ -392,7 +419,6 @@ def test_specks_cleared_before_tracing_change_nothing():
 
 @pytest.mark.parametrize("kind", ["smooth", "ragged", "small", "holes"])
 def test_trace_equals_shapes_with_a_mask_band(kind: str) -> None:
-    # trace leaves the mask band out for smooth masks: the same polygons, same order, same rings
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:200, 0:230]
     if kind == "smooth":
@@ -406,6 +432,5 @@ def test_trace_equals_shapes_with_a_mask_band(kind: str) -> None:
         mask[60:70, 100:110] = mask[80:100, 130:150] = False
         mask[88:92, 138:142] = True
     mask = mask.astype(np.uint8)
-    expected = [shapely.to_wkb(shape(g)) for g, _ in
-                rasterio.features.shapes(mask, mask=mask.astype(bool), transform=UTM)]
+    expected = [shapely.to_wkb(p) for p in gdal_polygons(mask, UTM)]
     assert [shapely.to_wkb(p) for p in trace(mask, UTM)] == expected
