@@ -212,30 +212,35 @@ class CachedDecoder:
         d = self.decoder
         first = self.first_mask_token
         h, w = chip.size
-        # The transposed convolutions as matrix products on rows of (pixel, channels); each
-        # produces its 2×2 children next to their parent, so the rows stay in block order
-        # (`_blocked`) until the masks are put in raster order.
-        up = self.upscale1(keys)
-        if chip.high_res is not None:
-            up = up + chip.high_res[0]
-        ln = d.upscale_layer_norm
-        up = d.activation(F.layer_norm(up, ln.normalized_shape, ln.weight, ln.bias, ln.eps))
-        up = self.upscale2(up.reshape(-1, up.shape[-1]))
-        if chip.high_res is not None:
-            up = up + chip.high_res[1]
-        up = d.activation(up)
         dynamic = (not multimask and self.family == "sam2" and d.dynamic_multimask_via_stability
                    and not d.training)
         tokens = len(d.output_hypernetworks_mlps)
         wanted = range(tokens) if dynamic else range(1, tokens) if multimask else range(1)
         hyper = torch.stack([d.output_hypernetworks_mlps[i](queries[first + i]) for i in wanted])
-        rows = up.reshape(-1, up.shape[-1]) @ hyper.T
+        rows = self._upscaled(chip, keys, hyper.T)
         masks = rows.index_select(0, _raster_index(h, w, rows.device)).T.reshape(-1, 4 * h, 4 * w)
         iou = d.iou_prediction_head(queries[first - 1])
         if dynamic:
             masks, iou = d._dynamic_multimask_via_stability(masks[None, None], iou[None, None])
             return masks[0, 0], iou[0, 0]
         return masks, iou[wanted.start:wanted.stop]
+
+    def _upscaled(self, chip: PreparedChip, keys: Tensor, hyper: Tensor) -> Tensor:
+        """Keys (h·w, C), hypernetwork weights (C/8, M) → mask logits (16·h·w, M) in block order.
+
+        The transposed convolutions run as matrix products on rows of (pixel, channels), each
+        producing its 2×2 children next to their parent (`_blocked`). Compute-bound: upscaling in
+        bands that stay in cache was no faster."""
+        d = self.decoder
+        ln = d.upscale_layer_norm
+        up = self.upscale1(keys)
+        if chip.high_res is not None:
+            up = up + chip.high_res[0]
+        up = d.activation(F.layer_norm(up, ln.normalized_shape, ln.weight, ln.bias, ln.eps))
+        up = self.upscale2(up.reshape(-1, up.shape[-1]))
+        if chip.high_res is not None:
+            up = up + chip.high_res[1]
+        return d.activation(up).reshape(-1, hyper.shape[0]) @ hyper
 
 
 @dataclass(frozen=True)

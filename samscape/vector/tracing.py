@@ -46,17 +46,53 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
     of shapely Polygons, in the raster order of their first pixel."""
     from scipy import ndimage  # not at import: commands that trace nothing start without scipy
 
-    h, w = mask.shape
-    stride = w + 1
-    padded = np.zeros((h + 2, w + 2), np.uint8)
-    padded[1:-1, 1:-1] = mask != 0
+    stride = mask.shape[1] + 1
+    padded = np.pad(mask != 0, 1).astype(np.uint8)
     codes = (padded[:-1, :-1] | (padded[:-1, 1:] << 1) | (padded[1:, :-1] << 2)
-             | (padded[1:, 1:] << 3)).ravel()  # the (h+1)·(w+1) corners, raster order
-    corners = np.flatnonzero((codes != 0) & (codes != 15)).astype(np.int32)
-    if not len(corners):
+             | (padded[1:, 1:] << 3)).ravel()  # the (H+1)·(W+1) pixel corners, raster order
+    start, direction, end, successor = _edges(codes, stride)
+    if not len(start):
         return np.empty(0, dtype=object)
+    parts = None
+    into_saddle = np.flatnonzero(np.isin(codes[end], _SADDLES))
+    if len(into_saddle):
+        parts = ndimage.label(mask)[0]
+        at = end[into_saddle]
+        arriving = direction[into_saddle]
+        six = codes[at] == 6
+        y, x = at // stride, at % stride
+        one_part = np.where(six, parts[y - 1, x] == parts[y, x - 1], parts[y - 1, x - 1] == parts[y, x])
+        # around the 1 pixel: arriving south → east (slot 0), north → west (1) at a 6; east → north
+        # (0), west → south (1) at a 9. Around the 0 pixel: the other slot.
+        slot = np.where(six, arriving != _SOUTH, arriving != _EAST)
+        successor[into_saddle] += (slot ^ one_part).astype(np.int32)
 
-    # edges: one leaving each corner, two leaving a saddle (its two in slots 0 and 1)
+    order, ring_at = _rings(successor)
+    before = np.empty_like(successor)
+    before[successor] = np.arange(len(successor), dtype=np.int32)
+    new_ring = np.zeros(len(order), np.int32)
+    new_ring[ring_at[1:]] = 1
+    ring_of = np.cumsum(new_ring)
+    at_corner = direction[order] != direction[before[order]]  # straight runs keep their ends only
+    vertices, ring_of = start[order[at_corner]], ring_of[at_corner]
+
+    first_edges = order[ring_at]
+    hole = direction[first_edges] == _EAST  # a ring leaves its first corner east (hole) or south
+    polygon = np.cumsum(~hole) - 1
+    if hole.any() and not hole[1:].all():  # holes and several exteriors: whose are the holes
+        if parts is None:
+            parts = ndimage.label(mask)[0]
+        y, x = start[first_edges] // stride, start[first_edges] % stride
+        polygon = parts[np.where(hole, y - 1, y), x] - 1
+    return _polygons(vertices, ring_of, polygon, hole, stride, transform)
+
+
+def _edges(codes: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ring edges of the pixel corners' `codes` (raster order, `stride` corners a row): one
+    leaving each corner on a boundary, two leaving a saddle (in slots 0 and 1), in the corners'
+    order. Returns their start and end corners, directions and successors (E,); the successor of an
+    edge into a saddle is the saddle's slot 0."""
+    corners = np.flatnonzero((codes != 0) & (codes != 15)).astype(np.int32)
     corner_codes = codes[corners]
     saddle = (corner_codes == 6) | (corner_codes == 9)
     per_corner = 1 + saddle.astype(np.int32)
@@ -68,53 +104,23 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
     direction[saddle_edges + 1] = np.where(corner_codes[saddle] == 6, _WEST, _SOUTH)
     edge_at = np.zeros(codes.size, np.int32)
     edge_at[corners] = first_edge_of
-    step = np.array([-stride, 1, stride, -1], np.int32)
-    end = start + step[direction]
-    successor = edge_at[end]
+    end = start + np.array([-stride, 1, stride, -1], np.int32)[direction]
+    return start, direction, end, edge_at[end]
 
-    parts = None
-    into_saddle = np.flatnonzero(np.isin(codes[end], _SADDLES))
-    if len(into_saddle):
-        parts = ndimage.label(mask)[0]
-        at = end[into_saddle]
-        arriving = direction[into_saddle]
-        six = codes[at] == 6
-        # around the 1 pixel: arriving south → east (slot 0), north → west (1) at a 6; east → north
-        # (0), west → south (1) at a 9. Around the 0 pixel: the other slot.
-        slot = np.where(six, arriving != _SOUTH, arriving != _EAST)
-        y, x = at // stride, at % stride
-        one_part = np.where(six, parts[y - 1, x] == parts[y, x - 1], parts[y - 1, x - 1] == parts[y, x])
-        successor[into_saddle] += (slot ^ one_part).astype(np.int32)
 
-    before = np.empty_like(successor)
-    before[successor] = np.arange(len(successor), dtype=np.int32)
-    order, ring_starts = _rings(successor, before)
-    at_corner = direction[order] != direction[before[order]]
-    is_start = np.zeros(len(successor), bool)
-    is_start[ring_starts] = True
-    ring_of = np.cumsum(is_start[order]) - 1
-    order, ring_of = order[at_corner], ring_of[at_corner]
-    vertex = start[order]
-    sizes = np.bincount(ring_of, minlength=len(ring_starts))
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-
-    first = start[ring_starts]
-    hole = direction[ring_starts] == _EAST
-    polygon = np.cumsum(~hole) - 1
-    if hole.any() and not hole[1:].all():
-        if parts is None:
-            parts = ndimage.label(mask)[0]
-        y, x = first // stride, first % stride
-        polygon = parts[np.where(hole, y - 1, y), x] - 1
-        rings = np.lexsort((np.arange(len(hole)), hole, polygon))
-    else:
-        rings = np.arange(len(hole))
-
-    sizes = sizes[rings] + 1  # closed rings
+def _polygons(vertices: np.ndarray, ring_of: np.ndarray, polygon: np.ndarray, hole: np.ndarray,
+              stride: int, transform: Affine) -> np.ndarray:
+    """Shapely polygons from ring vertices (corner indices, ring after ring, `ring_of` each one's
+    ring) and each ring's polygon and kind: a polygon's exterior first, then its holes."""
+    rings = np.lexsort((np.arange(len(hole)), hole, polygon))
+    sizes = np.bincount(ring_of, minlength=len(hole))
+    offsets = np.concatenate([[0], np.cumsum(sizes)])[rings]
+    sizes = sizes[rings] + 1  # closed
     ring_offsets = np.concatenate([[0], np.cumsum(sizes)])
-    source = np.arange(ring_offsets[-1]) - np.repeat(ring_offsets[:-1] - offsets[rings], sizes)
-    source[ring_offsets[1:] - 1] = offsets[rings]
-    cols, rows = (vertex[source] % stride).astype(np.float64), (vertex[source] // stride).astype(np.float64)
+    source = np.arange(ring_offsets[-1]) - np.repeat(ring_offsets[:-1] - offsets, sizes)
+    source[ring_offsets[1:] - 1] = offsets
+    cols = (vertices[source] % stride).astype(np.float64)
+    rows = (vertices[source] // stride).astype(np.float64)
     coords = np.column_stack([transform.a * cols + transform.b * rows + transform.c,
                               transform.d * cols + transform.e * rows + transform.f])
     polygons = polygon[rings]
@@ -122,23 +128,22 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
     return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (ring_offsets, polygon_offsets))
 
 
-def _rings(successor: np.ndarray, before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The cycles of the permutation `successor` (E,) (`before` its inverse): all edges, ring
-    after ring, each ring from its lowest edge (rings in the order of that edge), and those lowest
-    edges (R,)."""
+def _rings(successor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The cycles of the permutation `successor` (E,): all edges, ring after ring, each ring from
+    its lowest edge (rings in the order of that edge), and the positions where rings start (R,).
+
+    One depth-first walk: a spine of E more nodes, the i-th leading to edge i and then to the next
+    spine node, enters each ring at its lowest edge and walks it around before going on."""
     from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import connected_components, depth_first_order
+    from scipy.sparse.csgraph import depth_first_order
 
     n = len(successor)
-    ones = np.ones(n, np.int8)
-    graph = csr_matrix((ones, successor, np.arange(n + 1, dtype=np.int32)), shape=(n, n))
-    _, label = connected_components(graph, directed=True, connection="weak")
-    # labels are given from edge 0 up, so each ring's lowest edge is where a new label first shows
-    starts = np.flatnonzero(np.diff(np.maximum.accumulate(label), prepend=-1)).astype(np.int32)
-    chained = successor.copy()
-    chained[before[starts[:-1]]] = starts[1:]  # one path: each ring's last edge to the next ring
-    keep = np.ones(n, bool)
-    keep[before[starts[-1]]] = False
-    indptr = np.concatenate([[0], np.cumsum(keep, dtype=np.int32)])
-    path = csr_matrix((ones[1:], chained[keep], indptr), shape=(n, n))
-    return depth_first_order(path, int(starts[0]), directed=True, return_predecessors=False), starts
+    spine = np.arange(n, 2 * n, dtype=np.int32)
+    indices = np.concatenate([successor, np.column_stack([spine - n, spine + 1]).ravel()[:-1]])
+    indptr = np.concatenate([np.arange(n + 1, dtype=np.int32),
+                             np.arange(n + 2, 3 * n, 2, dtype=np.int32), [3 * n - 1]])
+    graph = csr_matrix((np.ones(len(indices), np.int8), indices, indptr), shape=(2 * n, 2 * n))
+    walk = depth_first_order(graph, n, directed=True, return_predecessors=False)
+    on_spine = walk >= n
+    entered = np.flatnonzero(on_spine[:-1] & ~on_spine[1:]) + 1
+    return walk[~on_spine], entered - np.cumsum(on_spine)[entered - 1]
