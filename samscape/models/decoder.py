@@ -5,10 +5,11 @@ Every weight is the `transformers` model's own: this module calls its submodules
 layer norms, MLPs, the prompt encoder) and reimplements only the order of the forward pass of
 `SamMaskDecoder` / `Sam2MaskDecoder` and their two-way transformer:
 
-- per chip: the image embedding plus the "no mask" dense embedding, flattened to (h·w, C); the
-  first block's token→image keys and values and its image→token queries (the only image-side
-  projections that do not depend on the prompt: later blocks see keys updated by the tokens);
-  for SAM 2 the high-resolution features in the order of the upscaling below;
+- per chip: the image embedding plus the "no mask" dense embedding, flattened to (h·w, C), and
+  with the positional encoding added; the first block's token→image keys and values (the only
+  image-side projections that do not depend on the prompt: later blocks see keys updated by the
+  tokens, and its image→token queries are met through the tokens' side, below); for SAM 2 the
+  high-resolution features in the order of the upscaling below;
 - per model: the dense positional encoding (h·w, C) and the output tokens;
 - attention between the few prompt tokens (T) and the h·w image rows is computed through the
   tokens' side when T is below the head width d: a head's scores q·kᵀ and its output through
@@ -51,7 +52,8 @@ class PreparedChip:
 
     keys: (h·w, C) image embedding + no-mask embedding, rows in raster order (row-major y, x);
     first_keys, first_values: (heads, h·w, d) the first block's token→image keys and values;
-    first_queries: (heads, h·w, d) its image→token queries;
+    keys_with_pe: (h·w, C) keys + the dense positional encoding, the first block's image-side
+    queries and keys;
     high_res: SAM 2's stride-8 and stride-4 features as (h·w, 4, C/4) and (4·h·w, 4, C/8), in the
     order the upscaling produces pixels (see `_blocked`); None for SAM.
     """
@@ -59,13 +61,13 @@ class PreparedChip:
     keys: Tensor
     first_keys: Tensor
     first_values: Tensor
-    first_queries: Tensor
+    keys_with_pe: Tensor
     high_res: tuple[Tensor, Tensor] | None
     size: tuple[int, int]
 
     @property
     def nbytes(self) -> int:
-        tensors = [self.keys, self.first_keys, self.first_values, self.first_queries,
+        tensors = [self.keys, self.first_keys, self.first_values, self.keys_with_pe,
                    *(self.high_res or ())]
         return sum(t.nbytes for t in tensors)
 
@@ -144,13 +146,13 @@ class CachedDecoder:
             dense = self.model.prompt_encoder.no_mask_embed.weight.reshape(-1, 1, 1)
             keys = (embeddings + dense).flatten(1).T.contiguous()
             with_pe = keys + self.positions
-            t2i, i2t = block.cross_attn_token_to_image, block.cross_attn_image_to_token
+            t2i = block.cross_attn_token_to_image
             blocked = None
             if high_res is not None:
                 s0, s1 = high_res
                 blocked = (_blocked(s1, h, w, 1), _blocked(s0, h, w, 2))
             return PreparedChip(keys, _heads(t2i, t2i.k_proj(with_pe)), _heads(t2i, t2i.v_proj(keys)),
-                                _heads(i2t, i2t.q_proj(with_pe)), blocked, (h, w))
+                                with_pe, blocked, (h, w))
 
     def decode(self, chip: PreparedChip, multimask: bool, input_points: Tensor | None = None,
                input_labels: Tensor | None = None, input_boxes: Tensor | None = None
@@ -179,7 +181,7 @@ class CachedDecoder:
                 queries = queries + _attend(block.self_attn, q, q, queries)
             queries = block.layer_norm1(queries)
             t2i = block.cross_attn_token_to_image
-            with_pe = keys + pe
+            with_pe = chip.keys_with_pe if i == 0 else keys + pe
             if i == 0:
                 attended = _finish(t2i, _sdpa(t2i, _heads(t2i, t2i.q_proj(queries + tokens)),
                                               chip.first_keys, chip.first_values))
@@ -190,12 +192,12 @@ class CachedDecoder:
             i2t = block.cross_attn_image_to_token
             low_rank = self.low_rank[id(i2t)]
             if low_rank.helps(len(queries)):
-                attended = low_rank.image_to_tokens(with_pe, queries + tokens, queries)
+                updated = low_rank.image_to_tokens(with_pe, queries + tokens, queries, keys)
             else:
-                q = chip.first_queries if i == 0 else _heads(i2t, i2t.q_proj(with_pe))
+                q = _heads(i2t, i2t.q_proj(with_pe))
                 k, v = _heads(i2t, i2t.k_proj(queries + tokens)), _heads(i2t, i2t.v_proj(queries))
-                attended = _finish(i2t, _sdpa(i2t, q, k, v))
-            keys = block.layer_norm4(keys + attended)
+                updated = keys + _finish(i2t, _sdpa(i2t, q, k, v))
+            keys = block.layer_norm4(updated)
         final = transformer.final_attn_token_to_image
         attended = self._to_image(final, queries + tokens, keys + pe, keys)
         return transformer.layer_norm_final_attn(queries + attended), keys
@@ -295,8 +297,10 @@ class _LowRank:
         heads = mixed @ self.wv_t + self._bias(a.v_proj)[:, None]
         return self.out(heads.transpose(0, 1).reshape(t, -1))
 
-    def image_to_tokens(self, query: Tensor, key: Tensor, value: Tensor) -> Tensor:
-        """Queries (N, C) of image rows over keys and values (T, C) of tokens → (N, C)."""
+    def image_to_tokens(self, query: Tensor, key: Tensor, value: Tensor, residual: Tensor) -> Tensor:
+        """Queries (N, C) of image rows over keys and values (T, C) of tokens → their output plus
+        `residual` (N, C). Each head's weights over the tokens sum to 1, so the output bias is added
+        to the rows the weights mix, 1/H of it per head, and the sum is one matrix product."""
         a = self.attention
         t, h, n = key.shape[0], self.heads, query.shape[0]
         k = a.k_proj(key).view(t, h, self.width).transpose(0, 1)
@@ -307,8 +311,9 @@ class _LowRank:
         scores = torch.addmm(query_bias, through_queries, query.T).view(h, t, n)
         weights = torch.softmax(scores, dim=1).view(h * t, n).T
         through_out = (v @ self.wo_t).reshape(h * t, -1)
-        bias = self.out.bias
-        return weights @ through_out if bias is None else torch.addmm(bias, weights, through_out)
+        if self.out.bias is not None:
+            through_out = through_out + self.out.bias / h
+        return torch.addmm(residual, weights, through_out)
 
 
 def _pointwise(conv: nn.ConvTranspose2d):
