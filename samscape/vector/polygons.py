@@ -91,7 +91,7 @@ def _drop_specks(mask: np.ndarray, min_pixels: float, min_area_pixels: float) ->
     be the largest: a speckled mask's thousands of one-pixel parts are then never traced. Only for
     masks with `SPECKLED_EDGES` pixel edges, and per pixel, or more: labelling (6 ms for 1024²)
     costs more than it saves on smooth objects and on noise drawn from upscaled logits (bilinear
-    4× noise: 42 ms traced as it is, 55 ms with specks cleared; 1× noise: 343 and 222 ms)."""
+    4× noise: 34 ms traced as it is, 48 ms with specks cleared; 1× noise: 327 and 212 ms)."""
     edges, per_pixel = SPECKLED_EDGES
     count = _edge_count(mask) if min_pixels >= 1.5 else 0
     if count < edges or count < per_pixel * mask.size:
