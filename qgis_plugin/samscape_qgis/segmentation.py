@@ -129,11 +129,12 @@ class Segmentation(QObject):
 
     # the Input/Output tab
 
-    def load(self, folder: str) -> None:
-        """Open the feature folder, prompting in the canvas's CRS, saving beside it by default."""
+    def load(self, folder: str, model: str = "") -> None:
+        """Open the feature folder (with `model`, for a Geo-SAM folder: '' for the one it records),
+        prompting in the canvas's CRS, saving beside it by default."""
         self._export = None
         self.source_panel.offer_model("")
-        self.session.load(folder, self._canvas_crs(), self.output.path_for(folder))
+        self.session.load(folder, self._canvas_crs(), self.output.path_for(folder), model)
 
     def load_live(self, layer: QgsMapLayer | None, model: str) -> None:
         """Open the raster `layer` for live encoding with `model`, saving beside its file by default."""

@@ -78,8 +78,9 @@ class SegmentationSession(QObject):
 
     # loading
 
-    def load(self, folder: str, crs: QgsCoordinateReferenceSystem, output: str) -> None:
-        """Open the feature folder `folder` with a session in `crs`, saving to `output` ('' : none yet)."""
+    def load(self, folder: str, crs: QgsCoordinateReferenceSystem, output: str, model: str = "") -> None:
+        """Open the feature folder `folder` with a session in `crs`, saving to `output` ('' : none yet);
+        `model` names the model a Geo-SAM folder was encoded with ('': the one it records)."""
         if self.client is None:
             self.message.emit("source", "the samscape engine is not running; start it (Restart engine) "
                               "and Load again", ERROR)
@@ -87,7 +88,7 @@ class SegmentationSession(QObject):
         if not folder:
             self.message.emit("source", "choose a feature folder first (…), then Load", ERROR)
             return
-        self._open({"path": folder}, crs, output)
+        self._open({"path": folder, "model": model} if model else {"path": folder}, crs, output)
 
     def load_live(self, raster: str, model: str, crs: QgsCoordinateReferenceSystem, output: str) -> None:
         """Open the raster file `raster` for live encoding with `model`, as `load` opens a folder."""

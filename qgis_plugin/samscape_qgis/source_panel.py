@@ -1,7 +1,7 @@
 """The Input group of the Input/Output tab: the source (Live Encoding: a raster layer of the project,
-a model and Load; Pre-encoded: a feature folder and Load, the model locked to the folder's, and the
-offer to get it when the engine lacks it), its raster and Zoom to (the Output group is
-`output_panel.py`)."""
+a model and Load; Pre-encoded: a feature folder, the model it records or one chosen for a Geo-SAM
+folder whose checkpoint samscape does not know, Load, and the offer to get the model when the engine
+lacks it), its raster and Zoom to (the Output group is `output_panel.py`)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ from .labels import say, status_label
 from .live import LIVE, default_model, model_choices, model_problem
 
 PRE_ENCODED = "pre-encoded"
+RECORDED_MODEL = "as the folder records"
 RASTER_LAYERS = getattr(Qgis, "LayerFilter", QgsMapLayerProxyModel.Filter).RasterLayer  # 3.34+: Qgis's
 
 
 class SourcePanel(QWidget):
     """The Input group. It holds no state of the engine's: the dock tells it what was loaded."""
 
-    load_requested = pyqtSignal(str)  # the feature folder
+    load_requested = pyqtSignal(str, str)  # the feature folder, the model chosen for it ('': its own)
     live_requested = pyqtSignal(object, str)  # the raster layer (None: none chosen), the model's id
     add_raster_requested = pyqtSignal()
     zoom_requested = pyqtSignal()
@@ -68,8 +69,12 @@ class SourcePanel(QWidget):
         self.folder.lineEdit().returnPressed.connect(self._load)
         self.model = QComboBox(source)
         self.model.setObjectName("model")
-        self.model.setEnabled(False)
-        self.model.setToolTip("The model the folder was encoded with (from its manifest)")
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(12)
+        self.model.setToolTip("The model the folder was encoded with: the one its manifest records, or "
+                              "for a Geo-SAM folder the model holding its checkpoint's weights (e.g. "
+                              "a fine-tuned or renamed one, imported under Models)")
+        self.model.addItem(RECORDED_MODEL, "")
         self.status = status_label(source, "source_status")
         self.get_model_button = QPushButton(source)
         self.get_model_button.setObjectName("get_model")
@@ -139,7 +144,7 @@ class SourcePanel(QWidget):
             widget.setVisible(not self.live)
 
     def _load(self) -> None:
-        self.load_requested.emit(self.folder.filePath().strip())
+        self.load_requested.emit(self.folder.filePath().strip(), self.model.currentData() or "")
 
     def _chosen_model(self) -> dict | None:
         chosen = self.live_model.currentData()
@@ -153,7 +158,8 @@ class SourcePanel(QWidget):
         self.live_requested.emit(self.raster_layer.currentLayer(), self.live_model.currentData())
 
     def show_models(self, models: list[dict]) -> None:
-        """The engine's models (GET /api/models) in the live model selector, the choice kept."""
+        """The engine's models (GET /api/models) in the live and the folder model selectors, the
+        choices kept."""
         chosen = self.live_model.currentData() or default_model(models)
         self.models = models
         self.live_model.blockSignals(True)
@@ -162,6 +168,12 @@ class SourcePanel(QWidget):
             self.live_model.addItem(label, model_id)
         self.live_model.setCurrentIndex(max(0, self.live_model.findData(chosen)))
         self.live_model.blockSignals(False)
+        folder_model = self.model.currentData()
+        while self.model.count() > 1:
+            self.model.removeItem(1)
+        for label, model_id in model_choices(models):
+            self.model.addItem(label, model_id)
+        self.model.setCurrentIndex(max(0, self.model.findData(folder_model)))
 
     def _live_model_changed(self, *_: object) -> None:
         problem = model_problem(self._chosen_model())
@@ -172,12 +184,13 @@ class SourcePanel(QWidget):
         """The loaded source (the engine's JSON), or none."""
         loaded = info is not None
         live = loaded and info.get("mode") == LIVE
-        self.model.clear()
+        self.model.setItemText(0, RECORDED_MODEL)
         if live:
             self.mode.setCurrentIndex(self.mode.findData(LIVE))
         elif loaded:
             self.mode.setCurrentIndex(self.mode.findData(PRE_ENCODED))
-            self.model.addItem(info["model"])
+            if not self.model.currentData():
+                self.model.setItemText(0, f"{info['model']} ({RECORDED_MODEL})")
             self.folder.setFilePath(info["path"])
         raster = (info or {}).get("raster")
         self.raster.setText(f"Image: {raster}" if raster else "")

@@ -124,8 +124,7 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     info = load(dock, demo["folder"])
     out = dock.output_panel
     assert panel.status.text() == f"Loaded scene.tif: {chips} chips, model demo, EPSG:32633"
-    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["demo"]
-    assert not panel.model.isEnabled()
+    assert panel.model.currentData() == "" and panel.model.currentText() == "demo (as the folder records)"
     output = str(Path(demo["folder"]).parent / "samscape_polygons.gpkg")
     assert out.output.filePath() == output
     assert out.output_status.text() == "saving to samscape_polygons.gpkg (EPSG:32633)"

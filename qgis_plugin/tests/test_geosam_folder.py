@@ -3,7 +3,8 @@
 (`tests/features_geosam/writer.py`, the demo model standing in under the checkpoint name
 `demo.pt`) and then moved, so their manifests' absolute paths point where nothing is. A folder of
 `sam_b.pt` on an engine without sam-vit-base gets the engine's `missing_model` answer: the
-message and the offer to get the model."""
+message and the offer to get the model. A folder of a checkpoint samscape does not know
+(`my_finetuned.pt`) loads with the model chosen for it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import start_engine
+from conftest import start_engine, wait_until
 from qgis.core import QgsGeometry, QgsPointXY, QgsVectorLayer
 from test_dock import click, load, settle, truth_objects
 from test_processing import project_python
@@ -47,6 +48,8 @@ with rasterio.open(raster) as ds:
 frame["checkpoint_path"] = "/opt/Geo-SAM/models/sam_b.pt"
 frame["dst_shape"] = "[1024, 1024]"
 frame.to_parquet(manifest)
+# a fine-tuned or renamed checkpoint: a name samscape does not know
+write_geosam_folder(raster, root / "renamed" / "scene", "demo", "/opt/Geo-SAM/models/my_finetuned.pt")
 (root / "moved").mkdir()
 shutil.move(written, root / "moved" / "scene")
 print(json.dumps({"raster": str(raster), "truth": str(truth)}))
@@ -91,7 +94,7 @@ def test_a_geosam_folder_loads_and_segments(dock, demo: dict, samscape_command: 
     info = load(dock, str(geosam / "moved" / "scene"))
     assert info["model"] == "demo" and info["raster"] == demo["raster"]
     assert panel.status.text().startswith("Loaded ") and ", model demo, EPSG:32633" in panel.status.text()
-    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["demo"]
+    assert panel.model.currentData() == "" and panel.model.currentText() == "demo (as the folder records)"
     assert panel.get_model_button.isHidden()
 
     building = truth_objects(demo, "building")[0]
@@ -111,3 +114,30 @@ def test_a_geosam_folder_loads_and_segments(dock, demo: dict, samscape_command: 
     layer = QgsVectorLayer(cli, "cli", "ogr")
     expected = QgsGeometry.unaryUnion([f.geometry() for f in layer.getFeatures()])
     assert result.intersection(expected).area() / result.combine(expected).area() > 0.99
+
+
+def test_a_renamed_checkpoint_loads_with_the_model_chosen(dock, demo: dict) -> None:
+    panel = dock.source_panel
+    session = dock.segmentation.session
+    renamed = str(demo["geosam"] / "renamed" / "scene")
+    wait_until(lambda: panel.model.findData("demo") > 0, 20, "the engine's models were not listed")
+    assert panel.model.currentData() == ""
+    panel.folder.setFilePath(renamed)
+    panel.load_button.click()
+    settle(dock)
+    assert session.source is None
+    assert "its checkpoint 'my_finetuned.pt' is not one samscape knows" in panel.status.text()
+    assert "open the folder with Model ID" in panel.status.text()
+
+    panel.model.setCurrentIndex(panel.model.findData("demo"))
+    try:
+        info = load(dock, renamed)
+        assert info["model"] == "demo"
+        assert panel.status.text().startswith("Loaded ") and ", model demo, " in panel.status.text()
+        assert panel.model.currentData() == "demo"
+        building = truth_objects(demo, "building")[0]
+        panel.zoom_button.click()
+        click(dock, building.poleOfInaccessibility(0.1)[0].asPoint())
+        assert dock.segmentation.bands.fg.size() == 1 and dock.segmentation.bands.result.size() >= 1
+    finally:
+        panel.model.setCurrentIndex(0)

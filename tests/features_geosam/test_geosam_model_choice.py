@@ -75,6 +75,7 @@ def test_the_server_opens_a_renamed_checkpoint_with_the_chosen_model(geosam_fold
     with TestClient(create_app(Roots.of(folder.parent.parent)), base_url="http://127.0.0.1") as client:
         refused = client.post("/api/sources", json={"path": str(folder)})
         assert refused.status_code == 400 and "samscape models import my_finetuned.pt" in refused.text
+        assert "open the folder with Model ID" in refused.json()["detail"]  # the field, not the flag
         opened = client.post("/api/sources", json={"path": str(folder), "model": "tiny-random-sam"})
         assert opened.status_code == 201, opened.text
         assert opened.json()["model"] == "tiny-random-sam"

@@ -56,9 +56,9 @@ def unsupported_reason(path: str) -> str:
     if known is not None:
         return (f"it was encoded with {known} ({name}), which samscape does not have; encode the "
                 "raster again with samscape (e.g. --model sam2.1-hiera-tiny)")
-    return (f"its checkpoint {name!r} is not one samscape knows ({', '.join(GEOSAM_TO_SAMSCAPE)}); "
-            f"import that checkpoint ('samscape models import {name} --as ID') and pass --model ID, "
-            "or encode the raster again with samscape")
+    return (f"its checkpoint {name!r} is not one samscape knows; import that checkpoint ('samscape "
+            f"models import {name} --as ID') and open the folder with --model ID, or encode the "
+            f"raster again with samscape (known checkpoints: {', '.join(GEOSAM_TO_SAMSCAPE)})")
 
 
 def checkpoint_for_model(model_id: str) -> str | None:
