@@ -67,6 +67,7 @@ class SourcePanel(QWidget):
         self.load_button = QPushButton("Load", source)
         self.load_button.clicked.connect(self._load)
         self.folder.lineEdit().returnPressed.connect(self._load)
+        self.folder.fileChanged.connect(lambda _: self.model.setCurrentIndex(0))  # chosen for another
         self.model = QComboBox(source)
         self.model.setObjectName("model")
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -160,20 +161,9 @@ class SourcePanel(QWidget):
     def show_models(self, models: list[dict]) -> None:
         """The engine's models (GET /api/models) in the live and the folder model selectors, the
         choices kept."""
-        chosen = self.live_model.currentData() or default_model(models)
         self.models = models
-        self.live_model.blockSignals(True)
-        self.live_model.clear()
-        for label, model_id in model_choices(models):
-            self.live_model.addItem(label, model_id)
-        self.live_model.setCurrentIndex(max(0, self.live_model.findData(chosen)))
-        self.live_model.blockSignals(False)
-        folder_model = self.model.currentData()
-        while self.model.count() > 1:
-            self.model.removeItem(1)
-        for label, model_id in model_choices(models):
-            self.model.addItem(label, model_id)
-        self.model.setCurrentIndex(max(0, self.model.findData(folder_model)))
+        _fill(self.live_model, model_choices(models), self.live_model.currentData() or default_model(models))
+        _fill(self.model, model_choices(models), self.model.currentData(), keep=1)
 
     def _live_model_changed(self, *_: object) -> None:
         problem = model_problem(self._chosen_model())
@@ -189,12 +179,27 @@ class SourcePanel(QWidget):
             self.mode.setCurrentIndex(self.mode.findData(LIVE))
         elif loaded:
             self.mode.setCurrentIndex(self.mode.findData(PRE_ENCODED))
-            if not self.model.currentData():
-                self.model.setItemText(0, f"{info['model']} ({RECORDED_MODEL})")
+            self.folder.blockSignals(True)  # the model chosen for it stays
             self.folder.setFilePath(info["path"])
+            self.folder.blockSignals(False)
+            if self.model.currentData() != info["model"]:  # opened with the model it records
+                self.model.setCurrentIndex(0)
+                self.model.setItemText(0, f"{info['model']} ({RECORDED_MODEL})")
         raster = (info or {}).get("raster")
         self.raster.setText(f"Image: {raster}" if raster else "")
         self.raster.setVisible(bool(raster) and not live)  # live: the raster is the layer chosen above
         self.add_raster_button.setEnabled(bool(raster) and not live)
         self.add_raster_button.setVisible(bool(raster) and not live)
         self.zoom_button.setEnabled(loaded)
+
+
+def _fill(combo: QComboBox, choices: list[tuple[str, str]], chosen: str, keep: int = 0) -> None:
+    """`choices` (label, id) in `combo` after its first `keep` items, `chosen` selected (else the
+    first item), without signalling the change."""
+    combo.blockSignals(True)
+    while combo.count() > keep:
+        combo.removeItem(keep)
+    for label, model_id in choices:
+        combo.addItem(label, model_id)
+    combo.setCurrentIndex(max(0, combo.findData(chosen)))
+    combo.blockSignals(False)

@@ -139,5 +139,7 @@ def test_a_renamed_checkpoint_loads_with_the_model_chosen(dock, demo: dict) -> N
         panel.zoom_button.click()
         click(dock, building.poleOfInaccessibility(0.1)[0].asPoint())
         assert dock.segmentation.bands.fg.size() == 1 and dock.segmentation.bands.result.size() >= 1
+        panel.folder.setFilePath(str(demo["geosam"] / "moved" / "scene"))  # the choice was for the other
+        assert panel.model.currentData() == ""
     finally:
         panel.model.setCurrentIndex(0)

@@ -5,11 +5,11 @@ Every weight is the `transformers` model's own: this module calls its submodules
 layer norms, MLPs, the prompt encoder) and reimplements only the order of the forward pass of
 `SamMaskDecoder` / `Sam2MaskDecoder` and their two-way transformer:
 
-- per chip: the image embedding plus the "no mask" dense embedding, flattened to (h·w, C), and
-  with the positional encoding added; the first block's token→image keys and values (the only
-  image-side projections that do not depend on the prompt: later blocks see keys updated by the
-  tokens, and its image→token queries are met through the tokens' side, below); for SAM 2 the
-  high-resolution features in the order of the upscaling below;
+- per chip: the image embedding plus the "no mask" dense embedding, flattened to (h·w, C); the
+  first block's token→image keys and values (image-side projections that do not depend on the
+  prompt: later blocks see keys updated by the tokens; its image→token queries are not kept, as
+  a point prompt meets them through the tokens' side, below); for SAM 2 the high-resolution
+  features in the order of the upscaling below;
 - per model: the dense positional encoding (h·w, C) and the output tokens;
 - attention between the few prompt tokens (T) and the h·w image rows is computed through the
   tokens' side when T is below the head width d: a head's scores q·kᵀ and its output through
@@ -52,8 +52,6 @@ class PreparedChip:
 
     keys: (h·w, C) image embedding + no-mask embedding, rows in raster order (row-major y, x);
     first_keys, first_values: (heads, h·w, d) the first block's token→image keys and values;
-    keys_with_pe: (h·w, C) keys + the dense positional encoding, the first block's image-side
-    queries and keys;
     high_res: SAM 2's stride-8 and stride-4 features as (h·w, 4, C/4) and (4·h·w, 4, C/8), in the
     order the upscaling produces pixels (see `_blocked`); None for SAM.
     """
@@ -61,13 +59,12 @@ class PreparedChip:
     keys: Tensor
     first_keys: Tensor
     first_values: Tensor
-    keys_with_pe: Tensor
     high_res: tuple[Tensor, Tensor] | None
     size: tuple[int, int]
 
     @property
     def nbytes(self) -> int:
-        tensors = [self.keys, self.first_keys, self.first_values, self.keys_with_pe,
+        tensors = [self.keys, self.first_keys, self.first_values,
                    *(self.high_res or ())]
         return sum(t.nbytes for t in tensors)
 
@@ -152,7 +149,7 @@ class CachedDecoder:
                 s0, s1 = high_res
                 blocked = (_blocked(s1, h, w, 1), _blocked(s0, h, w, 2))
             return PreparedChip(keys, _heads(t2i, t2i.k_proj(with_pe)), _heads(t2i, t2i.v_proj(keys)),
-                                with_pe, blocked, (h, w))
+                                blocked, (h, w))
 
     def decode(self, chip: PreparedChip, multimask: bool, input_points: Tensor | None = None,
                input_labels: Tensor | None = None, input_boxes: Tensor | None = None
@@ -181,7 +178,7 @@ class CachedDecoder:
                 queries = queries + _attend(block.self_attn, q, q, queries)
             queries = block.layer_norm1(queries)
             t2i = block.cross_attn_token_to_image
-            with_pe = chip.keys_with_pe if i == 0 else keys + pe
+            with_pe = keys + pe
             if i == 0:
                 attended = _finish(t2i, _sdpa(t2i, _heads(t2i, t2i.q_proj(queries + tokens)),
                                               chip.first_keys, chip.first_values))
@@ -253,7 +250,8 @@ class _LowRank:
     s·(x Wq_hᵀ + bq_h)(y Wk_hᵀ + bk_h)ᵀ: one side's rows meet a (C, T) matrix made from the other
     side, and its output P_h (y Wv_hᵀ + bv_h) Wo_hᵀ passes through (T, C) per head. With T < d
     these products of the image rows cost H·T instead of H·d multiply-adds per channel.
-    wq, wk: (H, d, C_in); wv_t: (H, C_in, d); wo_t: (H, d, C)."""
+    wq, wk: (H, d, C_in); wv_t: (H, C_in, d); wo_t: (H, d, C); head_bias: (C,) the output bias / H
+    (each head's weights over the tokens sum to 1, so it is added to every head's rows)."""
 
     attention: Any
     out: nn.Linear
@@ -263,6 +261,7 @@ class _LowRank:
     wk: Tensor
     wv_t: Tensor
     wo_t: Tensor
+    head_bias: Tensor | None
 
     @classmethod
     def of(cls, attention: Any) -> _LowRank:
@@ -276,7 +275,8 @@ class _LowRank:
 
         return cls(attention, out, h, d, per_head(attention.q_proj), per_head(attention.k_proj),
                    per_head(attention.v_proj).transpose(1, 2).contiguous(),
-                   out.weight.reshape(-1, h, d).permute(1, 2, 0).contiguous())
+                   out.weight.reshape(-1, h, d).permute(1, 2, 0).contiguous(),
+                   None if out.bias is None else out.bias / h)
 
     def helps(self, tokens: int) -> bool:
         return tokens < self.width
@@ -299,8 +299,7 @@ class _LowRank:
 
     def image_to_tokens(self, query: Tensor, key: Tensor, value: Tensor, residual: Tensor) -> Tensor:
         """Queries (N, C) of image rows over keys and values (T, C) of tokens → their output plus
-        `residual` (N, C). Each head's weights over the tokens sum to 1, so the output bias is added
-        to the rows the weights mix, 1/H of it per head, and the sum is one matrix product."""
+        `residual` (N, C), in one matrix product (the output bias in the rows the weights mix)."""
         a = self.attention
         t, h, n = key.shape[0], self.heads, query.shape[0]
         k = a.k_proj(key).view(t, h, self.width).transpose(0, 1)
@@ -311,8 +310,8 @@ class _LowRank:
         scores = torch.addmm(query_bias, through_queries, query.T).view(h, t, n)
         weights = torch.softmax(scores, dim=1).view(h * t, n).T
         through_out = (v @ self.wo_t).reshape(h * t, -1)
-        if self.out.bias is not None:
-            through_out = through_out + self.out.bias / h
+        if self.head_bias is not None:
+            through_out = through_out + self.head_bias
         return torch.addmm(residual, weights, through_out)
 
 

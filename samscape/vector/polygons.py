@@ -53,7 +53,8 @@ class VectorOptions:
 
 def mask_to_polygons(mask: np.ndarray, transform: Affine,
                      options: VectorOptions = VectorOptions()) -> list[Polygon]:
-    """Polygons of the True pixels of `mask` (H, W), georeferenced by `transform`, largest first.
+    """Polygons of the True pixels of `mask` (H, W), georeferenced by `transform`, largest first
+    (equal areas in the raster order of their first pixel).
 
     Only the mask's bounding box is traced, so the cost follows the object's size, not the chip's.
     """

@@ -22,6 +22,7 @@ from affine import Affine
 # A corner's code: which of its four pixels are 1, as top-left | top-right << 1 | bottom-left << 2
 # | bottom-right << 3. Directions: 0 north (row - 1), 1 east, 2 south, 3 west.
 _NORTH, _EAST, _SOUTH, _WEST = range(4)
+MAX_PIXELS = 1 << 28  # indices are int32, and the ring walk has three per ring edge
 
 
 def _leaving() -> np.ndarray:
@@ -45,6 +46,9 @@ def trace(mask: np.ndarray, transform: Affine) -> np.ndarray:
     of shapely Polygons, in the raster order of their first pixel."""
     from scipy import ndimage  # not at import: commands that trace nothing start without scipy
 
+    if (mask.shape[0] + 2) * (mask.shape[1] + 2) > MAX_PIXELS:
+        raise ValueError(f"a {mask.shape[0]} x {mask.shape[1]} mask is too large to trace "
+                         f"(at most {MAX_PIXELS:,} pixels with its border)")
     stride = mask.shape[1] + 2
     pixels = np.pad(mask != 0, 1).view(np.uint8).ravel()
     corner, direction, end, successor = _edges(pixels, stride)
@@ -145,8 +149,8 @@ def _polygons(vertices: np.ndarray, ring_of: np.ndarray, polygon: np.ndarray, ho
     source[ring_offsets[1:] - 1] = offsets
     cols = (vertices[source] % stride).astype(np.float64)
     rows = (vertices[source] // stride).astype(np.float64)
-    coords = np.column_stack([transform.a * cols + transform.b * rows + transform.c,
-                              transform.d * cols + transform.e * rows + transform.f])
+    coords = np.column_stack([transform.c + cols * transform.a + rows * transform.b,  # GDAL's order
+                              transform.f + cols * transform.d + rows * transform.e])
     polygons = polygon[rings]
     polygon_offsets = np.concatenate([[0], np.flatnonzero(np.diff(polygons)) + 1, [len(rings)]])
     return shapely.from_ragged_array(shapely.GeometryType.POLYGON, coords, (ring_offsets, polygon_offsets))

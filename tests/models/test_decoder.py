@@ -148,7 +148,7 @@ def test_prepared_chip_size() -> None:
     backend = vit_b_width("sam2")
     prepared = backend.prepare(random_features(backend, 5))
     assert isinstance(prepared, PreparedChip)
-    tensors = [prepared.keys, prepared.first_keys, prepared.first_values, prepared.keys_with_pe,
+    tensors = [prepared.keys, prepared.first_keys, prepared.first_values,
                *(prepared.high_res or ())]
     assert prepared.nbytes == sum(t.nbytes for t in tensors) > 0
     assert np.prod(prepared.high_res[1].shape) == 32 * BIG // 4 * BIG // 4  # type: ignore[index]

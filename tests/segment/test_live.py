@@ -211,7 +211,7 @@ def test_decoder_state_is_kept_with_its_chip_and_dropped_with_it(source, encoded
         assert src.cache.nbytes == 2 * both <= src.cache.max_bytes
         again = src.decoder_input(0)
         assert again is not first and all(torch.equal(getattr(again, k), getattr(first, k))
-                                          for k in ("keys", "first_keys", "first_values", "keys_with_pe"))
+                                          for k in ("keys", "first_keys", "first_values"))
     with open_source(encoded, memory_mb=0) as src:  # no memory cache: prepared on every use, kept never
         assert isinstance(src.decoder_input(0), PreparedChip)
         assert src.cache.nbytes == 0 and src.cache.prepared(0) is None
