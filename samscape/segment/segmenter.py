@@ -77,7 +77,8 @@ class Segmenter:
         pixels = PixelPrompts.from_prompts(prompts.to_crs(source.crs), source.grid)
         if pixels.outside(source.grid.width, source.grid.height):
             raise PromptError(
-                f"a prompt lies outside the source; its extent is {source.extent_in(prompts.crs)}"
+                f"a prompt lies outside the source; its extent is {source.extent_in(prompts.crs)}: "
+                "give prompts inside it, and the CRS of their coordinates if it is another (--crs)"
             )
         while True:  # a live source learns which chips are all nodata only when it reads them
             seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)

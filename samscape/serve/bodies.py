@@ -1,22 +1,24 @@
-"""Request bodies of the HTTP API: finite, bounded numbers, bounded sizes, no unknown fields."""
+"""Request bodies of the HTTP API: finite, bounded numbers (JSON numbers only: no true, no "1"),
+bounded sizes, no unknown fields."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..vector import VectorOptions
 
 MAX_POINTS = 200
 PATH = Field(min_length=1, max_length=4096)
 CRS_TEXT = Field(None, description="'EPSG:n', an EPSG code, WKT or PROJ; default: the source's")
-CrsIn = Annotated[str, Field(max_length=10_000)] | Annotated[int, Field(gt=0, lt=2**31)]
+CrsIn = Annotated[str, Field(max_length=10_000)] | Annotated[int, Field(strict=True, gt=0, lt=2**31)]
 MAX_COORD = 1e12  # map units; the Earth is 4e7 m round, so no CRS's coordinates come near
 MAX_VALUE = 3.4e38  # a raster value: float32's range (a wider one overflows when scaled)
-Coord = Annotated[float, Field(ge=-MAX_COORD, le=MAX_COORD)]
-Value = Annotated[float, Field(ge=-MAX_VALUE, le=MAX_VALUE)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+Coord = Annotated[float, Field(strict=True, ge=-MAX_COORD, le=MAX_COORD)]
+Value = Annotated[float, Field(strict=True, ge=-MAX_VALUE, le=MAX_VALUE)]
+Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
+Label = Annotated[int, Field(strict=True, ge=0, le=1, description="1: foreground, 0: background")]
 Box = tuple[Coord, Coord, Coord, Coord]
 
 
@@ -40,7 +42,7 @@ class OpenRequest(Body):
 
 
 class Vectorise(Body):
-    max_polygon_only: bool = False
+    max_polygon_only: bool = Field(False, strict=True)
     vectorize: Literal["pixel", "simplified"] = "pixel"
 
     def options(self) -> VectorOptions:
@@ -50,7 +52,7 @@ class Vectorise(Body):
 class PointIn(Body):
     x: Coord
     y: Coord
-    label: Literal[0, 1] = 1
+    label: Label = 1
 
 
 class SegmentRequest(Vectorise):
@@ -73,8 +75,14 @@ class BoxIn(Body):
 class PreviewRequest(Body):
     x: Coord | None = None
     y: Coord | None = None
-    label: Literal[0, 1] = 1
+    label: Label = 1
     box: Box | None = None
+
+    @model_validator(mode="after")
+    def _whole_point(self) -> PreviewRequest:
+        if (self.x is None) != (self.y is None):
+            raise ValueError("give both x and y of the point, or neither")
+        return self
 
 
 class OutputRequest(Body):
@@ -90,22 +98,23 @@ class EncodeRequest(Body):
 
     raster: str = PATH
     model: str = Field(min_length=1, max_length=200)
-    bands: list[int] | None = Field(None, min_length=1, max_length=3, description="1-based")
+    bands: list[Annotated[int, Field(strict=True)]] | None = Field(None, min_length=1, max_length=3,
+                                                                   description="1-based")
     value_range: tuple[Value, Value] | None = Field(None, description="[default: percentiles]")
     percentiles: tuple[Percent, Percent] = (2.0, 98.0)
-    resolution_scale: float = Field(1.0, gt=0, le=1000, description="pixel size × this")
-    overlap: float = Field(50.0, ge=0, le=90, description="% of a chip shared with the next")
+    resolution_scale: float = Field(1.0, strict=True, gt=0, le=1000, description="pixel size × this")
+    overlap: float = Field(50.0, strict=True, ge=0, le=90, description="% of a chip shared with the next")
     extent: Box | None = Field(None, description="xmin, ymin, xmax, ymax in `extent_crs` "
                                "[default: the whole raster]")
     extent_crs: CrsIn | None = Field(None, description="the CRS of `extent` (e.g. a map's drawn "
                                      "in) [default: the raster's]")
-    batch_size: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+    batch_size: Annotated[int, Field(strict=True, ge=1, le=64)] | Literal["auto"] = Field(
         "auto", description="chips encoded together; auto: the largest that fits and helps on the "
                             "server's device")
 
 
 class PlanRequest(EncodeRequest):
-    measure: bool = Field(False, description="encode a few chips to estimate time and disk size")
+    measure: bool = Field(False, strict=True, description="encode a few chips to estimate time and disk size")
 
 
 class JobRequest(EncodeRequest):

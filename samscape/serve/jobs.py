@@ -23,6 +23,7 @@ from ..models import download as download_model
 from ..models import forget_backends
 from ..settings import EncodeSettings, write_settings_file
 from ..threads import encode_job_threads
+from .wording import shortened
 
 STOP_GRACE_S = 10.0  # a stopped encoding's time to write its manifest before it is killed
 ERROR_PREFIX = "samscape: error: "
@@ -185,7 +186,7 @@ class Jobs:
     def get(self, job_id: str) -> Job:
         with self._lock:
             if job_id not in self._jobs:
-                raise NotFoundError(f"no job {job_id!r}: start one with POST /api/jobs/encode or "
+                raise NotFoundError(f"no job '{shortened(job_id)}': start one with POST /api/jobs/encode or "
                                     "POST /api/models/ID/download")
             return self._jobs[job_id]
 

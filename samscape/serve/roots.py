@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import PathNotAllowedError, PathNotFoundError, SamscapeError, SettingsError
 from ..features import is_feature_folder
 from ..features.storage import is_url
+from .wording import shortened
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".fgb", ".parquet")
@@ -59,15 +60,15 @@ class Roots:
         PathNotAllowedError otherwise, a '..' or '.' part anywhere included."""
         text = url.rstrip("/")
         if any(not c.isprintable() for c in text) or len(text) > PATH_MAX:
-            raise SettingsError(f"URL '{_short(text)}' holds control characters or is too long; give "
+            raise SettingsError(f"URL '{shortened(text)}' holds control characters or is too long; give "
                                 "another URL")
         parts = unquote(urlsplit(text).path).split("/")
         if any(part in ("..", ".") for part in parts):
-            raise PathNotAllowedError(f"'{_short(text)}' contains '..' or '.'; give a plain URL")
+            raise PathNotAllowedError(f"'{shortened(text)}' contains '..' or '.'; give a plain URL")
         if self.any_url or any(text == root or text.startswith(f"{root}/") for root in self.urls):
             return text
         allowed = ", ".join(self.urls) or "none"
-        raise PathNotAllowedError(f"URL '{_short(text)}' is outside the allowed URL roots ({allowed}); "
+        raise PathNotAllowedError(f"URL '{shortened(text)}' is outside the allowed URL roots ({allowed}); "
                                   "start the server with --root for that URL prefix, or with "
                                   "--allow-url-sources")
 
@@ -80,20 +81,20 @@ class Roots:
         try:
             os.fsencode(text)
         except UnicodeEncodeError:
-            raise SettingsError(f"path '{_short(text)}' cannot be encoded as a file name; give "
+            raise SettingsError(f"path '{shortened(text)}' cannot be encoded as a file name; give "
                                 "another path") from None
         if "\0" in text:
-            raise SettingsError(f"path '{_short(text)}' contains a NUL byte; give a path without one")
+            raise SettingsError(f"path '{shortened(text)}' contains a NUL byte; give a path without one")
         if any(len(os.fsencode(name)) > NAME_MAX for name in Path(text).parts):
-            raise SettingsError(f"a name in path '{_short(text)}' is longer than {NAME_MAX} bytes, "
+            raise SettingsError(f"a name in path '{shortened(text)}' is longer than {NAME_MAX} bytes, "
                                 "which no file system holds; give a shorter name")
         try:
             given = Path(text).expanduser()
         except RuntimeError:  # ~user of an unknown user
-            raise PathNotFoundError(f"no such user in '{_short(text)}'; give a path inside "
+            raise PathNotFoundError(f"no such user in '{shortened(text)}'; give a path inside "
                                     f"{self.describe()}") from None
         if ".." in given.parts:
-            raise PathNotAllowedError(f"'{_short(text)}' contains '..'; give a path inside "
+            raise PathNotAllowedError(f"'{shortened(text)}' contains '..'; give a path inside "
                                       f"{self.describe()}")
         joined = given if given.is_absolute() else self.paths[0] / given
         try:
@@ -101,13 +102,13 @@ class Roots:
                 raise OSError(errno.ENAMETOOLONG, "too long")
             resolved = joined.resolve()
         except (OSError, RuntimeError):  # too long, or a symlink loop (RuntimeError before 3.13)
-            raise SettingsError(f"path '{_short(text)}' cannot be resolved: it is longer than "
+            raise SettingsError(f"path '{shortened(text)}' cannot be resolved: it is longer than "
                                 f"{PATH_MAX} bytes or holds a symlink loop; give another path") from None
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.paths):
-            raise PathNotAllowedError(f"'{_short(text)}' is outside the allowed roots {self.describe()}; "
+            raise PathNotAllowedError(f"'{shortened(text)}' is outside the allowed roots {self.describe()}; "
                                       "start the server with --root for that folder")
         if len(os.fsencode(resolved)) >= PATH_MAX:
-            raise SettingsError(f"path '{_short(text)}' resolves to more than {PATH_MAX} bytes; "
+            raise SettingsError(f"path '{shortened(text)}' resolves to more than {PATH_MAX} bytes; "
                                 "give a shorter path")
         return resolved
 
@@ -116,9 +117,10 @@ class Roots:
         files and entries that resolve outside the roots are left out."""
         folder = self.resolve(path) if path is not None else self.paths[0]
         if not folder.exists():
-            raise PathNotFoundError(f"no such folder '{_short(str(path))}'; give a folder to list")
+            raise PathNotFoundError(f"no such folder '{shortened(str(path))}'; give a folder to list")
         if not folder.is_dir():
-            raise PathNotFoundError(f"'{_short(str(path))}' is a file, not a folder; give a folder to list")
+            raise PathNotFoundError(f"'{shortened(str(path))}' is a file, not a folder; give a folder "
+                                    "to list")
         entries = []
         for child in sorted(folder.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower())):
             if child.name.startswith("."):
@@ -137,7 +139,7 @@ class Roots:
 def _url_root(url: str) -> str:
     root = url.rstrip("/")
     if any(part in ("..", ".", "") for part in root.split("://", 1)[1].split("/")):
-        raise SettingsError(f"URL root '{_short(url)}' is not a plain URL prefix; give e.g. "
+        raise SettingsError(f"URL root '{shortened(url)}' is not a plain URL prefix; give e.g. "
                             "s3://bucket/prefix")
     return root
 
@@ -147,9 +149,3 @@ def _kind(path: Path) -> str:
         return "features" if is_feature_folder(path) else "folder"
     suffix = path.suffix.lower()
     return "raster" if suffix in RASTER_SUFFIXES else "layer" if suffix in LAYER_SUFFIXES else "file"
-
-
-def _short(text: str, keep: int = 100) -> str:
-    """`text` for a one-line message: control characters escaped, cut after `keep` characters."""
-    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:keep])
-    return shown if len(text) <= keep else f"{shown}… ({len(text)} characters)"

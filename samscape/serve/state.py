@@ -20,6 +20,7 @@ from ..raster import ValueRange
 from .copilot import ChipCosts
 from .jobs import EncodeProgress, Jobs
 from .roots import Roots
+from .wording import shortened
 
 if TYPE_CHECKING:
     from ..segment import Session
@@ -67,7 +68,8 @@ class Sources:
             return self._open_url(self.roots.resolve_url(path), model, raster)
         resolved = self.roots.resolve(path)
         if not resolved.exists():
-            raise PathNotFoundError(f"no such file or folder '{path}'; give a feature folder or a raster")
+            raise PathNotFoundError(f"no such file or folder '{shortened(str(path))}'; give a feature "
+                                    "folder or a raster")
         progress = EncodeProgress()
         if resolved.is_dir():
             source = open_source(resolved, model, device=self.device)
@@ -109,7 +111,8 @@ class Sources:
     def get(self, source_id: str) -> LoadedSource:
         with self._lock:
             if source_id not in self._open:
-                raise NotFoundError(f"no open source {source_id!r}: open one with POST /api/sources")
+                raise NotFoundError(f"no open source '{shortened(source_id)}': open one with POST "
+                                    "/api/sources")
             return self._open[source_id]
 
     def items(self) -> list[tuple[str, LoadedSource]]:
@@ -179,7 +182,8 @@ class Sessions:
     def get(self, session_id: str) -> tuple[LoadedSource, Session]:
         with self._lock:
             if session_id not in self._sessions:
-                raise NotFoundError(f"no session {session_id!r}: start one with POST /api/sessions")
+                raise NotFoundError(f"no session '{shortened(session_id)}': start one with POST "
+                                    "/api/sessions")
             source_id, session = self._sessions[session_id]
         return self.sources.get(source_id), session
 

@@ -65,7 +65,8 @@ async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
               for e in cast(RequestValidationError, exc).errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = ".".join(str(part) for part in first["loc"][1:]) or "body"
+    where = "body" if first.get("type") == "json_invalid" else \
+        ".".join(str(part) for part in first["loc"][1:]) or "body"
     return JSONResponse({"detail": f"{where}: {first['msg']}", "errors": errors}, status_code=422)
 
 

@@ -30,3 +30,9 @@ def page_words(message: str) -> str:
     for pattern, words in PAGE_PHRASES:
         text = pattern.sub(words, text)
     return FLAG.sub(lambda m: PAGE_FIELDS.get(m[1], m[0]), text)
+
+
+def shortened(text: str, keep: int = 100) -> str:
+    """`text` for a one-line message: control characters escaped, cut after `keep` characters."""
+    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text[:keep])
+    return shown if len(text) <= keep else f"{shown}… ({len(text)} characters)"

@@ -41,11 +41,30 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
         if not Path(path).exists() and "://" not in str(path) and not str(path).startswith("/vsi"):
             raise RasterReadError(f"no such file or folder: '{path}'; give a feature folder, or a "
                                   "raster with --model")
+        unreadable = _not_a_raster(path)
+        if unreadable:
+            raise FeatureFolderError(f"'{path}' is neither a feature folder nor a raster GDAL reads "
+                                     f"({unreadable}); give a folder made by 'samscape encode', or a raster")
         raise SettingsError(
             f"'{path}' is a raster: segmenting it live needs a model, e.g. --model "
             "sam-vit-base (see 'samscape models list'); or give a feature folder"
         )
     return LiveSource(str(path), model=model, device=device, memory_mb=memory_mb, **live)
+
+
+def _not_a_raster(path: str | os.PathLike) -> str | None:
+    """Why GDAL cannot open the local file `path` as a raster (e.g. a vector layer), or None
+    (it can, or `path` is not a local file)."""
+    if not Path(path).is_file():
+        return None
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path):
+            return None
+    except RasterioIOError as exc:
+        return str(exc).splitlines()[0].rstrip(".") if str(exc) else "not a raster"
 
 
 RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img", ".png", ".jpg", ".nc")

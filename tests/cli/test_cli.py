@@ -68,7 +68,7 @@ def test_validate_names_missing_chip(make_raster, tmp_path):
         (["encode", "{raster}", "{out}", "--model", TINY, "--extent", "0,0,1,1"], "does not intersect"),
         (["encode", "{raster}", "{out}", "--model", TINY, "--range", "9,1"], "--range MIN,MAX"),
         (["encode", "{raster}", "{out}", "--model", "sam-vit-base"], "samscape models import"),
-        (["encode", "{nocrs}", "{out}", "--model", TINY], "has no CRS; pass --crs"),
+        (["encode", "{nocrs}", "{out}", "--model", TINY], "has no CRS; name it when encoding (--crs"),
         (["encode", "{raster}", "{out}", "--settings", "{badsettings}"], "unknown key(s) colour"),
         (["info", "{raster_dir}"], "is not a feature folder"),
         (["models", "download", "sam-vit-base"], "could not be downloaded"),

@@ -88,6 +88,26 @@ def test_huge_coordinates_are_a_4xx(served: Served, huge: float) -> None:
         _one_line_4xx(response)
 
 
+def test_numbers_must_be_json_numbers_and_points_whole(served: Served) -> None:
+    http = served.http
+    source = http.post("/api/sources", json={"path": "features"}).json()["id"]
+    session = http.post("/api/sessions", json={"source": source}).json()["id"]
+    xmin, ymin, xmax, ymax = http.get(f"/api/sources/{source}").json()["extent"]
+    x, y = (xmin + xmax) // 2, (ymin + ymax) / 2
+    for body, field in (({"x": x, "y": y, "label": True}, "label"), ({"x": x, "y": y, "label": 1.0}, "label"),
+                        ({"x": True, "y": y}, "x"), ({"x": str(x), "y": y}, "x")):
+        assert _one_line_4xx(http.post(f"/api/sessions/{session}/points", json=body)).startswith(field)
+    assert "both x and y" in _one_line_4xx(http.post(f"/api/sessions/{session}/preview", json={"x": x}))
+    plan = {"raster": "scene.tif", "model": "demo"}
+    for extra in ({"overlap": "50"}, {"bands": [True]}, {"measure": 1}, {"batch_size": 2.0}):
+        _one_line_4xx(http.post("/api/copilot/plan", json={**plan, **extra}))
+    assert http.post(f"/api/sessions/{session}/points", json={"x": int(x), "y": y}).status_code == 200
+    broken = http.post(f"/api/sessions/{session}/points", content=b"{not json",
+                       headers={"content-type": "application/json"})
+    assert _one_line_4xx(broken).startswith("body: JSON decode error")
+    assert len(_one_line_4xx(http.get("/api/sessions/" + "9" * 5000))) < 300
+
+
 @pytest.mark.parametrize("crs", ["EPSG:bogus", "EPSG:99999999", "+proj=nope", "EPSG:-1"])
 def test_an_unknown_crs_is_a_4xx(served: Served, crs: str) -> None:
     http = served.http
