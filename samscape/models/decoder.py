@@ -64,8 +64,7 @@ class PreparedChip:
 
     @property
     def nbytes(self) -> int:
-        tensors = [self.keys, self.first_keys, self.first_values,
-                   *(self.high_res or ())]
+        tensors = [self.keys, self.first_keys, self.first_values, *(self.high_res or ())]
         return sum(t.nbytes for t in tensors)
 
 

@@ -5,8 +5,9 @@ Every pixel edge between a 1 and a 0 pixel is an edge of a ring, walked with the
 left. A pixel corner where only diagonal pixels are 1 (a saddle) has two rings through it: when
 the two 1 pixels belong to one part, the rings turn around the 0 pixel, so that part gets an
 exterior and a hole that touch at the corner (GDAL's valid form); otherwise they turn around the
-1 pixels, and the two parts stay two polygons. The rings are the cycles of the edges' successors
-(`scipy.sparse.csgraph`), kept at their corners only.
+1 pixels, and the two parts stay two polygons. A ring edge joins two corners where a boundary
+turns; the rings are the cycles of the edges' successors, found in one depth-first walk
+(`scipy.sparse.csgraph`).
 
 Result: GDAL's rings exactly (same vertices, start at the ring's first corner in raster order,
 exterior counter-clockwise in (column, row), holes after it in the order of their first corner);
