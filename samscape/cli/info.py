@@ -26,7 +26,7 @@ def _model_mismatch(features: FeatureFolder) -> str | None:
 
 
 @click.command("info")
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder")
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON object.")
 @click.option("--model", "model_id", help="A Geo-SAM folder: the model whose weights encoded it (e.g. an "
               "imported checkpoint) [default: from its checkpoint name]; a samscape folder brings its own.")

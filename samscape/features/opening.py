@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import FeatureFolderError, SettingsError
+from ..errors import FeatureFolderError, PathNotFoundError, SettingsError
 from .folder import FeatureFolder
 from .geosam.folder import GeosamFolder
 from .geosam.manifest import is_geosam_folder, is_geosam_v1_folder
@@ -25,6 +25,8 @@ def open_folder(path: str | os.PathLike, model: str | None = None) -> FeatureFol
     if is_url(path):
         return _checked(FeatureFolder.open(path), path, model)
     folder = Path(path)
+    if not folder.exists():
+        raise PathNotFoundError(f"no such folder '{folder}'; give a feature folder made by 'samscape encode'")
     if is_geosam_folder(folder):
         return GeosamFolder.open(folder, model)
     if not (folder / MANIFEST).is_file():

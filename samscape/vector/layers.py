@@ -87,6 +87,9 @@ def split_layer(path: str | os.PathLike) -> tuple[Path, str | None]:
     """(file, layer name) of 'file.gpkg:layer'; (path, None) without a layer name. A Windows drive
     letter ('C:\\x.gpkg') is part of the file; a layer name is only for a GeoPackage."""
     text = os.fspath(path)
+    if text.endswith(":") and Path(text[:-1]).suffix.lower() in DRIVERS:
+        raise OutputLayerError(f"'{text}' names no layer after ':'; give '{text}LAYER', or "
+                               f"'{text[:-1]}' for its default layer")
     match = _NAMED.match(text)
     if not match or match["ext"].lower() not in DRIVERS:
         return Path(text), None
