@@ -23,7 +23,7 @@ from ..errors import ClusterError, SamscapeError
 from ..features import FEATURES_DIR, ChipRecord, FolderState
 from ..features.temporaries import abandoned
 from ..features.writer import CHIP_TEMPORARY
-from ..models import load_backend
+from ..models import load_architecture
 from ..planning import EncodePlan, Start
 from ..raster import RasterSource
 from ..settings import EncodeSettings
@@ -40,9 +40,9 @@ IN_FLIGHT_PER_THREAD = 2
 
 
 def planning_backend(settings: EncodeSettings) -> Any:
-    """The model the client plans with: on the CPU (it never encodes), so that a local cluster's
-    workers have the GPUs to themselves."""
-    return load_backend(settings.model, "cpu")
+    """The model the client plans with: its architecture without its weights (it never encodes),
+    so that the client reads no gigabytes and a local cluster's workers have the GPUs to themselves."""
+    return load_architecture(settings.model)
 
 
 def encode_on(cluster: Cluster, source: RasterSource, plan: EncodePlan, settings: EncodeSettings,

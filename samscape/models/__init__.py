@@ -28,11 +28,12 @@ from .store import (
 if TYPE_CHECKING:
     from .backend import ModelInfo, SamBackend, autocast_dtype, pick_device
     from .decoder import PreparedChip
-    from .loading import load_backend
+    from .loading import load_architecture, load_backend
     from .preprocess import Preprocessing
 
 _LAZY = {"ModelInfo": "backend", "SamBackend": "backend", "autocast_dtype": "backend",
          "pick_device": "backend", "PreparedChip": "decoder", "load_backend": "loading",
+         "load_architecture": "loading",
          "Preprocessing": "preprocess"}
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "import_model",
     "imported_ids",
     "known_ids",
+    "load_architecture",
     "load_backend",
     "model_path",
     "pick_device",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
@@ -28,6 +29,8 @@ from .store import (
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
+
+T = TypeVar("T")
 
 
 def load_backend(model_id: str, device: str = "auto", download_missing: bool = True
@@ -70,14 +73,42 @@ def _load_builtin(spec: ModelSpec, dev: torch.device) -> SamBackend:
     return SamBackend(spec, model, info, dev)
 
 
+def load_architecture(model_id: str) -> SamBackend:
+    """The model as planning needs it (input size, preprocessing, feature shapes, provenance): for
+    a model in the store, its architecture from the stored config on the meta device, without
+    reading its weights, so that a client planning a cluster's encoding loads no gigabytes; such
+    a backend cannot encode. Built-in models, and models not in the store yet (downloaded first),
+    load as `load_backend` loads them, on the CPU."""
+    spec = get_spec(model_id)
+    record = None if spec.builtin else provenance(model_id)
+    if record is None:
+        return load_backend(model_id, "cpu")
+    path = model_path(model_id)
+    model_class = _model_class(spec.family)
+    config = _stored(spec, path, lambda: model_class.config_class.from_pretrained(path))
+    with torch.device("meta"):
+        model = model_class(config)
+    return _stored_backend(spec, model, record, torch.device("meta"))
+
+
 def _load_stored(spec: ModelSpec, path: Path, record: dict, dev: torch.device) -> SamBackend:
+    with BUILD_LOCK:
+        model = _stored(spec, path, lambda: _model_class(spec.family).from_pretrained(path))
+    return _stored_backend(spec, model, record, dev)
+
+
+def _stored(spec: ModelSpec, path: Path, read: Callable[[], T]) -> T:
+    """`read()` of the store's folder `path`; ModelStoreError, with the fix, when it fails."""
     try:
-        with BUILD_LOCK:
-            model = _model_class(spec.family).from_pretrained(path)
+        return read()
     except Exception as exc:  # safetensors, JSON and transformers raise many kinds for bad files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelStoreError(f"model {spec.id!r} in the store cannot be loaded from '{path}' "
                               f"({reason}); {refetch_hint(spec.id)}") from None
+
+
+def _stored_backend(spec: ModelSpec, model: PreTrainedModel, record: dict, dev: torch.device
+                    ) -> SamBackend:
     spec = replace(spec, input_size=config_input_size(model.config.to_dict()))
     info = ModelInfo(spec.id, spec.family, record.get("repository"), record.get("revision"),
                      record["weights_sha256"], spec.input_size)

@@ -17,6 +17,7 @@ from samscape.models import (
     get_spec,
     import_folder,
     imported_ids,
+    load_architecture,
     load_backend,
     model_path,
     remove,
@@ -93,6 +94,26 @@ def test_import_round_trip(saved: dict[str, Path], source: str, model_id: str) -
     batch = chips()
     assert_same_features(loaded.encode(batch, mixed_precision=False),
                          original.encode(batch, mixed_precision=False))
+
+
+@pytest.mark.parametrize("source", ["tiny-random-sam", "tiny-random-sam2"])
+def test_architecture_plans_as_the_loaded_model_without_its_weights(saved: dict[str, Path],
+                                                                    source: str) -> None:
+    import_folder(saved[source], "planned")
+    weights = model_path("planned") / "model.safetensors"
+    assert weights.is_file()
+    weights.write_bytes(b"not read")
+
+    architecture = load_architecture("planned")
+
+    assert {p.device.type for p in architecture.model.parameters()} == {"meta"}
+    original = load_backend(source, device="cpu")
+    assert architecture.feature_shapes() == original.feature_shapes()
+    assert architecture.preprocessing == original.preprocessing
+    assert architecture.info.weights_sha256 == json.loads(
+        (model_path("planned") / PROVENANCE).read_text())["weights_sha256"]
+    assert architecture.info.input_size == 256
+    assert load_architecture(source).model is original.model  # built-in: the loaded model
 
 
 def test_import_twice_is_refused(saved: dict[str, Path]) -> None:
