@@ -28,7 +28,7 @@ from .store import (
 )
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
+    from transformers import PretrainedConfig, PreTrainedModel
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ def load_architecture(model_id: str) -> SamBackend:
         return load_backend(model_id, "cpu")
     path = model_path(model_id)
     model_class = _model_class(spec.family)
-    config = _stored(spec, path, lambda: model_class.config_class.from_pretrained(path))
+    config = _stored(spec, path, lambda: _config_class(spec.family).from_pretrained(path))
     with torch.device("meta"):
         model = model_class(config)
     return _stored_backend(spec, model, record, torch.device("meta"))
@@ -134,10 +134,14 @@ def _model_class(family: str) -> type[PreTrainedModel]:
     return Sam2Model if family == "sam2" else SamModel
 
 
-def _build_tiny(spec: ModelSpec) -> tuple[PreTrainedModel, str]:
+def _config_class(family: str) -> type[PretrainedConfig]:
     from transformers import Sam2Config, SamConfig
 
-    config = (Sam2Config if spec.family == "sam2" else SamConfig)(**spec.tiny)
+    return Sam2Config if family == "sam2" else SamConfig
+
+
+def _build_tiny(spec: ModelSpec) -> tuple[PreTrainedModel, str]:
+    config = _config_class(spec.family)(**spec.tiny)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model = _model_class(spec.family)(config)
