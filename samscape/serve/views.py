@@ -82,7 +82,8 @@ def result_json(result: SegmentResult, crs: CRS) -> dict:
 
 
 def session_json(session_id: str, session: Session) -> dict:
-    """A session's prompts, current result and output layer, in the session's CRS."""
+    """A session's prompts, current result and output layer (its file, and its layer name in a
+    GeoPackage), in the session's CRS."""
     prompts, result, layer = session.prompts, session.result, session.layer
     return {
         "id": session_id, "crs": crs_label(session.crs),
@@ -90,6 +91,7 @@ def session_json(session_id: str, session: Session) -> dict:
         "box": None if prompts.box is None else list(prompts.box),
         "result": None if result is None else result_json(result, session.crs),
         "output": None if layer is None else str(layer.path),
+        "output_layer": None if layer is None or layer.driver != "GPKG" else layer.layer_name,
         "output_crs": None if layer is None else crs_label(layer.crs),
         "saved_groups": session.saved_groups,
     }

@@ -192,9 +192,9 @@ def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Pag
     page.fill("#output-path", "crs_test")
     _live(page)
     _load(page, "scene.tif")  # nothing saved: the layer is not fixed to this CRS yet
-    expect(page.locator("#output-status")).to_contain_text("crs_test.gpkg (EPSG:32633)")
+    expect(page.locator("#output-status")).to_contain_text("crs_test.gpkg:crs_test (EPSG:32633)")
     _load(page, "polar.tif")
-    expect(page.locator("#output-status")).to_have_text("saving to crs_test.gpkg (EPSG:3413)")
+    expect(page.locator("#output-status")).to_have_text("saving to crs_test.gpkg:crs_test (EPSG:3413)")
     page.keyboard.press("Tab")
     page.keyboard.press("Tab")  # box
     _drag_box(page, (origin[0] + 20, origin[1] - 108, origin[0] + 108, origin[1] - 20))
@@ -204,7 +204,7 @@ def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Pag
 
     _load(page, "scene.tif")
     output = page.locator("#output-status")
-    expect(output).to_contain_text("crs_test_32633.gpkg (EPSG:32633)")
+    expect(output).to_contain_text("crs_test_32633.gpkg:crs_test_32633 (EPSG:32633)")
     expect(output).to_contain_text("crs_test.gpkg is in EPSG:3413")
     expect(page.locator("#saved")).to_be_hidden()  # the new layer has nothing yet
     page.keyboard.press("Tab")  # points
@@ -223,7 +223,7 @@ def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Pag
     # the polar layer chosen on purpose: kept, with a clear word that polygons are reprojected
     page.click("#browse-output")
     _picker_entry(page, "crs_test.gpkg").click()
-    expect(output).to_contain_text("crs_test.gpkg (EPSG:3413)")
+    expect(output).to_contain_text("crs_test.gpkg:crs_test (EPSG:3413)")
     expect(output).to_contain_text("reprojected from EPSG:32633")
     before = set(_groups(polar_layer)["group_id"])
     water = _largest(scene, "water")
@@ -232,7 +232,7 @@ def test_a_source_in_another_crs_never_keeps_the_output_layer_silently(page: Pag
     drawn = _result(page)
     page.keyboard.press("S")
     expect(page.locator("#saved-rows tr")).to_have_count(2)
-    expect(output).to_contain_text("to crs_test.gpkg, reprojected into EPSG:3413")
+    expect(output).to_contain_text("to crs_test.gpkg:crs_test, reprojected into EPSG:3413")
     shot(page, "reprojected-layer")
     layer = _groups(polar_layer)
     assert layer.crs.to_epsg() == 3413

@@ -117,13 +117,15 @@ def test_a_shapefile_downloads_as_a_zip_and_options_retrace(
 def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
         client: TestClient, source_id: str, scene, largest, root: Path) -> None:
     first = _session(client, source_id, output="wgs.geojson", crs="EPSG:4326")
-    assert first["output_crs"] == "EPSG:4326"
+    assert first["output_crs"] == "EPSG:4326" and first["output_layer"] is None
     # a point in the source's CRS read as EPSG:4326 is far outside: refused, nothing changes
     refused = client.post(f"/api/sessions/{first['id']}/points", json=_point(scene, largest("building")))
     assert refused.status_code == 400
     assert client.get(f"/api/sessions/{first['id']}").json()["points"] == []
     second = _session(client, source_id)
     before = (root / "scene_truth.gpkg").read_bytes()
+    named = client.put(f"/api/sessions/{second['id']}/output", json={"path": "new.gpkg:roads"}).json()
+    assert Path(named["output"]).name == "new.gpkg" and named["output_layer"] == "roads"
     state = client.put(f"/api/sessions/{second['id']}/output", json={"path": "scene_truth.gpkg:truth"})
     assert state.status_code == 400 and "schema" in state.json()["detail"]
     assert client.put(f"/api/sessions/{second['id']}/output", json={"path": "../x.gpkg"}).status_code == 403

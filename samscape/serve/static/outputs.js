@@ -38,8 +38,13 @@ async function putOutput(path) {
   return answer;
 }
 
+/** The output as the user names it: `file.gpkg:layer` in a GeoPackage, else the file. */
+function outputName(shown) {
+  return baseName(shown.output) + (shown.output_layer ? `:${shown.output_layer}` : "");
+}
+
 function showOutput(shown, note = "") {
-  const where = `saving to ${baseName(shown.output)} (${shown.output_crs})`;
+  const where = `saving to ${outputName(shown)} (${shown.output_crs})`;
   if (shown.output_crs === shown.crs) say("output-status", note + where, note ? "warn" : "ok");
   else say("output-status", `${note}${where}; polygons are reprojected from ${shown.crs} ` +
            "(area_m2 stays in square metres)", "warn");
@@ -77,7 +82,7 @@ export async function save() {
     drawSession(saved.session);
     const into = saved.session.output_crs === saved.session.crs ? "" : `, reprojected into ${saved.session.output_crs}`;
     say("output-status", `saved ${saved.polygons} polygon${saved.polygons === 1 ? "" : "s"} to ` +
-        `${baseName(saved.session.output)}${into}`, "ok");
+        `${outputName(saved.session)}${into}`, "ok");
     await refreshSaved();
   } catch (e) { say("output-status", e.message, "error"); }
 }
