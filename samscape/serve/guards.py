@@ -72,8 +72,8 @@ class Guard:
     def check_host(self, host: str | None) -> None:
         if self.hosts is not None and (host is None or host_name(host) not in self.hosts):
             allowed = ", ".join(sorted(self.hosts))
-            shown = None if host is None else host[:200]
-            raise HostNotAllowedError(f"this server does not serve Host {shown!r}; open it as one of "
+            shown = "a request without a Host header" if host is None else f"Host {host[:200]!r}"
+            raise HostNotAllowedError(f"this server does not serve {shown}; open it as one of "
                                       f"{allowed} (a web page naming another host is refused)")
 
     def check_origin(self, scope, headers: dict[str, str]) -> None:
