@@ -138,15 +138,19 @@ class Layers:
 
     def __init__(self, roots: Roots) -> None:
         self.roots = roots
-        self._layers: weakref.WeakValueDictionary[Path, OutputLayer] = weakref.WeakValueDictionary()
+        self._layers: weakref.WeakValueDictionary[str | Path, OutputLayer] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def get(self, path: str, crs: CRS) -> OutputLayer:
         """The layer at `path` under the roots: an existing file keeps its CRS, a new one gets
         `crs` (that of the first session to choose it among those holding it now)."""
         from ..vector import OutputLayer
+        from ..vector.layers import split_layer
 
-        resolved = self.roots.resolve(path)
+        file, layer_name = split_layer(path)  # the file is what must lie under the roots
+        resolved: str | Path = self.roots.resolve(file)
+        if layer_name is not None:
+            resolved = f"{resolved}:{layer_name}"
         with self._lock:
             layer = self._layers.get(resolved)
             if layer is None:

@@ -136,6 +136,23 @@ def test_paths_stay_under_the_roots(client: TestClient, root: Path, tmp_path: Pa
     assert client.get("/api/sources/99").status_code == 404
 
 
+def test_an_output_linked_outside_the_roots_is_refused_with_or_without_a_layer(
+        client: TestClient, root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.gpkg"
+    link = root / "link.gpkg"
+    link.symlink_to(outside)
+    try:
+        sid = client.post("/api/sessions", json={"source": _opened(client)["id"]}).json()["id"]
+        for path in ("link.gpkg", "link.gpkg:objects"):
+            response = client.put(f"/api/sessions/{sid}/output", json={"path": path})
+            assert response.status_code == 403 and "--root" in response.text, (path, response.text)
+            refused = client.post("/api/sessions", json={"source": _opened(client)["id"], "output": path})
+            assert refused.status_code == 403, (path, refused.text)
+    finally:
+        link.unlink()
+    assert not outside.exists()
+
+
 def test_live_mode_encodes_on_demand(client: TestClient, scene, largest) -> None:
     info = _opened(client, "scene.tif", model="demo")
     assert info["mode"] == "live" and info["encoded"] == 0
