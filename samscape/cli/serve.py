@@ -93,7 +93,7 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
     sources = Sources(allowed, device)
     try:
         if source is not None:
-            sources.open(source if remote else str(Path(source).resolve()), model)
+            sources.keep(sources.open(source if remote else str(Path(source).resolve()), model))
     except BaseException:
         sock.close()
         raise

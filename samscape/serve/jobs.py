@@ -7,7 +7,6 @@ decoder's core, and every click would wait for them."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ from ..models import download as download_model
 from ..models import forget_backends
 from ..settings import EncodeSettings, write_settings_file
 from ..threads import encode_job_threads
+from .ids import new_id
 from .wording import shortened
 
 STOP_GRACE_S = 10.0  # a stopped encoding's time to write its manifest before it is killed
@@ -87,12 +87,11 @@ class Job:
 
 
 class Jobs:
-    """Background tasks by id ('1', '2', ...), one thread each (and one child process for an
+    """Background tasks by random id, one thread each (and one child process for an
     encoding); `stop_all` stops the encodings when the server stops."""
 
     def __init__(self) -> None:
         self._jobs: dict[str, Job] = {}
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._processes: dict[str, subprocess.Popen] = {}
         self._stopping = False
@@ -167,7 +166,7 @@ class Jobs:
 
     def _start(self, kind: str, about: dict, result: dict, work: Callable[[Job], None]) -> Job:
         with self._lock:
-            job = Job(str(next(self._ids)), kind, about, result)
+            job = Job(new_id(self._jobs), kind, about, result)
             self._jobs[job.id] = job
         threading.Thread(target=self._run, args=(job, work), daemon=True,
                          name=f"samscape-{kind}-{job.id}").start()

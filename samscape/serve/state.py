@@ -4,7 +4,6 @@ pyogrio, rio-tiler) load with the first source, so the server starts without the
 
 from __future__ import annotations
 
-import itertools
 import threading
 import weakref
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..features.storage import is_url
 from ..geo import norm_crs
 from ..raster import ValueRange
 from .copilot import ChipCosts
+from .ids import new_id
 from .jobs import EncodeProgress, Jobs
 from .roots import Roots
 from .wording import shortened
@@ -50,13 +50,13 @@ class LoadedSource:
 
 
 class Sources:
-    """The sources a server has open, by id ('1', '2', ...); thread-safe."""
+    """The sources a server has open, by random id; thread-safe."""
 
     def __init__(self, roots: Roots, device: str = "auto") -> None:
         self.roots = roots
         self.device = device
         self._open: dict[str, LoadedSource] = {}
-        self._ids = itertools.count(1)
+        self._kept: set[str] = set()
         self._lock = threading.Lock()
 
     def open(self, path: str, model: str | None = None, raster: str | None = None) -> str:
@@ -104,7 +104,7 @@ class Sources:
 
     def _add(self, opened: LoadedSource) -> str:
         with self._lock:
-            source_id = str(next(self._ids))
+            source_id = new_id(self._open)
             self._open[source_id] = opened
         return source_id
 
@@ -119,12 +119,21 @@ class Sources:
         with self._lock:
             return list(self._open.items())
 
+    def keep(self, source_id: str) -> None:
+        """Keep `source_id` open when its last session ends (the source a server starts with)."""
+        self._kept.add(source_id)
+
     def close(self, source_id: str) -> None:
         item = self.get(source_id)
         with self._lock:
             self._open.pop(source_id, None)
-        with item.lock:
-            item.source.close()
+        _shut(item)
+
+    def release(self, source_id: str) -> LoadedSource | None:
+        """Forget `source_id`, whose last session ended, unless it is kept; the caller shuts what
+        this returns (`_shut`)."""
+        with self._lock:
+            return None if source_id in self._kept else self._open.pop(source_id, None)
 
     def close_all(self) -> None:
         for source_id in list(self._open):
@@ -159,14 +168,22 @@ class Layers:
             return layer
 
 
+def _no_session(session_id: str) -> NotFoundError:
+    return NotFoundError(f"no session '{shortened(session_id)}': start one with POST /api/sessions")
+
+
+def _shut(item: LoadedSource) -> None:
+    with item.lock:
+        item.source.close()
+
+
 class Sessions:
-    """Segmentation sessions by id ('1', '2', ...): one per browser tab, on an open source."""
+    """Segmentation sessions by random id: one per browser tab, on an open source."""
 
     def __init__(self, sources: Sources, layers: Layers) -> None:
         self.sources = sources
         self.layers = layers
         self._sessions: dict[str, tuple[str, Session]] = {}
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def create(self, source_id: str, output: str | None = None, crs: str | int | None = None,
@@ -179,22 +196,28 @@ class Sessions:
         if output is not None:
             session.set_layer(self.layers.get(output, session.crs))
         with self._lock:
-            session_id = str(next(self._ids))
+            self.sources.get(source_id)  # not released meanwhile: releases happen under this lock
+            session_id = new_id(self._sessions)
             self._sessions[session_id] = (source_id, session)
         return session_id
 
     def get(self, session_id: str) -> tuple[LoadedSource, Session]:
         with self._lock:
             if session_id not in self._sessions:
-                raise NotFoundError(f"no session '{shortened(session_id)}': start one with POST "
-                                    "/api/sessions")
+                raise _no_session(session_id)
             source_id, session = self._sessions[session_id]
         return self.sources.get(source_id), session
 
     def close(self, session_id: str) -> None:
-        self.get(session_id)
+        """End the session; its source closes with its last session unless the server keeps it."""
         with self._lock:
-            self._sessions.pop(session_id, None)
+            if session_id not in self._sessions:
+                raise _no_session(session_id)
+            source_id, _ = self._sessions.pop(session_id)
+            unused = all(other != source_id for other, _ in self._sessions.values())
+            released = self.sources.release(source_id) if unused else None
+        if released is not None:
+            _shut(released)
 
     def layer_of(self, session_id: str) -> OutputLayer:
         layer = self.get(session_id)[1].layer

@@ -281,3 +281,58 @@ def test_a_grid_past_the_listing_limit_draws_the_chips_in_view(page: Page, serve
     page.evaluate(_FIT, list(chips.chip(len(chips) - 1).footprint.bounds))
     page.wait_for_function(f"() => ({_CHIPS_DRAWN})().some(([id]) => id === {len(chips) - 1})")
     assert 0 not in dict(page.evaluate(_CHIPS_DRAWN))
+
+
+def test_a_reload_reopens_the_tabs_source_and_layer_and_a_replaced_source_closes(
+        page: Page, served: Served) -> None:
+    open_app(page, served.url)
+    _load(page, "features")
+    first = page.evaluate("() => samscapeApp.source.id")
+    _live(page)
+    _load(page, "scene.tif")
+    live = page.evaluate("() => samscapeApp.source.id")
+    open_ids = [s["id"] for s in httpx.get(f"{served.url}api/sources").json()["sources"]]
+    assert first not in open_ids and live in open_ids  # its last session ended with the switch
+    page.fill("#output-path", "reloaded")
+    page.select_option("#output-format", ".geojson")
+    page.click("#use-output")
+    expect(page.locator("#output-status")).to_have_text("saving to reloaded.geojson (EPSG:32633)")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    expect(page.locator("#source-status")).to_contain_text("scene.tif")
+    expect(page.locator("input[name=mode][value=live]")).to_be_checked()
+    expect(page.locator("#output-status")).to_have_text("saving to reloaded.geojson (EPSG:32633)")
+    assert page.evaluate("() => samscapeApp.session.output").endswith("reloaded.geojson")
+
+
+def test_shortcuts_work_after_a_tool_is_clicked(page: Page, served: Served, scene) -> None:
+    open_app(page, served.url)
+    _load(page, "features")
+    page.click("label[title='Background point']")
+    assert page.evaluate("() => samscapeApp.tool") == "bg"
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => samscapeApp.tool") == "box"
+    page.click("label[title='Foreground point']")
+    building = _largest(scene, "building")
+    page.mouse.click(*to_screen(page, *_centre(scene, building)))
+    _idle(page, 1)
+    page.click("label[title='Foreground point']")
+    page.keyboard.press("z")
+    _idle(page, 0)
+
+
+def test_an_encoding_whose_server_is_lost_says_so_and_can_start_again(page: Page, served: Served) -> None:
+    open_app(page, served.url)
+    _live(page)
+    _load(page, "scene.tif")
+    page.click("#copilot-details summary")
+    expect(page.locator("#cp-summary")).to_contain_text("chips of 256 px")
+    page.route("**/api/jobs/*", lambda route: route.abort() if route.request.method == "GET"
+               else route.continue_())  # the server is gone once the job started
+    page.expected_errors.append("net::ERR_FAILED")
+    page.fill("#cp-out", "lost-features")
+    page.click("#cp-encode")
+    expect(page.locator("#cp-status")).to_contain_text("lost the encoding job", timeout=20_000)
+    expect(page.locator("#cp-encode")).to_be_enabled()
+    expect(page.locator("#cp-progress")).to_be_hidden()

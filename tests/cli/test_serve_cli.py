@@ -49,18 +49,22 @@ def test_serve_a_feature_folder_on_loopback(make_raster, tmp_path: Path) -> None
     process, port = _serve(str(folder), "--device", "cpu")
     try:
         assert _wait(port, process).json() == {"version": samscape.__version__, "api": 1}
-        info = httpx.get(f"http://127.0.0.1:{port}/api/sources/1").json()
+        (source_id,) = [s["id"] for s in httpx.get(f"http://127.0.0.1:{port}/api/sources").json()["sources"]]
+        info = httpx.get(f"http://127.0.0.1:{port}/api/sources/{source_id}").json()
         assert info["mode"] == "pre-encoded" and info["model"] == "demo" and info["device"] == "cpu"
+        session = httpx.post(f"http://127.0.0.1:{port}/api/sessions", json={"source": source_id}).json()
+        httpx.delete(f"http://127.0.0.1:{port}/api/sessions/{session['id']}").raise_for_status()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/sources/{source_id}").status_code == 200  # kept
         # The default root is the source's folder: its parent is outside.
         outside = httpx.get(f"http://127.0.0.1:{port}/api/browse", params={"path": str(tmp_path.parent)})
         assert outside.status_code == 403
         # A web page under another name (DNS rebinding) or of another origin gets nothing.
         base = f"http://127.0.0.1:{port}"
-        rebound = httpx.get(f"{base}/api/sources/1", headers={"Host": f"evil.example:{port}"})
+        rebound = httpx.get(f"{base}/api/sources/{source_id}", headers={"Host": f"evil.example:{port}"})
         assert rebound.status_code == 400 and "Host" in rebound.json()["detail"]
-        cross = httpx.delete(f"{base}/api/sources/1", headers={"Origin": "http://evil.example"})
+        cross = httpx.delete(f"{base}/api/sources/{source_id}", headers={"Origin": "http://evil.example"})
         assert cross.status_code == 403 and "Origin" in cross.json()["detail"]
-        assert httpx.get(f"{base}/api/sources/1").status_code == 200
+        assert httpx.get(f"{base}/api/sources/{source_id}").status_code == 200
         assert httpx.get(f"http://localhost:{port}/api/health").status_code == 200
     finally:
         process.terminate()
@@ -140,7 +144,8 @@ def test_sigterm_stops_the_server_within_seconds(make_raster, tmp_path: Path) ->
     raster = make_raster(width=300, height=300)
     process = _serve_port0(tmp_path, str(raster), "--model", "demo", "--device", "cpu")
     url = _ready(process)["url"]
-    assert httpx.get(f"{url}/api/sources/1").json()["mode"] == "live"
+    (source,) = httpx.get(f"{url}/api/sources").json()["sources"]
+    assert source["mode"] == "live"
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     process.wait(10)

@@ -135,6 +135,7 @@ def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
 
 def test_a_layer_never_written_is_not_kept_in_the_crs_of_a_session_that_ended(
         client: TestClient, source_id: str) -> None:
+    _session(client, source_id)  # keeps the source open while the others end
     first = _session(client, source_id, output="unwritten.gpkg", crs="EPSG:4326")
     assert first["output_crs"] == "EPSG:4326"
     second = _session(client, source_id)  # in the source's EPSG:32633
@@ -221,3 +222,13 @@ def test_group_answers_one_save_in_the_clients_crs_and_writes_nothing(
     assert client.get(f"/api/sessions/{sid}").json()["points"]  # a refused take keeps the prompts
     default = client.post(f"/api/sessions/{sid}/group", json={}).json()
     assert default["features"]["crs"] == "EPSG:32633"
+
+
+def test_a_source_closes_with_its_last_session(client: TestClient, source_id: str) -> None:
+    first, second = _session(client, source_id)["id"], _session(client, source_id)["id"]
+    assert client.delete(f"/api/sessions/{first}").status_code == 204
+    assert client.get(f"/api/sources/{source_id}").status_code == 200
+    assert client.delete(f"/api/sessions/{second}").status_code == 204
+    assert client.get(f"/api/sources/{source_id}").status_code == 404
+    assert source_id not in [s["id"] for s in client.get("/api/sources").json()["sources"]]
+    assert client.delete(f"/api/sessions/{second}").status_code == 404

@@ -28,9 +28,13 @@ window.samscapeApp = Object.freeze({
   layer: (name) => map.layer(name),
 });
 
+// Where keys type text: shortcuts are left to them (not to radios, checkboxes or buttons).
+const TYPING = "input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit])" +
+               ":not([type=range]):not([type=color]), select, textarea, [contenteditable], dialog";
+
 function onKey(event) {
   const target = event.target;
-  if (target.closest && target.closest("input, select, textarea, [contenteditable], dialog")) return;
+  if (target.closest && target.closest(TYPING)) return;
   const key = event.key.toLowerCase();
   if ((event.ctrlKey || event.metaKey) && key === "z") { event.preventDefault(); outputs.undoSave(); return; }
   if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -88,9 +92,12 @@ async function start() {
     $("version").textContent = `v${health.version}`;
     await sources.loadModels();
     sources.modeChanged();
-    const open = await api("/api/sources");
-    if (open.sources.length) await sources.useSource(() => open.sources[0]);
-    else say("source-status", "choose a feature folder (Browse…) and Load");
+    if (await sources.reopenRemembered()) await outputs.reuseRemembered();
+    else {
+      const open = await api("/api/sources");
+      if (open.sources.length) await sources.useSource(() => open.sources[0]);
+      else say("source-status", "choose a feature folder (Browse…) and Load");
+    }
   } catch (e) {
     say("source-status", e.message, "error");
   }

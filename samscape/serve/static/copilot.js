@@ -88,14 +88,21 @@ async function encodeNow(openFolder) {
   $("cp-encode").disabled = true;
   $("cp-progress").hidden = false;
   say("cp-status", "encoding…");
-  while (job.state === "running") {
-    await new Promise((r) => setTimeout(r, 300));
-    job = await api(`/api/jobs/${job.id}`);
-    $("cp-bar").value = job.total ? job.done / job.total : 0;
-    $("cp-text").textContent = `${job.done}/${job.total} chips`;
+  $("cp-text").textContent = "starting…";
+  try {
+    while (job.state === "running") {
+      await new Promise((r) => setTimeout(r, 300));
+      job = await api(`/api/jobs/${job.id}`);
+      $("cp-bar").value = job.total ? job.done / job.total : 0;
+      $("cp-text").textContent = job.total ? `${job.done}/${job.total} chips` : "starting…";
+    }
+  } catch (e) {
+    job = { state: "lost", error: `lost the encoding job (${e.message}); once the server answers, ` +
+                                  "press Encode now again: it resumes what was encoded" };
+  } finally {
+    $("cp-encode").disabled = false;
+    $("cp-progress").hidden = true;
   }
-  $("cp-encode").disabled = false;
-  $("cp-progress").hidden = true;
   if (job.state !== "done") { say("cp-status", job.error, "error"); return; }
   say("cp-status", `encoded ${job.encoded} chips in ${humanSeconds(job.seconds)}; loading them`, "ok");
   await openFolder(job.out);

@@ -40,10 +40,25 @@ async function putOutput(path) {
 
 /** The output as the user names it: `file.gpkg:layer` in a GeoPackage, else the file. */
 function outputName(shown) {
-  return baseName(shown.output) + (shown.output_layer ? `:${shown.output_layer}` : "");
+  return baseName(layerPath(shown));
+}
+
+// The layer this tab saves to, kept for a reload of the tab; the one before this load of the page.
+const REMEMBERED = "samscape.output";
+const remembered = sessionStorage.getItem(REMEMBERED);
+
+/** After a reload: save to the layer this tab saved to before, if any (kept whatever its CRS). */
+export async function reuseRemembered() {
+  if (remembered && session() && layerPath(session()) !== remembered) await setOutput(remembered);
+}
+
+// The session's output as a path: `file.gpkg:layer` in a GeoPackage, else the file.
+function layerPath(shown) {
+  return shown.output + (shown.output_layer ? `:${shown.output_layer}` : "");
 }
 
 function showOutput(shown, note = "") {
+  sessionStorage.setItem(REMEMBERED, layerPath(shown));
   const where = `saving to ${outputName(shown)} (${shown.output_crs})`;
   if (shown.output_crs === shown.crs) say("output-status", note + where, note ? "warn" : "ok");
   else say("output-status", `${note}${where}; polygons are reprojected from ${shown.crs} ` +

@@ -10,6 +10,9 @@ import { clearPreview, updateInteractions } from "./prompts.js";
 import { drawSession, session, setLoading, setSource, showSourceStatus, source, superseded } from "./scene.js";
 import { vectorOptions } from "./settings.js";
 
+// What this tab opened, kept for a reload of the tab: the body that opens it again.
+const REMEMBERED = "samscape.source";
+
 // The models this server can use, as <option>s (fetched once at start).
 const models = { options: "" };
 
@@ -62,6 +65,15 @@ export function openFolder(path) {
 export function findRaster(raster) {
   const folder = source().path;
   useSource(() => api("/api/sources", { method: "POST", body: { path: folder, raster } }), true);
+}
+
+/** Opens again the source this tab showed before a reload, if any; whether it is shown. */
+export async function reopenRemembered() {
+  let body = null;
+  try { body = JSON.parse(sessionStorage.getItem(REMEMBERED)); } catch (e) { body = null; }
+  if (!body) return false;
+  await useSource(() => api("/api/sources", { method: "POST", body }), true);
+  return source() !== null;
 }
 
 /** Shows the source `opening()` describes, with a new session. `opens`: whether it opens a new
@@ -122,6 +134,8 @@ function showForm(info) {
 function showSource(info, chips, created) {
   const previous = session();
   setSource(info);
+  sessionStorage.setItem(REMEMBERED, JSON.stringify({
+    path: info.path, ...(info.mode === "live" ? { model: info.model } : info.raster ? { raster: info.raster } : {}) }));
   clearPreview();
   showForm(info);
   build(info);
