@@ -31,8 +31,9 @@ class Bounds(NamedTuple):
 
 def norm_crs(value: CRS | str | int | dict) -> CRS:
     """Any CRS spelling as a rasterio CRS: an EPSG code (4326, '4326', 'EPSG:4326'), WKT, a PROJ
-    string, a PROJ JSON dict. SettingsError for anything else, and GDAL/PROJ's own error line
-    ("ERROR 1: ...") is kept off stderr: inside a rasterio.Env, GDAL's errors go to logging."""
+    string, a PROJ JSON dict. SettingsError for anything else or for a CRS no map is drawn in
+    (geocentric, vertical); GDAL/PROJ's own error line ("ERROR 1: ...") is kept off stderr: inside
+    a rasterio.Env, GDAL's errors go to logging."""
     if isinstance(value, CRS):
         return value
     if isinstance(value, np.integer):
@@ -43,11 +44,19 @@ def norm_crs(value: CRS | str | int | dict) -> CRS:
         raise _unknown(value, f"a {type(value).__name__}")
     try:
         with rasterio.Env():
-            return CRS.from_user_input(value)
+            crs = CRS.from_user_input(value)
     except CRSError as exc:
         raise _unknown(value, str(exc).splitlines()[0] if str(exc) else "not a CRS") from None
     except (ValueError, TypeError):  # Python's own words ("invalid literal for int()") help nobody
         raise _unknown(value, "not a CRS PROJ knows") from None
+    if crs.is_geographic or crs.is_projected:
+        return crs
+    proj = ProjCRS.from_wkt(crs.to_wkt())
+    if proj.is_geocentric or proj.is_vertical:  # not a compound one: that is projected or geographic
+        kind = proj.type_name.removesuffix(" CRS").lower()
+        raise SettingsError(f"CRS {crs_label(crs)} is {kind}, not a map CRS; give one such as "
+                            "EPSG:4326 or a UTM zone (EPSG:326XX)")
+    return crs
 
 
 _DIGITS = re.compile(r"^\s*[0-9]+\s*$")

@@ -111,8 +111,8 @@ class Sources:
     def get(self, source_id: str) -> LoadedSource:
         with self._lock:
             if source_id not in self._open:
-                raise NotFoundError(f"no open source '{shortened(source_id)}': open one with POST "
-                                    "/api/sources")
+                raise NotFoundError(f"no open source '{shortened(source_id)}' (closed, or the server "
+                                    "restarted); open it again (Load, or POST /api/sources)")
             return self._open[source_id]
 
     def items(self) -> list[tuple[str, LoadedSource]]:
@@ -169,7 +169,8 @@ class Layers:
 
 
 def _no_session(session_id: str) -> NotFoundError:
-    return NotFoundError(f"no session '{shortened(session_id)}': start one with POST /api/sessions")
+    return NotFoundError(f"no session '{shortened(session_id)}' (ended, or the server restarted); "
+                         "load the source again (Load, or POST /api/sessions)")
 
 
 def _shut(item: LoadedSource) -> None:

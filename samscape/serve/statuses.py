@@ -26,7 +26,7 @@ from ..errors import (
     SamscapeError,
     UnknownModelError,
 )
-from .wording import page_words
+from .wording import page_field, page_words
 
 STATUSES: dict[type[SamscapeError], int] = {
     SamscapeError: 400,
@@ -65,9 +65,18 @@ async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
               for e in cast(RequestValidationError, exc).errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    where = "body" if first.get("type") == "json_invalid" else \
-        ".".join(str(part) for part in first["loc"][1:]) or "body"
-    return JSONResponse({"detail": f"{where}: {first['msg']}", "errors": errors}, status_code=422)
+    if first.get("type") in _NOT_AN_OBJECT:
+        detail = (f"body: {_NOT_AN_OBJECT[first['type']]}; send a JSON object with Content-Type: "
+                  "application/json")
+    else:
+        where = [str(part) for part in first["loc"][1:]  # not a union member's tag
+                 if isinstance(part, int) or str(part).isidentifier()] or ["body"]
+        field = page_field(where[0])
+        detail = f"{'.'.join(where)}{f' ({field})' if field else ''}: {first['msg']}"
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+_NOT_AN_OBJECT = {"json_invalid": "not valid JSON", "model_attributes_type": "not a JSON object"}
 
 
 def add_error_handlers(app: FastAPI) -> None:

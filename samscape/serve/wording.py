@@ -17,10 +17,13 @@ PAGE_PHRASES = (
     (re.compile(r"give --range MIN,MAX with MIN < MAX"), "give a Range min below Range max"),
     (re.compile(re.escape(OVERWRITE_FIX)), "choose another Output folder"),
     (re.compile(r", or pass --out-crs \S+"), ""),
+    (re.compile(r", and the CRS of their coordinates if it is another \(--crs\)"), ""),  # the page's own
 )
 PAGE_FIELDS = {"model": "Model", "range": "Range min and max", "bands": "Bands",
                "resolution": "Resolution ×", "stride": "stride (Overlap %)",
                "extent": "extent (Draw extent)", "out": "Output folder"}
+BODY_FIELDS = {"value_range": "Range min and max", "resolution_scale": "Resolution ×",
+               "overlap": "Overlap %"}
 FLAG = re.compile(r"(?<![\w/.-])--([a-z][a-z-]*)")
 
 
@@ -30,6 +33,11 @@ def page_words(message: str) -> str:
     for pattern, words in PAGE_PHRASES:
         text = pattern.sub(words, text)
     return FLAG.sub(lambda m: PAGE_FIELDS.get(m[1], m[0]), text)
+
+
+def page_field(name: str) -> str | None:
+    """The page's field for a request body's field `name` (None where the page has none)."""
+    return BODY_FIELDS.get(name) or PAGE_FIELDS.get(name)
 
 
 def shortened(text: str, keep: int = 100) -> str:

@@ -34,3 +34,14 @@ def test_an_extent_in_an_unknown_crs_is_one_line_settings_error(capfd: pytest.Ca
         parse_extent("500000,3999900,500100,4000000@EPSG:bogus")
     assert capfd.readouterr().err == ""
     assert parse_extent("10,50,11,51@4326").crs == CRS.from_epsg(4326)
+
+
+@pytest.mark.parametrize(("value", "kind"), [(4978, "geocentric"), ("EPSG:5703", "vertical")])
+def test_a_crs_no_map_is_drawn_in_is_refused(value: object, kind: str) -> None:
+    with pytest.raises(SettingsError, match=f"is {kind}, not a map CRS; give one such as EPSG:4326"):
+        norm_crs(value)
+
+
+@pytest.mark.parametrize("value", ["EPSG:32633+5773", 4979, 'LOCAL_CS["site grid",UNIT["metre",1]]'])
+def test_compound_3d_and_local_crs_are_taken(value: object) -> None:
+    assert norm_crs(value) == CRS.from_user_input(value)

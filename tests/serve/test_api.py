@@ -103,6 +103,7 @@ def test_a_box_and_background_points(client: TestClient, scene, largest) -> None
     ({"points": [{"x": 1.0, "y": 1.0}] * 201}, 422, "200"),
     ({"box": [1.0, 2.0, 3.0]}, 422, "box"),
     ({"points": [{"x": 1.0, "y": 1.0}], "crs": "EPSG:99999999"}, 400, "CRS"),
+    ({"points": [{"x": 1.0, "y": 1.0}], "crs": 4978}, 400, "geocentric, not a map CRS"),
 ])
 def test_bad_prompts_get_a_4xx_with_a_message(client: TestClient, body: dict | str, status: int,
                                               words: str) -> None:

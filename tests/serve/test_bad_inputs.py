@@ -104,7 +104,12 @@ def test_numbers_must_be_json_numbers_and_points_whole(served: Served) -> None:
     assert http.post(f"/api/sessions/{session}/points", json={"x": int(x), "y": y}).status_code == 200
     broken = http.post(f"/api/sessions/{session}/points", content=b"{not json",
                        headers={"content-type": "application/json"})
-    assert _one_line_4xx(broken).startswith("body: JSON decode error")
+    assert _one_line_4xx(broken).startswith("body: not valid JSON; send a JSON object")
+    as_text = http.post(f"/api/sessions/{session}/points", content=b"x=1",
+                        headers={"content-type": "text/plain"})
+    assert "Content-Type: application/json" in _one_line_4xx(as_text)
+    assert _one_line_4xx(http.post("/api/copilot/plan", json={**plan, "overlap": 95})).startswith(
+        "overlap (Overlap %): ")
     assert len(_one_line_4xx(http.get("/api/sessions/" + "9" * 5000))) < 300
 
 

@@ -65,4 +65,4 @@ def test_an_invalid_body_is_422_naming_the_field(tmp_path) -> None:
     client = TestClient(create_app(Roots.of(tmp_path)), base_url="http://127.0.0.1")
     answer = client.post("/api/sessions", json={"source": "1", "crs": 0})
     assert answer.status_code == 422
-    assert answer.json()["detail"].startswith("crs.") and answer.json()["errors"]
+    assert answer.json()["detail"].startswith("crs: ") and answer.json()["errors"]

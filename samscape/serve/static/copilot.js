@@ -20,7 +20,8 @@ function copilotBody(measure = false) {
   return {
     raster: source().raster, model: $("cp-model").value, bands: numbersIn($("cp-bands").value),
     value_range: low !== "" && high !== "" ? [Number(low), Number(high)] : null,
-    resolution_scale: Number($("cp-scale").value) || 1, overlap: Number($("cp-overlap").value) || 0,
+    resolution_scale: $("cp-scale").value.trim() === "" ? 1 : Number($("cp-scale").value),  // 0: refused
+    overlap: Number($("cp-overlap").value) || 0,
     extent: copilot.extent, measure,
   };
 }
