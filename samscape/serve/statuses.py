@@ -65,9 +65,9 @@ async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
     errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
               for e in cast(RequestValidationError, exc).errors()]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-    if first.get("type") in _NOT_AN_OBJECT:
-        detail = (f"body: {_NOT_AN_OBJECT[first['type']]}; send a JSON object with Content-Type: "
-                  "application/json")
+    problem = _NOT_AN_OBJECT.get(str(first.get("type")))
+    if problem is not None:
+        detail = f"body: {problem}; send a JSON object with Content-Type: application/json"
     else:
         where = [str(part) for part in first["loc"][1:]  # not a union member's tag
                  if isinstance(part, int) or str(part).isidentifier()] or ["body"]
