@@ -38,11 +38,6 @@ async function putOutput(path) {
   return answer;
 }
 
-/** The output as the user names it: `file.gpkg:layer` in a GeoPackage, else the file. */
-function outputName(shown) {
-  return baseName(layerPath(shown));
-}
-
 // The layer this tab saves to, kept for a reload of the tab; the one before this load of the page.
 const REMEMBERED = "samscape.output";
 const remembered = sessionStorage.getItem(REMEMBERED);
@@ -55,6 +50,11 @@ export async function reuseRemembered() {
 // The session's output as a path: `file.gpkg:layer` in a GeoPackage, else the file.
 function layerPath(shown) {
   return shown.output + (shown.output_layer ? `:${shown.output_layer}` : "");
+}
+
+// The output as the user names it, without its folder.
+function outputName(shown) {
+  return baseName(layerPath(shown));
 }
 
 function showOutput(shown, note = "") {
