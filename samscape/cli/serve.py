@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -98,8 +99,8 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
         sock.close()
         raise
     app = create_app(allowed, token, sources, hosts=_hosts(host))
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    shown = socket.gethostname() if _hosts(host) is None else f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")  # for other machines too
     click.echo(f"samscape: serving {allowed.describe()}")
     click.echo(f"samscape: app at {url}  (API described at http://{shown}:{port}/openapi.json)")
     if generated:
@@ -109,7 +110,8 @@ def serve_command(source: str | None, host: str, port: int, token: str | None, r
         click.echo(ready_line(local_url(host, port), port))
         sys.stdout.flush()
         if open_browser:
-            threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+            own = f"{local_url(host, port)}/" + (f"?token={token}" if token else "")
+            threading.Thread(target=webbrowser.open, args=(own,), daemon=True).start()
 
     def stop() -> None:
         app.state.server.jobs.stop_all()

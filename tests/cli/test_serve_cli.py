@@ -80,6 +80,7 @@ def test_other_hosts_need_the_printed_token(tmp_path: Path) -> None:
         line = next(line for line in process.stdout if "token (send" in line)
         token = line.rsplit(" ", 1)[-1].strip()
         assert f"?token={token}" in app_line and f"{port}/openapi.json" in app_line
+        assert f"http://{socket.gethostname()}:{port}/" in app_line  # an address other machines use
         assert _wait(port, process, headers={"Authorization": f"Bearer {token}"}).status_code == 200
         # Bound to every address, any Host may be this machine's: the token guards instead.
         named = httpx.get(f"http://127.0.0.1:{port}/api/health", headers={
