@@ -110,9 +110,10 @@ class FolderState:
 
 
 def check_target(out: Path | str) -> None:
-    """Refuse a file, or a non-empty folder that is not a feature folder (leftovers of a run
-    killed before its first manifest, an empty features/ and a temporary manifest, don't count);
-    in an object store, a missing bucket, or a prefix holding objects but no manifest."""
+    """Refuse a file, a Geo-SAM feature folder, or a non-empty folder that is not a feature folder
+    (leftovers of a run killed before its first manifest, an empty features/ and a temporary
+    manifest, don't count); in an object store, a missing bucket, or a prefix holding objects but
+    no manifest."""
     if isinstance(out, str):
         store = open_store(out)
         if isinstance(store, FsspecStore):
@@ -122,12 +123,17 @@ def check_target(out: Path | str) -> None:
                     f"'{out}' holds objects but is not a feature folder; choose a new or empty prefix")
             return
         out = Path(out)
+    from .geosam import is_geosam_folder
+
     if out.exists() and not out.is_dir():
         raise FolderConflictError(f"'{out}' is a file; give a folder path for the features")
     if out.is_dir() and not (out / MANIFEST).is_file() and not all(map(_leftover, out.iterdir())):
         raise FolderConflictError(
             f"'{out}' is not empty and is not a feature folder; choose a new or empty folder"
         )
+    if is_geosam_folder(out):  # never written over, --overwrite or not: its chips are Geo-SAM's
+        raise FolderConflictError(f"'{out}' is a Geo-SAM feature folder, which samscape leaves as it "
+                                  "is; choose a new or empty folder")
 
 
 def _leftover(path: Path) -> bool:

@@ -272,3 +272,14 @@ def test_a_custom_crs_written_as_wkt(geosam_folder) -> None:
     assert not text.startswith("EPSG")  # Geo-SAM writes the WKT
     with open_source(folder) as source:
         assert source.crs == CRS.from_string(laea)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_geosam_folder_is_never_encoded_over(geosam_folder, make_raster, overwrite: bool) -> None:
+    folder = geosam_folder(width=300, height=300)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(samscape.errors.FolderConflictError, match="is a Geo-SAM feature folder, which "
+                       "samscape leaves as it is; choose a new or empty folder"):
+        samscape.encode(str(make_raster(width=300, height=300)), folder, model="tiny-random-sam",
+                        overwrite=overwrite, progress=False)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
