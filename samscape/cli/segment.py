@@ -25,7 +25,8 @@ from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_o
               "source's; for --prompts, the file's own CRS wins].")
 @click.option("--prompts", "prompts_file", type=click.Path(dir_okay=False),
               help="Vector file of prompts: points (label 1/0, optional group) and polygons (boxes); "
-                   "or a CSV with x,y or lon,lat columns (optional label, group).")
+                   "FILE.gpkg:LAYER for one layer of a GeoPackage; or a CSV with x,y or lon,lat "
+                   "columns (optional label, group).")
 @click.option("--vectorize", type=click.Choice(["pixel", "simplified"]), default="pixel",
               show_default=True, help="Polygon edges on pixel edges, or simplified.")
 @click.option("--tolerance", type=float, default=1.0, show_default=True,

@@ -17,6 +17,7 @@ from rasterio.crs import CRS
 
 from ..errors import PromptError
 from ..geo import norm_crs
+from ..vector.layers import split_layer
 from .prompts import PromptSet
 
 
@@ -36,8 +37,19 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | int | None = None,
     """
     if Path(path).suffix.lower() == ".csv":
         return _objects(path, *_read_csv(path, crs, default_crs))
+    file, layer = split_layer(path)
     try:
-        meta, _, wkb, values = pyogrio.raw.read(path)
+        layers = [name for name, _ in pyogrio.list_layers(file)]
+        if layer is None and len(layers) > 1:
+            raise PromptError(f"prompts file '{path}' holds {len(layers)} layers "
+                              f"({', '.join(layers[:10])}{', ...' if len(layers) > 10 else ''}); "
+                              f"name one, e.g. '{path}:{layers[0]}'")
+        if layer is not None and layer not in layers:
+            raise PromptError(f"prompts file '{file}' has no layer '{layer}'; its layers: "
+                              f"{', '.join(layers[:10])}")
+        meta, _, wkb, values = pyogrio.raw.read(file, layer=layer)
+    except PromptError:
+        raise
     except Exception as exc:
         raise PromptError(f"cannot read prompts file '{path}': {str(exc).splitlines()[0]}") from None
     fields = dict(zip(meta["fields"], values, strict=True))
@@ -65,6 +77,8 @@ def _objects(path: str | os.PathLike, file_crs: CRS, geometries: list, labels: l
         prompts = objects.get(key, PromptSet(file_crs))
         if geometry is None or geometry.is_empty:
             raise PromptError(f"{name} of '{path}' has no geometry; remove it or give it one")
+        if geometry.geom_type == "MultiPoint" and len(geometry.geoms) == 1:  # as GIS tools often write
+            geometry = geometry.geoms[0]
         if geometry.geom_type == "Point":
             label = _label(labels[i])
             if label is None:

@@ -240,3 +240,21 @@ def test_geojson_with_a_crs_member_keeps_it(write) -> None:
     path = write("p.geojson", [Point(500010, 3999990)], crs="EPSG:32633")
     (obj,) = read_prompts(path, crs="EPSG:4326")
     assert obj.crs == UTM
+
+
+def test_a_geopackage_of_several_layers_needs_one_named(write) -> None:
+    path = write("multi.gpkg", [box(500100, 3999800, 500150, 3999900)])
+    gpd.GeoDataFrame({"label": [1, 1]}, geometry=[Point(500010, 3999990), Point(500020, 3999980)],
+                     crs="EPSG:32633").to_file(path, layer="pts")
+    with pytest.raises(PromptError, match=r"holds 2 layers \(multi, pts\); name one, e\.g\. '.*:multi'"):
+        read_prompts(path)
+    points = read_prompts(f"{path}:pts")
+    assert points == [PromptSet(UTM).add_point(500010, 3999990), PromptSet(UTM).add_point(500020, 3999980)]
+    assert read_prompts(f"{path}:multi") == [PromptSet(UTM).with_box((500100, 3999800, 500150, 3999900))]
+    with pytest.raises(PromptError, match="has no layer 'nope'; its layers: multi, pts"):
+        read_prompts(f"{path}:nope")
+
+
+def test_a_multipoint_of_one_point_is_a_point(write) -> None:
+    path = write("one.gpkg", [MultiPoint([(500010, 3999990)])])
+    assert read_prompts(path) == [PromptSet(UTM).add_point(500010, 3999990)]
