@@ -31,7 +31,7 @@ from shapely.geometry import Polygon
 
 from ..errors import OutputLayerError
 from ..folderlock import FolderLock
-from ..geo import crs_label
+from ..geo import crs_label, norm_crs
 from . import gpkg, parquetlayer
 from .layerfiles import check_name, check_writable, recover, swap_in, sync, temp_path, write_errors
 
@@ -120,7 +120,8 @@ class OutputLayer:
     fields and the same CRS, or it is refused and left untouched. `path` may name a layer of a
     GeoPackage, 'file.gpkg:layer' (default: the file's stem). Safe across threads and processes."""
 
-    def __init__(self, path: str | os.PathLike, crs: CRS) -> None:
+    def __init__(self, path: str | os.PathLike, crs: CRS | str | int) -> None:
+        crs = norm_crs(crs)
         self.path, layer = split_layer(path)
         if self.path.is_symlink():  # a link to a layer: the layer is saved to, the link stays
             self.path = Path(os.path.realpath(self.path))

@@ -138,6 +138,14 @@ def test_missing_output_folder_is_refused(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("crs", ["EPSG:32633", 32633, "32633"])
+def test_the_crs_may_be_any_spelling(tmp_path, crs):
+    layer = OutputLayer(tmp_path / "out.gpkg", crs)
+    assert layer.crs == UTM
+    layer.append(make_rows("01HX0000000000000000000001", 1))
+    assert CRS.from_user_input(pyogrio.read_info(tmp_path / "out.gpkg")["crs"]) == UTM
+
+
 @pytest.mark.parametrize("ext", FORMATS)
 def test_append_and_read_back(tmp_path, ext):
     path = tmp_path / f"saved{ext}"
