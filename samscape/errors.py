@@ -136,3 +136,7 @@ class AddressInUseError(SamscapeError, OSError):
 
 class PluginInstallError(SamscapeError, OSError):
     """The QGIS plugin cannot be installed or packaged (a foreign folder in the way, bad metadata)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, where a command stops on it as on Ctrl+C (the CLI exits 143 instead of 130)."""

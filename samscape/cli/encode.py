@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import click
 from click.core import ParameterSource
 
+from ..errors import Terminated
 from .options import base_path_opt, checkpoint_opt, device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 
 
@@ -122,7 +123,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 
 import click
 
 from .. import __version__
-from ..errors import SamscapeError
+from ..errors import SamscapeError, Terminated
+
+# What the machine refused (not a bug of samscape), and what the user can do about it.
+_OS_FIXES = {errno.ENAMETOOLONG: "give a shorter name", errno.ENOSPC: "free some space",
+             errno.EDQUOT: "free some space", errno.EACCES: "choose a place you may use",
+             errno.EPERM: "choose a place you may use", errno.EROFS: "choose a place you may write to",
+             errno.ENOTDIR: "a part of the path is a file; give a path of folders"}
+_RESUMABLE = ("encode",)
 
 
 class _Group(click.Group):
-    """Turns SamscapeError into one line on stderr and a non-zero exit, never a traceback."""
+    """Turns SamscapeError, and what the machine refused (a name too long, a full disk, no
+    permission), into one line on stderr and a non-zero exit, never a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -20,9 +29,16 @@ class _Group(click.Group):
         except SamscapeError as exc:
             click.echo(f"samscape: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("samscape: interrupted; run the same command again to resume", err=True)
-            ctx.exit(130)
+        except OSError as exc:
+            if exc.errno not in _OS_FIXES:
+                raise
+            where = f" ('{exc.filename}')" if exc.filename else ""
+            click.echo(f"samscape: error: {exc.strerror}{where}; {_OS_FIXES[exc.errno]}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt as exc:
+            resume = "; run the same command again to resume" if ctx.invoked_subcommand in _RESUMABLE else ""
+            click.echo(f"samscape: interrupted{resume}", err=True)
+            ctx.exit(143 if isinstance(exc, Terminated) else 130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -23,7 +24,8 @@ def sample_command(path: str, seed: int) -> None:
     try:
         generate_scene(seed, 1200, 900).write_raster(path)
     except (OSError, RasterioError) as exc:
-        Path(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # nothing was written where nothing can be
+            Path(path).unlink(missing_ok=True)
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FolderWriteError(f"cannot write '{path}' ({reason}); choose a folder that exists and "
                                "that you can write to") from None

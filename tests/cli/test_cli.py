@@ -75,6 +75,10 @@ def test_validate_names_missing_chip(make_raster, tmp_path):
         (["info", "{missing}"], "no such folder"),
         (["segment", "{raster}", "--model", TINY, "--point", "1,1", "--out", "{out}.gpkg:"],
          "names no layer after ':'"),
+        (["encode", "{raster}", "{long}", "--model", TINY], "File name too long"),
+        (["segment", "{raster}", "--model", TINY, "--point", "500100,3999900", "--out", "{long}.gpkg"],
+         "give a shorter name"),
+        (["sample-raster", "{raster}/x.tif"], "cannot write"),
         (["models", "download", "sam-vit-base"], "could not be downloaded"),
         (["models", "remove", "tiny-random-sam"], "built in"),
     ],
@@ -85,7 +89,7 @@ def test_user_errors_are_one_line_and_leave_nothing(make_raster, tmp_path, args,
     paths = {
         "missing": tmp_path / "missing.tif", "raster": raster, "out": tmp_path / "out",
         "nocrs": make_raster("nocrs.tif", crs=None), "raster_dir": tmp_path,
-        "badsettings": tmp_path / "bad.json",
+        "badsettings": tmp_path / "bad.json", "long": tmp_path / ("x" * 300),
     }
     (tmp_path / "bad.json").write_text('{"colour": "red"}')
     argv = [a.format(**paths) for a in args]
