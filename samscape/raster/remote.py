@@ -110,12 +110,17 @@ def cloud_options(path: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def gdal_env(path: str) -> Iterator[None]:
-    """GDAL settings for reading `path` on this thread: `cloud_options` for a remote path (in a
-    rasterio.Env, so they hold for samscape's reads only), nothing for a local one."""
-    if not is_remote(path):
-        yield
-        return
-    with rasterio.Env(session=DummySession(), **cloud_options(path)):
+    """GDAL settings for reading `path` on this thread (in a rasterio.Env, so they hold for
+    samscape's reads only): `cloud_options` for a remote path; for a GeoPackage, no .aux.xml files
+    (GDAL writes one beside it per zoom level an overview read touches; a GeoPackage keeps its
+    own metadata); nothing for another local raster."""
+    if is_remote(path):
+        with rasterio.Env(session=DummySession(), **cloud_options(path)):
+            yield
+    elif str(path).lower().endswith(".gpkg"):
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"):
+            yield
+    else:
         yield
 
 

@@ -473,3 +473,18 @@ def test_fingerprint_changes_with_content_size(make_raster: MakeRaster) -> None:
     with RasterSource(a) as sa, RasterSource(b) as sb, RasterSource(c) as sc:
         assert sa.fingerprint() != sb.fingerprint()
         assert sc.fingerprint() not in (sa.fingerprint(), sb.fingerprint())
+
+
+def test_reading_a_geopackage_raster_leaves_no_aux_xml_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "tiles.gpkg"
+    data = np.random.default_rng(0).integers(0, 255, (3, 1024, 1024), dtype=np.uint8)
+    with rasterio.open(path, "w", driver="GPKG", width=1024, height=1024, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000)) as ds:
+        ds.write(data)
+        ds.update_tags(source="a tag GDAL would copy into each zoom level's .aux.xml")
+    with rasterio.open(path, "r+") as ds:
+        ds.build_overviews([2, 4])
+    with RasterSource(str(path)) as raster:
+        found = raster.estimate_range(raster.grid, (1, 2, 3), (2, 98), budget=2**40)
+        assert 0 <= found.low < found.high <= 255
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles.gpkg"]
