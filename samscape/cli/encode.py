@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import click
 from click.core import ParameterSource
 
-from ..errors import Terminated
+from ..errors import SettingsError, Terminated
 from .options import base_path_opt, checkpoint_opt, device_opt, json_opt, quiet_opt, settings_opt, threads_opt
 
 
@@ -77,6 +77,8 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
     from ..settings import load_settings
     from ..threads import current
 
+    if flags["range_"] is not None and flags["percentiles"] is not None:
+        raise SettingsError("--range and --percentiles both give the value range; pass one of them")
     given = {name.rstrip("_"): value for name, value in flags.items()
              if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
     progress = _print_progress if progress_json else not quiet

@@ -76,6 +76,8 @@ def test_validate_names_missing_chip(make_raster, tmp_path):
         (["segment", "{raster}", "--model", TINY, "--point", "1,1", "--out", "{out}.gpkg:"],
          "names no layer after ':'"),
         (["encode", "{raster}", "{long}", "--model", TINY], "File name too long"),
+        (["encode", "{raster}", "{out}", "--model", TINY, "--range", "0,255", "--percentiles", "2,98"],
+         "both give the value range; pass one of them"),
         (["segment", "{raster}", "--model", TINY, "--point", "500100,3999900", "--out", "{long}.gpkg"],
          "give a shorter name"),
         (["sample-raster", "{raster}/x.tif"], "cannot write"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -148,6 +149,14 @@ def test_value_range_to_uint8_layout_and_mask() -> None:
     assert out[0, 1].tolist() == [0, 0, 0]
     assert out[1, 0].tolist() == [255, 0, 191]
     assert out[1, 1].tolist() == [255, 255, 0]
+
+
+def test_value_range_to_uint8_zeroes_unmasked_nan_and_inf_without_a_warning() -> None:
+    values = np.array([[[np.nan, 40.0, np.inf]], [[10.0, 40.0, 10.0]], [[10.0, 40.0, 10.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = ValueRange(0, 100).to_uint8(np.ma.masked_array(values))
+    assert out[0].tolist() == [[0, 0, 0], [102, 102, 102], [0, 0, 0]]
 
 
 @pytest.mark.parametrize(("low", "high"), [(5, 5), (6, 5), (float("nan"), 1), (0, float("inf"))])
