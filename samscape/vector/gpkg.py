@@ -20,26 +20,56 @@ from ..errors import OutputLayerError
 
 # GDAL refuses GeoPackage layer names that start with one of these.
 _GDAL_BAD_START = "`~!@#$%^&*()+-={}|[]\\:\";'<>?,./"
-_RESERVED = re.compile(r"^(gpkg_|rtree_|sqlite_)", re.IGNORECASE)
+_RESERVED = re.compile(r"^(gpkg|rtree_|sqlite_)", re.IGNORECASE)  # GDAL refuses any gpkg…
 
 
 def default_layer(path: Path) -> str:
-    """The file stem without the leading characters GDAL refuses ('polygons' if none is left)."""
-    return path.stem.lstrip(_GDAL_BAD_START) or "polygons"
+    """The file stem without the leading characters GDAL refuses; 'polygons' if none is left or
+    the stem is a reserved name (gpkg…, rtree_…, sqlite_…)."""
+    stem = path.stem.lstrip(_GDAL_BAD_START)
+    return "polygons" if not stem or _RESERVED.match(stem) else stem
 
 
 def check_layer_name(name: str, path: Path) -> None:
     if _RESERVED.match(name):
-        raise OutputLayerError(f"the layer name {name!r} is reserved in a GeoPackage (gpkg_, rtree_ "
-                               f"and sqlite_ names are its own); choose another: '{path}:objects'")
+        raise OutputLayerError(f"the layer name {name!r} is reserved in a GeoPackage (gpkg…, rtree_… "
+                               f"and sqlite_… names are its own); choose another: '{path}:objects'")
     if name[0] in _GDAL_BAD_START:
         raise OutputLayerError(f"GeoPackage layer names cannot start with {name[0]!r}, got {name!r}; "
                                f"choose another: '{path}:objects'")
 
 
 def layer_names(path: Path) -> list[str]:
-    """The layers of an existing GeoPackage (GDAL's list: tables with or without geometries)."""
-    return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    """The layers of an existing GeoPackage (GDAL's list: tables with or without geometries; none
+    in a GeoPackage of raster tiles only, which GDAL does not open as vector data)."""
+    try:
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except pyogrio.errors.DataSourceError:
+        if _tiles_only(path):
+            return []
+        raise
+
+
+def _tiles_only(path: Path) -> bool:
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            kinds = {kind for (kind,) in db.execute("SELECT DISTINCT data_type FROM gpkg_contents")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return False
+    return kinds <= {"tiles", "2d-gridded-coverage"}
+
+
+def existing_name(path: Path, name: str) -> str:
+    """`name` as an existing layer of `path` spells it: SQLite, and so a GeoPackage, ignores the
+    case of table names ('roads' is the layer 'Roads')."""
+    try:
+        names = layer_names(path) if path.exists() else []
+    except Exception:  # an unreadable file: the caller's checks say so
+        return name
+    return next((n for n in names if n.casefold() == name.casefold()), name)
 
 
 def roll_back(path: Path) -> None:

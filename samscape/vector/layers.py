@@ -131,7 +131,7 @@ class OutputLayer:
         if layer is not None:
             check_name(layer, "layer name")
             gpkg.check_layer_name(layer, self.path)
-        self.layer_name = layer or gpkg.default_layer(self.path)
+        self.layer_name = gpkg.existing_name(self.path, layer or gpkg.default_layer(self.path))
         self.label = f"{self.path}:{self.layer_name}" if self.driver == "GPKG" else str(self.path)
         if not self.path.parent.is_dir():
             raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist")
@@ -159,9 +159,10 @@ class OutputLayer:
         try:
             if driver == "GPKG":
                 gpkg.roll_back(file.absolute())
-            if driver == "GPKG" and (layer or gpkg.default_layer(file)) not in gpkg.layer_names(file):
+            name = gpkg.existing_name(file, layer or gpkg.default_layer(file))
+            if driver == "GPKG" and name not in gpkg.layer_names(file):
                 return None
-            crs_text = _describe(file.absolute(), driver, layer or gpkg.default_layer(file))[1]
+            crs_text = _describe(file.absolute(), driver, name)[1]
         except Exception as exc:
             raise OutputLayerError(f"'{path}' cannot be read as a layer ({exc}); choose a new "
                                    "file name") from None

@@ -12,7 +12,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pyogrio
 import pytest
+import rasterio
 import shapely
+from affine import Affine
 from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
 from shapely.geometry import Point, Polygon, box
@@ -329,3 +331,32 @@ def test_many_writes_leave_no_temporary_files(tmp_path):
     expected = {"busy.gpkg", "busy.geojson", "busy.fgb", "busy.parquet"} | \
         {f"busy{s}" for s in SHAPEFILE_PARTS if (tmp_path / f"busy{s}").exists()}
     assert set(names) == expected and "busy.shp" in names and "busy.dbf" in names
+
+
+def test_a_gpkg_layer_named_in_another_case_is_the_same_layer(tmp_path):
+    OutputLayer(tmp_path / "names.gpkg:Roads", UTM).append(make_rows("01HX0000000000000000000001", 1))
+    again = OutputLayer(tmp_path / "names.gpkg:roads", UTM)
+    assert again.layer_name == "Roads" and OutputLayer.crs_of(tmp_path / "names.gpkg:ROADS") == UTM
+    again.append(make_rows("01HX0000000000000000000002", 1))
+    assert [name for name, _ in pyogrio.list_layers(tmp_path / "names.gpkg")] == ["Roads"]
+    assert len(gpd.read_file(tmp_path / "names.gpkg", layer="Roads")) == 2
+
+
+def test_gpkg_reserved_names_are_refused_or_avoided(tmp_path):
+    with pytest.raises(OutputLayerError, match="reserved in a GeoPackage.*'.*:objects'"):
+        OutputLayer(tmp_path / "x.gpkg:gpkgish", UTM)
+    layer = OutputLayer(tmp_path / "gpkg_results.gpkg", UTM)  # GDAL refuses a layer named gpkg…
+    layer.append(make_rows("01HX0000000000000000000001", 1))
+    assert [name for name, _ in pyogrio.list_layers(tmp_path / "gpkg_results.gpkg")] == ["polygons"]
+
+
+def test_polygons_join_the_tiles_of_a_raster_geopackage(tmp_path):
+    path = tmp_path / "ortho.gpkg"
+    with rasterio.open(path, "w", driver="GPKG", width=256, height=256, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=Affine(0.5, 0, 500000, 0, -0.5, 4000000)) as ds:
+        ds.write(np.full((3, 256, 256), 90, np.uint8))
+    assert OutputLayer.crs_of(f"{path}:objects") is None
+    OutputLayer(f"{path}:objects", UTM).append(make_rows("01HX0000000000000000000001", 2))
+    assert len(gpd.read_file(path, layer="objects")) == 2
+    with rasterio.open(path) as ds:
+        assert (ds.read([1, 2, 3]) == 90).all()
