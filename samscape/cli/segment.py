@@ -32,11 +32,11 @@ from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_o
 @click.option("--tolerance", type=float, default=1.0, show_default=True,
               help="Simplification tolerance in pixels.")
 @click.option("--max-polygon-only", is_flag=True, help="Keep only the largest polygon of each object.")
-@click.option("--min-area", type=float, default=0.0, help="Drop polygons smaller than this (map units²).")
+@click.option("--min-area", type=float, default=0.0, help="Drop polygons smaller than this (m²).")
 @click.option("--min-pixels", type=float, default=4.0, show_default=True,
               help="Drop specks: parts of an object smaller than this many pixels (0 keeps them).")
 @click.option("--fill-holes", type=float, default=0.0,
-              help="Fill holes smaller than this (map units²).")
+              help="Fill holes smaller than this (m²).")
 @click.option("--max-chips", type=int, default=DEFAULT_MAX_CHIPS, show_default=True,
               help="Chips one object may span (continued across chip edges).")
 @click.option("--out-crs", help="CRS of a new output layer [default: the source's].")
@@ -99,8 +99,11 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
                           "properties": r.properties()} for r in rows],
         }))
     else:
-        empty = sum(r.is_empty for r in results)
-        note = f"; {empty} object(s) gave no mask" if empty else ""
+        no_mask = sum(r.is_empty and not r.mask.any() for r in results)
+        filtered = sum(r.is_empty for r in results) - no_mask
+        note = (f"; {no_mask} object(s) gave no mask" if no_mask else "") + (
+            f"; {filtered} object(s) kept no polygon (all below --min-area or --min-pixels)"
+            if filtered else "")
         target = f"to {out}" if rows else "(nothing written)"
         click.echo(f"saved {len(rows)} polygon(s) of {len(groups)} object(s) {target}{note}")
 

@@ -44,7 +44,7 @@ class SegmentResult:
 
     def traced(self, vector: VectorOptions) -> SegmentResult:
         """The same mask with its polygons traced again with `vector`."""
-        return replace(self, polygons=tuple(mask_to_polygons(self.mask, self.transform, vector)))
+        return replace(self, polygons=tuple(mask_to_polygons(self.mask, self.transform, vector, self.crs)))
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Segmenter:
         else:
             window, mask, score = merge(parts, source.grid)
         transform = source.grid.transform @ Affine.translation(window.col_off, window.row_off)
-        polygons = mask_to_polygons(mask, transform, self.vector)
+        polygons = mask_to_polygons(mask, transform, self.vector, source.crs)
         return SegmentResult(prompts.to_crs(source.crs), window, mask, transform, source.crs,
                              tuple(polygons), score, tuple(p.chip.chip_id for p in parts))
 

@@ -29,9 +29,9 @@ class VectorOptions:
 
     mode: 'pixel' (edges follow pixel edges) or 'simplified' (Douglas-Peucker, topology kept);
     tolerance: simplification tolerance in pixels; max_polygon_only: keep the largest polygon;
-    min_area: drop polygons smaller than this (map units²); fill_holes: fill holes smaller than
-    this (map units²); min_pixels: drop the specks, parts smaller than this many pixels, but never
-    the largest part (0 keeps every speck).
+    min_area: drop polygons smaller than this (m²); fill_holes: fill holes smaller than this (m²);
+    min_pixels: drop the specks, parts smaller than this many pixels, but never the largest part
+    (0 keeps every speck).
     """
 
     mode: str = "pixel"
@@ -52,9 +52,11 @@ class VectorOptions:
 
 
 def mask_to_polygons(mask: np.ndarray, transform: Affine,
-                     options: VectorOptions = VectorOptions()) -> list[Polygon]:
-    """Polygons of the True pixels of `mask` (H, W), georeferenced by `transform`, largest first
-    (equal areas in the raster order of their first pixel).
+                     options: VectorOptions = VectorOptions(), crs: CRS | None = None) -> list[Polygon]:
+    """Polygons of the True pixels of `mask` (H, W), georeferenced by `transform` in `crs`, largest
+    first (equal areas in the raster order of their first pixel). The options' areas are in m²:
+    planar areas in the CRS's unit squared, geodesic at the mask's centre in a geographic CRS;
+    without `crs`, in map units².
 
     Only the mask's bounding box is traced, so the cost follows the object's size, not the chip's.
     """
@@ -66,12 +68,15 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
     crop = np.ascontiguousarray(mask[r0:r1, c0:c1], dtype=np.uint8)
     shifted = transform @ Affine.translation(int(c0), int(r0))
     pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
-    _drop_specks(crop, options.min_pixels, options.min_area / pixel_area if pixel_area else np.inf)
+    per_m2 = 1.0 if crs is None or not (options.min_area or options.fill_holes) else \
+        pixel_area / _pixel_m2(shifted, (r1 - r0) / 2, (c1 - c0) / 2, crs)
+    min_area = options.min_area * per_m2
+    _drop_specks(crop, options.min_pixels, min_area / pixel_area if pixel_area else np.inf)
     polygons = trace(crop, shifted)
     if options.fill_holes > 0:
-        polygons = np.array([_fill_holes(p, options.fill_holes) for p in polygons], dtype=object)
+        polygons = np.array([_fill_holes(p, options.fill_holes * per_m2) for p in polygons], dtype=object)
     areas = shapely.area(polygons)
-    keep = areas >= options.min_area
+    keep = areas >= min_area
     polygons, areas = polygons[keep], areas[keep]
     order = np.argsort(-areas, kind="stable")
     polygons, areas = polygons[order], areas[order]
@@ -84,6 +89,18 @@ def mask_to_polygons(mask: np.ndarray, transform: Affine,
         pixel = min(abs(transform.a), abs(transform.e))
         return [_simplify(p, options.tolerance * pixel) for p in polygons]
     return list(polygons)
+
+
+def _pixel_m2(transform: Affine, row: float, col: float, crs: CRS) -> float:
+    """The area in m² of the pixel at (`row`, `col`) of `transform`'s grid in `crs`: geodesic in a
+    geographic CRS, else the planar area in the CRS's unit."""
+    geod, to_lonlat, unit = _measure(crs.to_wkt())
+    pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
+    if geod is None or to_lonlat is not None:
+        return pixel_area * unit * unit
+    x0, y0 = int(col), int(row)
+    corners = [transform @ (x, y) for x, y in ((x0, y0), (x0 + 1, y0), (x0 + 1, y0 + 1), (x0, y0 + 1))]
+    return area_m2(Polygon(corners), crs)
 
 
 def _drop_specks(mask: np.ndarray, min_pixels: float, min_area_pixels: float) -> None:

@@ -284,7 +284,8 @@ def test_vector_options_reach_the_layer(source, tmp_path):
     code, text, _ = invoke("segment", folder, "--out", tmp_path / "none.gpkg", "--point", xy(*POINT),
                            "--min-area", "1e9", "-q")
     assert code == 0
-    assert text.strip() == "saved 0 polygon(s) of 0 object(s) (nothing written); 1 object(s) gave no mask"
+    assert text.strip() == ("saved 0 polygon(s) of 0 object(s) (nothing written); 1 object(s) kept no "
+                            "polygon (all below --min-area or --min-pixels)")
     assert not (tmp_path / "none.gpkg").exists()
 
 

@@ -434,3 +434,22 @@ def test_trace_equals_shapes_with_a_mask_band(kind: str) -> None:
     mask = mask.astype(np.uint8)
     expected = [shapely.to_wkb(p) for p in gdal_polygons(mask, UTM)]
     assert [shapely.to_wkb(p) for p in trace(mask, UTM)] == expected
+
+
+def test_min_area_and_fill_holes_are_square_metres_in_any_crs():
+    mask = np.zeros((30, 30), bool)
+    mask[5:25, 5:25] = True
+    mask[10:14, 10:14] = False  # a hole of 16 pixels
+    degrees = Affine(1e-5, 0, 15.0, 0, -1e-5, 36.0)  # a pixel: about 0.90 m × 1.11 m = 1.0 m²
+    wgs84 = CRS.from_epsg(4326)
+    (square,) = mask_to_polygons(mask, degrees, VectorOptions(min_area=300), wgs84)  # about 384 m²
+    assert len(square.interiors) == 1
+    assert mask_to_polygons(mask, degrees, VectorOptions(min_area=500), wgs84) == []
+    (filled,) = mask_to_polygons(mask, degrees, VectorOptions(fill_holes=20), wgs84)
+    assert not filled.interiors
+    feet = Affine(10, 0, 1_000_000, 0, -10, 200_000)  # EPSG:2263 is in US feet: a pixel is 9.29 m²
+    assert len(mask_to_polygons(mask, feet, VectorOptions(min_area=3500), CRS.from_epsg(2263))) == 1
+    assert mask_to_polygons(mask, feet, VectorOptions(min_area=3600), CRS.from_epsg(2263)) == []
+    utm = Affine(0.5, 0, 500000, 0, -0.5, 4000000)
+    assert mask_to_polygons(mask, utm, VectorOptions(min_area=96), CRS.from_epsg(32633)) == \
+        mask_to_polygons(mask, utm, VectorOptions(min_area=96))  # metres: as without a CRS
