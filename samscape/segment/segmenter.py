@@ -87,12 +87,14 @@ class Segmenter:
                 break
         if not seeds or len(uncovered):
             x, y = source.grid.transform @ tuple(uncovered[0] if len(uncovered) else pixels.bounds()[:2])
-            raise PromptError(
-                f"no encoded chip covers the prompt at {plain_number(x)}, {plain_number(y)} "
-                f"({crs_label(source.crs)}): "
-                "that part of the source is nodata or was not encoded; run 'samscape encode' to "
-                "complete the folder"
-            )
+            meta = source.metadata
+            complete = source.mode == "live" or \
+                len(source.encoded_ids()) + len(meta.skipped_chip_ids) >= meta.grid_chip_count
+            why = ("that part of the source is nodata (no chip there holds features); prompt where the "
+                   "raster has data") if complete else ("that part of the source is nodata or was not "
+                   "encoded; run 'samscape encode' to complete the folder")
+            raise PromptError(f"no encoded chip covers the prompt at {plain_number(x)}, {plain_number(y)} "
+                              f"({crs_label(source.crs)}): {why}")
         return pixels, seeds
 
     def segment(self, prompts: PromptSet) -> SegmentResult:
@@ -129,7 +131,13 @@ class Segmenter:
                      ) -> list[SegmentResult]:
         """One result per prompt set, in order. All prompts are checked before any decoding;
         objects are processed grouped by their first chip, so each chip is loaded once."""
-        seeds = [self.locate(prompts)[1][0].chip_id for prompts in objects]
+        seeds = []
+        for number, prompts in enumerate(objects, 1):
+            try:
+                seeds.append(self.locate(prompts)[1][0].chip_id)
+            except PromptError as exc:
+                raise (PromptError(f"object {number} of {len(objects)}: {exc}") if len(objects) > 1
+                       else exc) from None
         results: dict[int, SegmentResult] = {}
         order = sorted(range(len(objects)), key=seeds.__getitem__)
         for i in tqdm(order, unit="object", desc="segmenting", disable=not progress,

@@ -207,7 +207,7 @@ def test_a_cancelled_geosam_encoding_opens_incomplete(geosam_folder) -> None:
     assert (summary["chip_count"], summary["grid_chip_count"], summary["complete"]) == (9, 12, False)
     with open_source(folder) as source:
         x, y = source.grid.transform @ (590, 490)
-        with pytest.raises(samscape.errors.PromptError, match="no encoded chip covers"):
+        with pytest.raises(samscape.errors.PromptError, match="not encoded; run .samscape encode"):
             samscape.Segmenter(source).segment(samscape.PromptSet(source.crs).add_point(x, y))
 
 

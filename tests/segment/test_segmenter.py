@@ -147,7 +147,7 @@ def test_prompt_on_chips_that_are_all_nodata_is_refused(make_raster, encode_fold
         assert {src.chips.chip(i).window.col_off for i in src.folder.metadata.skipped_chip_ids} == {344}
         seg = Segmenter(src, max_chips=2)
         g = src.grid
-        with pytest.raises(PromptError, match="no encoded chip covers"):
+        with pytest.raises(PromptError, match="is nodata .no chip there holds features.; prompt where"):
             seg.segment(PromptSet(src.crs).add_point(*(g.transform @ (590.5, 200.5))))
         # Column 450 is also in the chips starting at 256, which have features.
         result = seg.segment(PromptSet(src.crs).add_point(*(g.transform @ (450.5, 200.5))))
@@ -282,3 +282,12 @@ def test_component_at_equals_labelling_the_whole_mask() -> None:
         row, col = (int(v) for v in np.argwhere(mask)[rng.integers(mask.sum())])
         components, _ = label(mask)
         assert np.array_equal(_component_at(mask, row, col), components == components[row, col])
+
+
+def test_segment_many_names_the_object_whose_prompt_is_outside(source) -> None:
+    inside = PromptSet(source.crs).add_point(*(source.grid.transform @ (100.5, 100.5)))
+    outside = PromptSet(source.crs).add_point(*(source.grid.transform @ (-50.5, 100.5)))
+    with pytest.raises(PromptError, match=r"^object 2 of 3: a prompt lies outside the source"):
+        Segmenter(source).segment_many([inside, outside, inside])
+    with pytest.raises(PromptError, match=r"^a prompt lies outside the source"):
+        Segmenter(source).segment_many([outside])
