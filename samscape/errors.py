@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class SamscapeError(Exception):
     """Root of all samscape errors: the CLI prints the message and exits non-zero."""
@@ -140,3 +142,14 @@ class PluginInstallError(SamscapeError, OSError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, where a command stops on it as on Ctrl+C (the CLI exits 143 instead of 130)."""
+
+
+_GDAL_HINT = re.compile(r";? *It might help to specify the correct driver.*$")
+
+
+def reason(exc: BaseException, limit: int = 300) -> str:
+    """The first line of `exc`'s message (its type's name where it has none), without GDAL's hint
+    about driver prefixes, cut to `limit` characters: the "why" of a one-line message."""
+    lines = str(exc).strip().splitlines()
+    text = _GDAL_HINT.sub("", lines[0]).rstrip(" ;") if lines else ""
+    return (text or type(exc).__name__)[:limit]

@@ -44,7 +44,7 @@ def numbers(name: str, value: object, count: int, example: str) -> tuple[float, 
 
 def bands(name: str, value: object) -> tuple[int, ...]:
     """1 to 3 band numbers, each at least 1."""
-    expected = "give 1 to 3 band numbers (1-based), e.g. (3, 2, 1)"
+    expected = "give 1 to 3 band numbers (1-based), e.g. 3,2,1"
     if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3:
         raise _fail(name, value, expected)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import FolderConflictError, FolderWriteError
+from ..errors import FolderConflictError, FolderWriteError, reason
 
 
 @click.command("sample-raster")
@@ -26,7 +26,7 @@ def sample_command(path: str, seed: int) -> None:
     except (OSError, RasterioError) as exc:
         with contextlib.suppress(OSError):  # nothing was written where nothing can be
             Path(path).unlink(missing_ok=True)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise FolderWriteError(f"cannot write '{path}' ({reason}); choose a folder that exists and "
+        why = reason(exc)
+        raise FolderWriteError(f"cannot write '{path}' ({why}); choose a folder that exists and "
                                "that you can write to") from None
     click.echo(path)

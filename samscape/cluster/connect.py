@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ClusterError
+from ..errors import ClusterError, reason
 from ..settings import ClusterTarget, parse_cluster
 from ..threads import cores
 
@@ -148,8 +148,8 @@ def _reach(distributed: Any, target: ClusterTarget) -> Cluster:
     try:
         client = distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ClusterError(f"cannot reach the Dask scheduler at '{address}' ({reason}); start one "
+        why = reason(exc)
+        raise ClusterError(f"cannot reach the Dask scheduler at '{address}' ({why}); start one "
                            "(dask-scheduler) and check the address, or use --cluster local") from None
     try:
         client.wait_for_workers(1, timeout=timeout)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..chiploop import BatchDone
-from ..errors import ClusterError, SamscapeError
+from ..errors import ClusterError, SamscapeError, reason
 from ..features import FEATURES_DIR, ChipRecord, FolderState
 from ..features.temporaries import abandoned
 from ..features.writer import CHIP_TEMPORARY
@@ -120,8 +120,8 @@ def _result(future: Any, chips: tuple[int, ...]) -> Any:
         raise ClusterError(f"{what} ended every worker that encoded them (each died); check the "
                            "workers' memory and logs, then run the same command again to resume") from None
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ClusterError(f"a worker failed encoding {what} ({type(exc).__name__}: {reason}); run the "
+        why = reason(exc)
+        raise ClusterError(f"a worker failed encoding {what} ({type(exc).__name__}: {why}); run the "
                            "same command again to resume") from None
 
 

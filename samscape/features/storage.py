@@ -17,7 +17,7 @@ import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from ..errors import FeatureFolderError, SettingsError
+from ..errors import FeatureFolderError, SettingsError, reason
 from .temporaries import replace_with
 
 __all__ = ["CLOUD_EXTRA", "FsspecStore", "LocalStore", "Store", "is_url", "location_of", "open_store",
@@ -159,7 +159,7 @@ class FsspecStore(Store):
             package = _BACKENDS.get(scheme)
             if package is None:
                 raise SettingsError(f"'{url}' needs a package that is not installed: "
-                                    f"{_reason(exc)}") from None
+                                    f"{reason(exc)}") from None
             fix = CLOUD_EXTRA if package == "s3fs" else f"pip install {package}"
             raise SettingsError(f"'{url}' needs {package}, which is not installed; {fix}") from None
         except ValueError as exc:
@@ -240,18 +240,13 @@ class FsspecStore(Store):
         except FeatureFolderError:
             raise
         except Exception as exc:
-            raise FeatureFolderError(f"cannot {doing} '{self.url}': {_reason(exc)}; check the URL and "
+            raise FeatureFolderError(f"cannot {doing} '{self.url}': {reason(exc)}; check the URL and "
                                      "the store's credentials (e.g. AWS_ACCESS_KEY_ID and "
                                      "AWS_SECRET_ACCESS_KEY, or ~/.aws)") from None
 
 
 def _basename(key: str) -> str:
     return key.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
 
 
 def open_store(location: str | os.PathLike | Path) -> Store:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import torch
 
-from ..errors import ModelNotAvailableError, ModelStoreError
+from ..errors import ModelNotAvailableError, ModelStoreError, reason
 from .allocator import reuse_freed_memory
 from .backend import ModelInfo, SamBackend, pick_device
 from .cache import BUILD_LOCK, key_lock, shared
@@ -102,9 +102,9 @@ def _stored(spec: ModelSpec, path: Path, read: Callable[[], T]) -> T:
     try:
         return read()
     except Exception as exc:  # safetensors, JSON and transformers raise many kinds for bad files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        why = reason(exc)
         raise ModelStoreError(f"model {spec.id!r} in the store cannot be loaded from '{path}' "
-                              f"({reason}); {refetch_hint(spec.id)}") from None
+                              f"({why}); {refetch_hint(spec.id)}") from None
 
 
 def _stored_backend(spec: ModelSpec, model: PreTrainedModel, record: dict, dev: torch.device

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from platformdirs import user_cache_dir
 
-from ..errors import ModelImportError, ModelNotAvailableError, ModelStoreError, UnknownModelError
+from ..errors import ModelImportError, ModelNotAvailableError, ModelStoreError, UnknownModelError, reason
 from .catalogue import CATALOGUE, Family, ModelSpec
 
 PROVENANCE = "samscape-model.json"
@@ -57,7 +57,7 @@ def provenance(model_id: str) -> dict | None:
     try:
         record = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        problem = f"is not readable JSON ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        problem = f"is not readable JSON ({reason(exc)})"
     else:
         problem = _record_problem(record)
     if problem is None:
@@ -179,10 +179,10 @@ def download(model_id: str, progress: bool = True) -> Path:
                           allow_patterns=list(WEIGHT_FILES))
     except Exception as exc:  # the hub client raises many kinds for "offline"
         shutil.rmtree(staging, ignore_errors=True)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        why = reason(exc)
         raise ModelNotAvailableError(
             f"model {model_id!r} is not on this machine and could not be downloaded from "
-            f"{spec.repository} ({reason}); run 'samscape models download {model_id}' where "
+            f"{spec.repository} ({why}); run 'samscape models download {model_id}' where "
             f"there is internet, or 'samscape models import FOLDER --id {model_id}' with a "
             "folder holding its config.json and model.safetensors"
         ) from None

@@ -83,9 +83,9 @@ class RasterSource:
         if crs_value is None:
             self.close()
             raise MissingCRSError(
-                f"raster '{self.shown}' has no CRS; name it when encoding (--crs EPSG:32633; to "
-                'segment it live: "crs": "EPSG:32633" in the --settings file), or give the file one '
-                "(gdal_edit.py -a_srs EPSG:32633 FILE)"
+                f"raster '{self.shown}' has no CRS; name it when encoding (--crs EPSG:XXXX, its "
+                'EPSG code; to segment it live: "crs": "EPSG:XXXX" in the --settings file), or give '
+                "the file one (gdal_edit.py -a_srs EPSG:XXXX FILE)"
             )
         self.assigned_crs = self._dataset.crs is None
         self.grid = PixelGrid(

@@ -15,7 +15,7 @@ import pyogrio.raw
 import shapely
 from rasterio.crs import CRS
 
-from ..errors import PromptError
+from ..errors import PromptError, reason
 from ..geo import norm_crs
 from ..vector.layers import split_layer
 from .prompts import PromptSet
@@ -51,7 +51,7 @@ def read_prompts(path: str | os.PathLike, crs: CRS | str | int | None = None,
     except PromptError:
         raise
     except Exception as exc:
-        raise PromptError(f"cannot read prompts file '{path}': {str(exc).splitlines()[0]}") from None
+        raise PromptError(f"cannot read prompts file '{path}': {reason(exc)}") from None
     fields = dict(zip(meta["fields"], values, strict=True))
     if crs is not None and _is_geojson(path) and not _has_crs_member(path):
         file_crs = norm_crs(crs)

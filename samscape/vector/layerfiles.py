@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import OutputLayerError
+from ..errors import OutputLayerError, reason
 
 # Characters GDAL cuts a file name at (';') or drops (control characters): such names are refused.
 _MANGLED = re.compile(r"[;\x00-\x1f\x7f]")
@@ -149,7 +149,7 @@ def write_errors(path: Path) -> Iterator[None]:
         if not _is_io_error(exc):
             raise
         code = getattr(exc, "errno", None)
-        text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        text = reason(exc)
         lower = text.lower()
         if code in _READ_ONLY or "read-only" in lower or "permission denied" in lower:
             raise OutputLayerError(f"the output folder '{path.parent}' is read-only ({text}); "

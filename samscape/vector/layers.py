@@ -29,7 +29,7 @@ from pyproj import CRS as ProjCRS
 from rasterio.crs import CRS
 from shapely.geometry import Polygon
 
-from ..errors import OutputLayerError
+from ..errors import OutputLayerError, reason
 from ..folderlock import FolderLock
 from ..geo import crs_label, norm_crs
 from . import gpkg, parquetlayer
@@ -164,7 +164,7 @@ class OutputLayer:
                 return None
             crs_text = _describe(file.absolute(), driver, name)[1]
         except Exception as exc:
-            raise OutputLayerError(f"'{path}' cannot be read as a layer ({exc}); choose a new "
+            raise OutputLayerError(f"'{path}' cannot be read as a layer ({reason(exc)}); choose a new "
                                    "file name") from None
         return CRS.from_user_input(crs_text) if crs_text else None
 
@@ -183,7 +183,7 @@ class OutputLayer:
                                                                self.layer_name)
         except Exception as exc:
             raise OutputLayerError(
-                f"'{self.label}' exists but cannot be read as a {self.driver} layer ({exc}); "
+                f"'{self.label}' exists but cannot be read as an output layer ({reason(exc)}); "
                 "choose a new file name"
             ) from None
         if set(fields) != set(FIELDS) and not (count == 0 and not fields):

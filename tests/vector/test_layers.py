@@ -302,7 +302,7 @@ def test_unreadable_existing_file_is_refused_and_untouched(tmp_path):
     path = tmp_path / "broken.gpkg"
     path.write_bytes(b"this is not a GeoPackage\n" * 10)
     files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match="cannot be read as a GPKG layer"):
+    with pytest.raises(OutputLayerError, match="cannot be read as an output layer"):
         OutputLayer(path, UTM)
     assert snapshot(tmp_path) == files
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import shapely
 from affine import Affine
 
-from ...errors import FeatureFolderError
+from ...errors import FeatureFolderError, reason
 from ...geo.chips import MAX_CHIPS
 from ...geo.geoparquet import geo_metadata
 from ..temporaries import temporary_for
@@ -120,7 +120,7 @@ def read_geosam_manifest(folder: Path) -> list[GeosamRow]:
             table = manifest.read(columns=list(_TEXT))
         columns = table.to_pydict()
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = reason(exc)
         raise FeatureFolderError(f"'{path}' is not a readable Geo-SAM manifest ({first}); {FIX}") from None
     rows = []
     for i in range(table.num_rows):
