@@ -186,17 +186,20 @@ class OutputLayer:
                 f"'{self.label}' exists but cannot be read as an output layer ({reason(exc)}); "
                 "choose a new file name"
             ) from None
-        if set(fields) != set(FIELDS) and not (count == 0 and not fields):
-            missing = sorted(set(FIELDS) - set(fields))
-            extra = sorted(set(fields) - set(FIELDS))
-            if (missing, extra) == (["area_m2"], ["area"]):
-                raise OutputLayerError(f"'{self.label}' was written by an older samscape (field 'area' "
-                                       "in map units, not 'area_m2'); it is left untouched: choose a "
-                                       "new file or layer")
+        missing = sorted(set(FIELDS) - set(fields))
+        extra = sorted(set(fields) - set(FIELDS))
+        if (missing, extra) == (["area_m2"], ["area"]):
+            raise OutputLayerError(f"'{self.label}' was written by an older samscape (field 'area' "
+                                   "in map units, not 'area_m2'); it is left untouched: choose a "
+                                   "new file or layer")
+        # fields of the user's own (a class added in QGIS) are kept in a GeoPackage: NULL in new rows
+        own_fields = extra and not missing and self.driver == "GPKG"
+        if (missing or extra) and not own_fields and not (count == 0 and not fields):
             raise OutputLayerError(
                 f"'{self.label}' has another schema (missing: {', '.join(missing) or 'none'}; "
                 f"extra: {', '.join(extra) or 'none'}); it is left untouched: choose a new file"
-                + (" or layer ('file.gpkg:layer')" if self.driver == "GPKG" else "")
+                + (" or layer ('file.gpkg:layer')" if self.driver == "GPKG" else
+                   "; a GeoPackage keeps fields of your own" if not missing else "")
             )
         if geometry_type not in ("Polygon", "MultiPolygon", "Unknown"):
             raise OutputLayerError(f"'{self.label}' holds {geometry_type} geometries, not polygons; "

@@ -276,7 +276,7 @@ def _without_score(values: dict) -> dict:
     (lambda values: values, Point(500000, 3999000), "Point geometries, not polygons"),
 ], ids=["missing-field", "extra-field", "points"])
 def test_layer_of_another_kind_is_refused(tmp_path, fields, geometry, match):
-    path = tmp_path / "other.gpkg"
+    path = tmp_path / ("other.fgb" if "extra: notes" in match else "other.gpkg")  # a GeoPackage keeps it
     values = fields({name: [v] for name, v in make_rows("G", 1)[0].properties().items()})
     gpd.GeoDataFrame(values, geometry=[geometry], crs="EPSG:32633").to_file(path)
     files = snapshot(tmp_path)
@@ -360,3 +360,26 @@ def test_polygons_join_the_tiles_of_a_raster_geopackage(tmp_path):
     assert len(gpd.read_file(path, layer="objects")) == 2
     with rasterio.open(path) as ds:
         assert (ds.read([1, 2, 3]) == 90).all()
+
+
+def test_a_field_of_the_users_own_is_kept_in_a_gpkg_and_refused_elsewhere(tmp_path):
+    path = tmp_path / "classes.gpkg"
+    OutputLayer(path, UTM).append(make_rows("01HX0000000000000000000001", 2))
+    frame = gpd.read_file(path)
+    frame["class"] = ["roof", "shed"]  # as a QGIS user adds a column and fills it
+    frame.to_file(path, layer="classes")
+    OutputLayer(path, UTM).append(make_rows("01HX0000000000000000000002", 1))
+    after = gpd.read_file(path)
+    assert after["class"].tolist()[:2] == ["roof", "shed"] and after["class"].isna().tolist()[2]
+    assert OutputLayer(path, UTM).remove_group("01HX0000000000000000000001") == 2
+    assert gpd.read_file(path)["group_id"].tolist() == ["01HX0000000000000000000002"]
+
+    geojson = tmp_path / "classes.geojson"
+    OutputLayer(geojson, UTM).append(make_rows("01HX0000000000000000000001", 1))
+    frame = gpd.read_file(geojson)
+    frame["class"] = ["roof"]
+    frame.to_file(geojson)
+    before = geojson.read_bytes()
+    with pytest.raises(OutputLayerError, match="extra: class.*; a GeoPackage keeps fields of your own"):
+        OutputLayer(geojson, UTM).append(make_rows("01HX0000000000000000000002", 1))
+    assert geojson.read_bytes() == before
