@@ -94,7 +94,7 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     if as_json:
         click.echo(json.dumps({
             "type": "FeatureCollection",
-            "crs": {"type": "name", "properties": {"name": layer.crs.to_string()}},
+            "crs": {"type": "name", "properties": {"name": _crs_name(layer.crs)}},
             "features": [{"type": "Feature", "geometry": mapping(r.geometry),
                           "properties": r.properties()} for r in rows],
         }))
@@ -106,6 +106,11 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
             if filtered else "")
         target = f"to {out}" if rows else "(nothing written)"
         click.echo(f"saved {len(rows)} polygon(s) of {len(groups)} object(s) {target}{note}")
+
+
+def _crs_name(crs) -> str:
+    """The GeoJSON name of `crs`; coordinates are x, y (lon, lat), so WGS 84 is named CRS84."""
+    return "urn:ogc:def:crs:OGC:1.3:CRS84" if crs.to_epsg() == 4326 else crs.to_string()
 
 
 def _is_folder(source: str) -> bool:
