@@ -43,12 +43,15 @@ class ValueRange:
     def to_uint8(self, data: np.ma.MaskedArray) -> np.ndarray:
         """(C, H, W) masked raster values → (H, W, C) uint8; pixels masked, NaN or infinite in any
         band become 0."""
-        values = np.ma.getdata(data).astype(np.float64)
-        finite = np.isfinite(values)
-        values[~finite] = self.low
+        raw = np.ma.getdata(data)
+        values = raw.astype(np.float64)
+        invalid = np.ma.getmaskarray(data).any(axis=0)
+        if raw.dtype.kind == "f":  # only floats hold NaN or infinity
+            finite = np.isfinite(values)
+            values[~finite] = self.low
+            invalid |= ~finite.all(axis=0)
         scaled = np.clip((values - self.low) * (255.0 / (self.high - self.low)), 0, 255)
         out = np.rint(scaled).astype(np.uint8)
-        invalid = np.ma.getmaskarray(data).any(axis=0) | ~finite.all(axis=0)
         out[:, invalid] = 0
         return np.ascontiguousarray(out.transpose(1, 2, 0))
 
