@@ -62,14 +62,19 @@ def _tiles_only(path: Path) -> bool:
     return kinds <= {"tiles", "2d-gridded-coverage"}
 
 
+def matching(names: list[str], name: str) -> str | None:
+    """The layer of `names` that `name` names: SQLite, and so a GeoPackage, ignores the case of
+    table names ('roads' is the layer 'Roads'); None if there is none."""
+    return next((n for n in names if n.casefold() == name.casefold()), None)
+
+
 def existing_name(path: Path, name: str) -> str:
-    """`name` as an existing layer of `path` spells it: SQLite, and so a GeoPackage, ignores the
-    case of table names ('roads' is the layer 'Roads')."""
+    """`name` as an existing layer of `path` spells it (`matching`), else `name`."""
     try:
         names = layer_names(path) if path.exists() else []
     except Exception:  # an unreadable file: the caller's checks say so
         return name
-    return next((n for n in names if n.casefold() == name.casefold()), name)
+    return matching(names, name) or name
 
 
 def roll_back(path: Path) -> None:

@@ -131,7 +131,9 @@ class OutputLayer:
         if layer is not None:
             check_name(layer, "layer name")
             gpkg.check_layer_name(layer, self.path)
-        self.layer_name = gpkg.existing_name(self.path, layer or gpkg.default_layer(self.path))
+        self.layer_name = layer or gpkg.default_layer(self.path)
+        if self.driver == "GPKG":
+            self.layer_name = gpkg.existing_name(self.path, self.layer_name)
         self.label = f"{self.path}:{self.layer_name}" if self.driver == "GPKG" else str(self.path)
         if not self.path.parent.is_dir():
             raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist")
@@ -157,11 +159,13 @@ class OutputLayer:
         if not file.exists():
             return None
         try:
+            name = layer or gpkg.default_layer(file)
             if driver == "GPKG":
                 gpkg.roll_back(file.absolute())
-            name = gpkg.existing_name(file, layer or gpkg.default_layer(file))
-            if driver == "GPKG" and name not in gpkg.layer_names(file):
-                return None
+                found = gpkg.matching(gpkg.layer_names(file), name)
+                if found is None:
+                    return None
+                name = found
             crs_text = _describe(file.absolute(), driver, name)[1]
         except Exception as exc:
             raise OutputLayerError(f"'{path}' cannot be read as a layer ({reason(exc)}); choose a new "
