@@ -59,12 +59,21 @@ def test_relocated_folder_opens_unchanged(make_raster, tmp_path):
 
 
 def test_resume_skips_written_chips(make_raster, tmp_path):
+    """A complete folder resumes without writing anything, so it resumes on read-only media."""
     raster = str(make_raster())
     first = encode(raster, tmp_path / "ff", model=TINY, progress=False)
-    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "ff" / "features").iterdir()}
+
+    def files() -> dict[Path, tuple[int, int]]:
+        return {p: (p.stat().st_mtime_ns, p.stat().st_ino) for p in (tmp_path / "ff").rglob("*")}
+
+    before = files()
     again = encode(raster, tmp_path / "ff", model=TINY, progress=False)
     assert again.encoded == 0 and again.already_done == first.encoded
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "ff" / "features").iterdir()} == mtimes
+    assert files() == before
+    (tmp_path / "ff" / "features" / "chip_000003.pt").unlink()
+    healed = encode(raster, tmp_path / "ff", model=TINY, progress=False)
+    assert healed.encoded == 1
+    assert sorted(FeatureFolder.open(tmp_path / "ff").records) == list(range(first.encoded))
 
 
 @pytest.mark.slow

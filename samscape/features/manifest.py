@@ -143,6 +143,12 @@ class ManifestJournal:
         self._skipped: set[int] = set()
         self._parts: list[_Part] = []
         self._flushes = 0
+        self._on_disk = False
+
+    def adopt(self, written: np.ndarray, skipped: set[int]) -> None:
+        """Take `written` and `skipped` as what `manifest.parquet` (and no part) already holds, so
+        a flush that changes nothing writes nothing: a complete folder on read-only media resumes."""
+        self._flushed, self._skipped, self._on_disk = written.copy(), set(skipped), True
 
     def flush(self, metadata: FolderMetadata, written: np.ndarray, skipped: set[int],
               append: bool = False) -> None:
@@ -153,6 +159,8 @@ class ManifestJournal:
         removed = bool((self._flushed & ~written).any()) \
             or len(skipped) != len(self._skipped) + len(new_skipped)
         changed = bool(len(added) or new_skipped)
+        if self._on_disk and self._token is None and not (removed or changed):
+            return
         if self._token is None or removed or (not append and (self._parts or changed)):
             self._write_all(metadata, written, skipped)
         elif changed:

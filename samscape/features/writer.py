@@ -24,6 +24,7 @@ from .chipfile import chip_bytes, read_chip
 from .manifest import (
     FEATURES_DIR,
     MANIFEST,
+    PARTS_DIR,
     ChipRecord,
     ManifestJournal,
     chip_relpath,
@@ -147,7 +148,7 @@ def prepare_folder(out: Path | str, metadata: FolderMetadata, overwrite: bool,
     """Start a new folder, or resume one holding the same encoding, or start over if asked;
     `fix` ends the message of a FolderConflictError (what the caller's user can do)."""
     skipped: set[int] = set()
-    recorded: Iterable[int] = ()
+    recorded: Iterable[int] | None = None
     store = open_store(out)
     if store.exists(MANIFEST):
         existing: FolderMetadata | None
@@ -173,7 +174,9 @@ def prepare_folder(out: Path | str, metadata: FolderMetadata, overwrite: bool,
         if local is not None:
             local.mkdir(parents=True, exist_ok=True)
         state = FolderState.empty(out, metadata, skipped)
-        _verify_existing(state, recorded)
+        if _verify_existing(state, () if recorded is None else recorded) and recorded is not None \
+                and not store.names(PARTS_DIR):
+            state.journal.adopt(state.records.mask(), skipped)
         state.flush()
     except OSError as exc:
         raise _write_error(out, exc) from None
@@ -231,24 +234,25 @@ def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
     return "other settings"
 
 
-def _verify_existing(state: FolderState, recorded: Iterable[int]) -> None:
+def _verify_existing(state: FolderState, recorded: Iterable[int]) -> bool:
     """Keep the chip files the last manifest records (trusted: `info --validate` checks them) and
     those not recorded that load and verify (a killed run may have written some after its last
     manifest update); delete temporary and corrupt files. Recorded chips whose file is gone are
-    encoded again."""
+    encoded again. Whether the chips kept are exactly those recorded."""
     trusted = np.zeros(len(state.records.chips), dtype=bool)
     trusted[np.fromiter(recorded, dtype=np.int64)] = True
     features = state.store.local_path(FEATURES_DIR)
     if features is None:  # an object store: no temporaries, one listing
         for name in state.store.names(FEATURES_DIR):
             _keep_or_remove(state, name, trusted)
-        return
+        return bool((state.records.mask() == trusted).all())
     for tmp in features.glob(".chip_*.tmp"):
         if CHIP_TEMPORARY.fullmatch(tmp.name) and abandoned(tmp):
             tmp.unlink(missing_ok=True)
     with os.scandir(features) as entries:  # a million names, never all held at once
         for entry in entries:
             _keep_or_remove(state, entry.name, trusted)
+    return bool((state.records.mask() == trusted).all())
 
 
 def _keep_or_remove(state: FolderState, name: str, trusted: np.ndarray) -> None:
