@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
 from .errors import FolderWriteError, SettingsError
-from .features import FolderState, check_target, prepare_folder
+from .features import FolderState, check_target, one_writer, prepare_folder
 from .features.storage import location_of
 from .features.temporaries import abandoned
 from .models import get_spec
@@ -111,8 +111,9 @@ def _encode_folder(raster: str, out: Path | str, settings: EncodeSettings, overw
         plan = plan_encoding(source, settings, backend)
         if check_plan is not None:
             check_plan(plan)
-        state = prepare_folder(out, plan.metadata, overwrite)
-        return _run(source, plan, settings, state, progress, on_step, cluster)
+        with one_writer(out):
+            state = prepare_folder(out, plan.metadata, overwrite)
+            return _run(source, plan, settings, state, progress, on_step, cluster)
 
 
 @contextmanager

@@ -23,14 +23,21 @@ class FolderLock:
             self._thread = FolderLock._threads.setdefault(str(folder.resolve()), threading.Lock())
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread:
+    def held(self, wait: bool = True) -> Iterator[None]:
+        """Hold the lock for the block; without `wait`, raise `FolderBusy` at once if another
+        thread or process holds it."""
+        if not self._thread.acquire(blocking=wait):
+            raise FolderBusy(self.folder)
+        try:
             if sys.platform == "win32":  # pragma: no cover - not run on the Linux CI
                 import msvcrt
 
                 fd = os.open(self.folder / ".samscape.lock", os.O_RDWR | os.O_CREAT)
                 try:
-                    msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                    try:
+                        msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
+                    except OSError:
+                        raise FolderBusy(self.folder) from None
                     yield
                 finally:
                     os.close(fd)
@@ -39,7 +46,20 @@ class FolderLock:
 
             fd = os.open(self.folder, os.O_RDONLY)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise FolderBusy(self.folder) from None
                 yield
             finally:
                 os.close(fd)  # releases the flock
+        finally:
+            self._thread.release()
+
+
+class FolderBusy(Exception):
+    """Another thread or process holds the folder's lock (raised by `held(wait=False)`)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"'{folder}' is locked by another thread or process")
+        self.folder = folder

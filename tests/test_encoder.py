@@ -7,7 +7,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas
@@ -115,6 +117,50 @@ def test_different_encoding_is_refused_without_overwrite(make_raster, tmp_path):
     assert (tmp_path / "ff" / "manifest.parquet").read_bytes() == manifest
     encode(raster, tmp_path / "ff", model=TINY, bands=(1,), overwrite=True, progress=False)
     assert FeatureFolder.open(tmp_path / "ff").metadata.preprocessing.bands == (1, 1, 1)
+
+
+STALLED_ENCODER = """
+import sys, time
+import samscape
+
+def stall(done, total):
+    print("encoding", flush=True)
+    time.sleep(600)
+
+samscape.encode(sys.argv[1], sys.argv[2], model="tiny-random-sam", batch_size=1, progress=stall)
+"""
+
+
+def test_a_second_encoding_into_a_folder_being_encoded_is_refused(make_raster, tmp_path):
+    """Across processes (a flock, freed when the holder is killed) and across threads."""
+    raster, out = str(make_raster()), tmp_path / "ff"
+    script = tmp_path / "stalled.py"
+    script.write_text(STALLED_ENCODER)
+    proc = subprocess.Popen([sys.executable, str(script), raster, str(out)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "encoding\n"
+        with pytest.raises(FolderConflictError, match="another samscape encoding is writing"):
+            encode(raster, out, model=TINY, progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    started, release = threading.Event(), threading.Event()
+
+    def stall(done: int, total: int) -> None:
+        started.set()
+        release.wait(60)
+
+    first = ThreadPoolExecutor(1).submit(encode, raster, out, model=TINY, batch_size=1, progress=stall)
+    try:
+        assert started.wait(60)
+        with pytest.raises(FolderConflictError, match="another samscape encoding"):
+            encode(raster, out, model=TINY, progress=False)
+    finally:
+        release.set()
+    assert first.result().encoded + first.result().already_done == 12
+    assert sorted(FeatureFolder.open(out).records) == list(range(12))
 
 
 def test_non_feature_folder_is_never_touched(make_raster, tmp_path):

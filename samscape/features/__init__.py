@@ -19,7 +19,7 @@ from .metadata import (
 )
 from .opening import open_folder
 from .origin import find_raster
-from .writer import OVERWRITE_FIX, FolderState, check_target, prepare_folder
+from .writer import OVERWRITE_FIX, FolderState, check_target, one_writer, prepare_folder
 
 __all__ = [
     "FEATURES_DIR",
@@ -38,6 +38,7 @@ __all__ = [
     "find_raster",
     "is_feature_folder",
     "open_folder",
+    "one_writer",
     "prepare_folder",
     "read_chip",
     "read_manifest",

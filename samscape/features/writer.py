@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError
+from ..folderlock import FolderBusy, FolderLock
 from ..geo import Chip, ChipGrid
 from ..raster import FINGERPRINT_VERSION
 from .chipfile import chip_bytes, read_chip
@@ -141,6 +143,36 @@ def _leftover(path: Path) -> bool:
     if path.name == FEATURES_DIR:
         return path.is_dir() and not any(path.iterdir())
     return path.name.startswith(f".{MANIFEST}.") and path.name.endswith(".tmp")
+
+
+@contextmanager
+def one_writer(out: Path | str) -> Iterator[None]:
+    """Hold the local folder `out` for one writer, across threads and processes: a second encoding
+    into it is refused (FolderConflictError) instead of encoding every chip again beside the
+    first. The lock is on `out/features/`, made if missing; a folder made here and left with only
+    an empty `features/` is removed again. Object stores are not locked."""
+    if not isinstance(out, Path):
+        yield
+        return
+    created = not out.exists()
+    features = out / FEATURES_DIR
+    try:
+        if not features.is_dir():
+            features.mkdir(parents=True)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+    try:
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(FolderLock(features).held(wait=False))
+            except FolderBusy:
+                raise FolderConflictError(f"another samscape encoding is writing '{out}'; wait for it "
+                                          "to end, or encode into another folder") from None
+            yield
+    finally:
+        if created and [p.name for p in out.iterdir()] == [FEATURES_DIR] and not any(features.iterdir()):
+            features.rmdir()
+            out.rmdir()
 
 
 def prepare_folder(out: Path | str, metadata: FolderMetadata, overwrite: bool,
