@@ -57,6 +57,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str, *, base_pat
         raise SettingsError("checkpoint is only for --to geosam; drop it")
     source = open_folder(src)
     target = Path(dst)
+    if _same_folder(src, target):
+        raise FolderConflictError(f"SRC and DST are both '{dst}'; convert writes a new folder: give a "
+                                  "new or empty DST")
     if to == "samscape":
         check_destination(target)
         if not isinstance(source, GeosamFolder):
@@ -72,6 +75,13 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str, *, base_pat
         write = lambda tmp, step: _to_geosam(source, tmp, name, root, step)  # noqa: E731
     _atomically(target, len(source), progress, write)
     return target
+
+
+def _same_folder(src: str | os.PathLike, dst: Path) -> bool:
+    try:
+        return os.path.samefile(src, dst)
+    except (OSError, ValueError):  # dst not there, or src a URL
+        return False
 
 
 def check_destination(dst: Path) -> None:

@@ -156,6 +156,8 @@ def test_nothing_partial_is_left(geosam_folder, tmp_path: Path) -> None:
     with pytest.raises(FolderConflictError, match="not empty"):
         samscape.convert(src, busy, to="samscape", progress=False)
     assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    with pytest.raises(FolderConflictError, match="SRC and DST are both"):
+        samscape.convert(src, src / ".." / src.name, to="samscape", progress=False)
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()
