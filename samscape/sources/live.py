@@ -54,6 +54,7 @@ class LiveSource(FeatureSource):
     settings: EncodeSettings
     plan: EncodePlan
     state: FolderState
+    _started: bool
     disk_bytes: int
     progress: bool | ProgressCallback
     _raster: RasterSource
@@ -80,16 +81,9 @@ class LiveSource(FeatureSource):
             identity = metadata.model_dump_json(include={"model", "preprocessing", "dtype"})
             folder = Path(cache_dir) if cache_dir else default_cache_dir(
                 raster, hashlib.sha256(identity.encode()).hexdigest())
-            try:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise FolderWriteError(f"cannot create the live cache '{folder}': {exc.strerror}; "
-                                       "give a --cache folder you can write to") from None
-            with FolderLock(folder.parent).held():  # two opens of one raster share its cache
-                check_target(folder)
-                self.state = prepare_folder(folder, metadata, overwrite=False, fix=(
-                    f"remove '{folder}' or give another --cache folder (or run 'samscape encode "
-                    f"RASTER {folder} --overwrite' to encode it anew)"))
+            self._started = folder.exists()
+            self.state = self._cache(folder, metadata) if self._started else \
+                FolderState.empty(folder, metadata)
         except BaseException:
             self._raster.__exit__(None, None, None)
             raise
@@ -98,6 +92,20 @@ class LiveSource(FeatureSource):
         self._lock = threading.RLock()
         self._used = {cid: self._file(cid).stat().st_mtime for cid in self.state.records}
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="samscape-live")
+
+    @staticmethod
+    def _cache(folder: Path, metadata: FolderMetadata) -> FolderState:
+        """The cache `folder`, resumed, or made (with its parents) if it is not there."""
+        try:
+            folder.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise FolderWriteError(f"cannot create the live cache '{folder}': {exc.strerror}; "
+                                   "give a --cache folder you can write to") from None
+        with FolderLock(folder.parent).held():  # two opens of one raster share its cache
+            check_target(folder)
+            return prepare_folder(folder, metadata, overwrite=False, fix=(
+                f"remove '{folder}' or give another --cache folder (or run 'samscape encode "
+                f"RASTER {folder} --overwrite' to encode it anew)"))
 
     @property
     def folder(self) -> Path:
@@ -129,6 +137,9 @@ class LiveSource(FeatureSource):
     def prepare(self, chip_ids: list[int]) -> None:
         """Encode those of `chip_ids` not in the cache yet, in batches, with progress."""
         with self._lock:
+            if not self._started and self.missing(chip_ids):  # the cache appears with its first chips
+                self.state = self._cache(self.folder, self.metadata)
+                self._started = True
             todo = self.missing(chip_ids)
             if not todo:
                 return
@@ -217,5 +228,6 @@ class LiveSource(FeatureSource):
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         with self._lock:
-            self.state.flush()
+            if self._started:
+                self.state.flush()
             self._raster.__exit__(None, None, None)

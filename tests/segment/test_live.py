@@ -234,6 +234,17 @@ def test_chip_cache_attaches_only_to_cached_chips() -> None:
     assert 0 not in cache and cache.prepared(0) is None and cache.nbytes == size
 
 
+def test_the_cache_appears_with_its_first_chip(raster, tmp_path) -> None:
+    """A live run that encodes nothing (a prompt refused, a crash) leaves no cache behind."""
+    cache = tmp_path / "new" / "cache"
+    with open_source(raster, model=MODEL, cache_dir=cache) as live:
+        assert live.missing([0]) == [0]
+    assert not (tmp_path / "new").exists()
+    with open_source(raster, model=MODEL, cache_dir=cache) as live:
+        live.prepare([0])
+    assert manifest_ids(cache) == chip_files(cache) == {0}
+
+
 def test_bad_live_settings_are_refused(raster, tmp_path) -> None:
     with pytest.raises(SettingsError, match="live cache size"):
         open_source(raster, model=MODEL, cache_dir=tmp_path / "c", disk_mb=0)
