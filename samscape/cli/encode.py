@@ -99,13 +99,17 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
     if as_json or progress_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(f"{result.folder}: encoded {result.encoded} chip(s) "
+        geosam = ", written as a Geo-SAM folder" if format_ == "geosam" else ""
+        rest = "" if result.already_done == result.grid_chip_count else ", the others all nodata"
+        click.echo(f"{result.folder}: nothing to encode, {result.already_done} of "
+                   f"{result.grid_chip_count} chips already done{rest}{geosam}"
+                   if not result.encoded + result.nodata else
+                   f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"
                    f"{', compiled' if result.compiled else ''}"
                    f"{f', on {result.workers} Dask workers' if result.workers else ''}), "
                    f"{result.already_done} already done, "
-                   f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid"
-                   f"{', written as a Geo-SAM folder' if format_ == 'geosam' else ''}")
+                   f"{result.nodata} all nodata, of {result.grid_chip_count} in the grid{geosam}")
 
 
 def _print_progress(done: int, total: int) -> None:

@@ -37,6 +37,8 @@ def test_encode_then_info_json(make_raster, tmp_path):
     assert info["model"]["id"] == TINY and info["format_version"] == 1
     code, out, _ = run("info", tmp_path / "ff")
     assert code == 0 and "12 of 12" in out
+    code, out, _ = run("encode", raster, tmp_path / "ff", "--model", TINY, "--quiet")
+    assert code == 0 and out == f"{tmp_path / 'ff'}: nothing to encode, 12 of 12 chips already done\n"
 
 
 def test_settings_file_and_flags_win(make_raster, tmp_path):
