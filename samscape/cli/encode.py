@@ -100,9 +100,8 @@ def encode_command(ctx: click.Context, raster: str, out_dir: str, settings_file:
         click.echo(json.dumps(summary))
     else:
         geosam = ", written as a Geo-SAM folder" if format_ == "geosam" else ""
-        rest = "" if result.already_done == result.grid_chip_count else ", the others all nodata"
         click.echo(f"{result.folder}: nothing to encode, {result.already_done} of "
-                   f"{result.grid_chip_count} chips already done{rest}{geosam}"
+                   f"{result.grid_chip_count} chips already done{geosam}"
                    if not result.encoded + result.nodata else
                    f"{result.folder}: encoded {result.encoded} chip(s) "
                    f"({result.chips_per_second:.2f}/s, batch size {result.batch_size}"

@@ -151,7 +151,7 @@ def _to_samscape(source: GeosamFolder, tmp: Path, step: Callable[[int], None]) -
     from .. import __version__
 
     meta = source.metadata
-    pre = meta.preprocessing
+    pre = meta.preprocessing if source.origin is None else source.origin.preprocessing
     raster = local_raster(source.path, source.source_path)
     fingerprint = pre.source_fingerprint
     if raster is not None:
@@ -166,7 +166,7 @@ def _to_samscape(source: GeosamFolder, tmp: Path, step: Callable[[int], None]) -
         dtype="float16", feature_shapes=meta.feature_shapes, grid_chip_count=meta.grid_chip_count,
         samscape_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    state = FolderState.empty(tmp, metadata)
+    state = FolderState.empty(tmp, metadata, set(meta.skipped_chip_ids))
     chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
     for chip_id in sorted(source.records):
         features = source.load_chip(chip_id)
@@ -253,4 +253,4 @@ def _to_geosam(source: FeatureFolder, tmp: Path, checkpoint: str, root: str,
         rows.append(GeosamRow(chip_id, file_name, record.transform, shape, source_path, checkpoint,
                               meta.model.family, crs_text, (pre.chip_size, pre.chip_size)))
         step(1)
-    write_geosam_manifest(tmp, rows, root, grid.crs.to_wkt())
+    write_geosam_manifest(tmp, rows, root, grid.crs.to_wkt(), meta.model_dump_json())

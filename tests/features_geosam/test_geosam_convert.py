@@ -101,6 +101,42 @@ def test_samscape_to_geosam_writes_geosam_columns_chips_and_paths(make_raster, t
                            original.load_chip(chip_id)["image_embeddings"])
 
 
+def test_a_round_trip_through_geosam_keeps_the_encoding(make_raster, tmp_path: Path) -> None:
+    """Bands, value range, nodata chips and a grid whose first chips are nodata: what Geo-SAM's
+    rows do not tell is kept in the manifest, and the way back resumes with nothing to encode."""
+    from samscape.features.geosam.manifest import ORIGIN_KEY
+
+    data = np.random.default_rng(0).integers(40, 200, (3, 500, 600), dtype=np.uint8)
+    data[:, :, :300] = 0
+    raster = make_raster(data=data, nodata=0)
+    settings = {"model": "tiny-random-sam", "bands": (2, 1, 3), "value_range": (40.0, 180.0)}
+    samscape.encode(str(raster), tmp_path / "ff", progress=False, **settings)
+    original = FeatureFolder.open(tmp_path / "ff")
+    assert original.metadata.skipped_chip_ids and 0 not in original.records
+    dst = samscape.convert(tmp_path / "ff", tmp_path / "geosam", to="geosam",
+                           checkpoint="tiny-random-sam.pt", progress=False)
+    opened = open_folder(dst)
+    assert isinstance(opened, GeosamFolder) and opened.problems() == {}
+    ours, theirs = original.metadata.preprocessing, opened.metadata.preprocessing
+    assert theirs.resize == "ultralytics_letterbox"  # prompts mapped as Geo-SAM maps them
+    assert theirs.model_copy(update={"resize": ours.resize, "mean": ours.mean, "std": ours.std}) == ours
+    assert opened.metadata.skipped_chip_ids == original.metadata.skipped_chip_ids
+    point = original.records[max(original.records)].bounds
+    prompt = PromptSet("EPSG:32633").add_point((point[0] + point[2]) / 2, (point[1] + point[3]) / 2)
+    with open_source(dst) as source:
+        assert Segmenter(source).segment(prompt).chip_ids
+    back = samscape.convert(dst, tmp_path / "back", to="samscape", progress=False)
+    assert FeatureFolder.open(back).metadata.same_encoding(original.metadata)
+    again = samscape.encode(str(raster), back, progress=False, **settings)
+    assert again.encoded == again.nodata == 0
+
+    table = pq.read_table(dst / "manifest.parquet")  # as Geo-SAM writes it: the grid from the rows
+    pq.write_table(table.replace_schema_metadata(
+        {k: v for k, v in table.schema.metadata.items() if k != ORIGIN_KEY}), dst / "manifest.parquet")
+    with pytest.raises(FeatureFolderError, match="not where its grid puts"):
+        open_folder(dst)
+
+
 def test_geosam_frame_is_what_geopandas_writes(make_raster, tmp_path: Path) -> None:
     """The exported manifest reads back in geopandas as the frame geosam itself would write."""
     src = encoded(make_raster, tmp_path)

@@ -36,7 +36,7 @@ from ..manifest import FEATURES_DIR, ChipRecord
 from ..metadata import FolderMetadata, GridRecord, ModelRecord, PreprocessingRecord
 from .checkpoints import checkpoint_name, model_for_checkpoint, unsupported_reason
 from .chips import read_geosam_chip
-from .manifest import FIX, MANIFEST, GeosamRow, read_geosam_manifest
+from .manifest import FIX, MANIFEST, GeosamRow, read_geosam_manifest, read_origin
 
 if TYPE_CHECKING:
     import torch
@@ -127,10 +127,11 @@ class GeosamFolder(FeatureFolder):
     path: Path
 
     def __init__(self, path: Path, metadata: FolderMetadata, records: list[ChipRecord],
-                 checkpoint_path: str, source_path: str) -> None:
+                 checkpoint_path: str, source_path: str, origin: FolderMetadata | None = None) -> None:
         super().__init__(path, metadata, records)
         self.checkpoint_path = checkpoint_path
         self.source_path = source_path
+        self.origin = origin
 
     @property
     def checkpoint(self) -> str:
@@ -170,14 +171,19 @@ class GeosamFolder(FeatureFolder):
             raise FeatureFolderError(f"{where} its model input {list(first.dst_shape)} is not "
                                      f"{model_id}'s {spec.input_size} px; {FIX}")
         try:
-            chips, found = rebuild_grid(rows, spec.input_size)
-            metadata = _metadata(folder, first, spec, chips, found)
+            origin = _origin(folder, rows, spec)
+            if origin is not None:
+                metadata, found = _as_geosam(origin), origin[1]
+            else:
+                chips, found = rebuild_grid(rows, spec.input_size)
+                metadata = _metadata(folder, first, spec, chips, found)
         except ValueError as exc:
             raise FeatureFolderError(f"{where} {str(exc).splitlines()[0]}; {FIX}") from None
         records = [ChipRecord(c.chip_id, c.row, c.col, c.window.width, c.window.height, c.transform,
                               f"{FEATURES_DIR}/{r.file_name}")
                    for r in rows for c in (found[r.number],)]
-        return cls(folder, metadata, records, first.checkpoint_path, first.source_path)
+        return cls(folder, metadata, records, first.checkpoint_path, first.source_path,
+                   None if origin is None else origin[0])
 
     def load_chip(self, chip_id: int) -> dict[str, torch.Tensor]:
         """The chip's feature tensors under samscape's names, (C, H, W) float32."""
@@ -203,6 +209,39 @@ class GeosamFolder(FeatureFolder):
         out.update(format="geosam-v2", format_version=2,
                    geosam={"checkpoint_path": self.checkpoint_path, "source_path": self.source_path})
         return out
+
+
+def _origin(folder: Path, rows: list[GeosamRow], spec: ModelSpec
+            ) -> tuple[FolderMetadata, dict[int, Chip]] | None:
+    """The metadata of the samscape folder this one was converted from (`convert --to geosam`
+    keeps it in the manifest), and each row's chip, if it is of `spec`'s model and every row is
+    the chip its grid puts there: its bands, value range, grid and nodata chips, which the rows
+    alone do not tell. None for a folder Geo-SAM wrote."""
+    text = read_origin(folder)
+    if text is None:
+        return None
+    try:
+        meta = FolderMetadata.model_validate_json(text)
+    except ValueError:
+        return None
+    pre = meta.preprocessing
+    chips = ChipGrid(pre.grid.to_grid(), pre.chip_size, pre.stride)
+    found = {}
+    for r in rows:
+        chip = chips.chip(r.number) if 0 <= r.number < len(chips) else None
+        if chip is None or (chip.window.height, chip.window.width) != r.shape \
+                or not chip.transform.almost_equals(r.transform, 1e-9 * abs(r.transform.a)):
+            return None
+        found[r.number] = chip
+    return (meta, found) if meta.model.id == spec.id else None
+
+
+def _as_geosam(origin: tuple[FolderMetadata, dict[int, Chip]]) -> FolderMetadata:
+    """A converted folder's metadata as Geo-SAM reads its chips: float32, letterboxed."""
+    meta = origin[0]
+    pre = meta.preprocessing.model_copy(update={"resize": LETTERBOX, "mean": ULTRALYTICS_MEAN,
+                                                "std": ULTRALYTICS_STD})
+    return meta.model_copy(update={"dtype": "float32", "preprocessing": pre})
 
 
 def _metadata(folder: Path, first: GeosamRow, spec: ModelSpec, chips: ChipGrid,

@@ -29,6 +29,7 @@ from ...geo.geoparquet import geo_metadata
 from ..temporaries import temporary_for
 
 MANIFEST = "manifest.parquet"
+ORIGIN_KEY = b"samscape-origin"  # the samscape folder's metadata (JSON) a folder was converted from
 COLUMNS = ("feature_path", "chip_id", "source_path", "checkpoint_path", "model_type", "transform",
            "shape", "crs", "dst_shape", "chip_center_x", "chip_center_y", "geometry")
 _TEXT = COLUMNS[:9]
@@ -149,10 +150,21 @@ def read_geosam_manifest(folder: Path) -> list[GeosamRow]:
     return rows
 
 
-def write_geosam_manifest(folder: Path, rows: list[GeosamRow], feature_dir: str, crs_wkt: str) -> None:
+def read_origin(folder: Path) -> str | None:
+    """The samscape metadata (JSON) a converted folder's manifest keeps under `ORIGIN_KEY`."""
+    try:
+        value = (pq.read_schema(folder / MANIFEST).metadata or {}).get(ORIGIN_KEY)
+    except Exception:
+        return None
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+def write_geosam_manifest(folder: Path, rows: list[GeosamRow], feature_dir: str, crs_wkt: str,
+                          origin: str | None = None) -> None:
     """Write `folder`/manifest.parquet atomically, as Geo-SAM does: its 12 columns in its order,
     text columns as strings, `feature_path` = `feature_dir`/<file name> (joined with a backslash
-    when `feature_dir` is a Windows path), GeoParquet metadata."""
+    when `feature_dir` is a Windows path), GeoParquet metadata; and `origin`, the metadata of the
+    samscape folder it was converted from, under `ORIGIN_KEY`, which Geo-SAM does not read."""
     separator = "\\" if "\\" in feature_dir else "/"
     boxes, centers = [], []
     for r in rows:
@@ -176,7 +188,8 @@ def write_geosam_manifest(folder: Path, rows: list[GeosamRow], feature_dir: str,
         "geometry": pa.array(shapely.to_wkb(boxes).tolist() if boxes else [], pa.binary()),
     })
     geo = geo_metadata(crs_wkt, boxes, ["Polygon"])
-    table = table.replace_schema_metadata({b"geo": json.dumps(geo).encode()})
+    extra = {} if origin is None else {ORIGIN_KEY: origin.encode()}
+    table = table.replace_schema_metadata({b"geo": json.dumps(geo).encode(), **extra})
     tmp = temporary_for(folder / MANIFEST)
     try:
         pq.write_table(table, tmp)
