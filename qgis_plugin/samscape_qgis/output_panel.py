@@ -15,6 +15,8 @@ from .labels import status_label
 
 DEFAULT_OUTPUT = "samscape_polygons.gpkg"
 NEW_GEOPACKAGE = "New GeoPackage…"
+# the engine's layer formats: a path typed with one of them is kept, any other becomes a GeoPackage
+LAYER_FILES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".geoparquet")
 # QGIS 3.34 moved the layer filters to Qgis.LayerFilter; 3.22 has only QgsMapLayerProxyModel's
 POLYGON_LAYERS = (Qgis.LayerFilter.PolygonLayer if hasattr(Qgis, "LayerFilter")
                   else QgsMapLayerProxyModel.Filter.PolygonLayer)
@@ -88,7 +90,7 @@ class OutputPanel(QGroupBox):
 
     def _output_edited(self, path: str) -> None:
         path = path.strip()
-        if path and not path.lower().endswith(".gpkg"):
+        if path and not path.lower().endswith(LAYER_FILES):
             path += ".gpkg"
             self.output.blockSignals(True)
             self.output.setFilePath(path)

@@ -161,6 +161,12 @@ def test_load_folder_message_model_raster_zoom_boundary(dock: SamscapeDock, demo
     wait_until(lambda: dock.segmentation.session.idle and out.output_status.text().startswith(
         "saving to typed.gpkg"), 20, out.output_status.text())
     assert dock.segmentation.session.session["output"] == typed + ".gpkg" == out.output.filePath()
+    edit.selectAll()
+    QTest.keyClicks(edit, typed + ".shp")  # Geo-SAM's format: kept as typed
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    wait_until(lambda: dock.segmentation.session.idle and out.output_status.text().startswith(
+        "saving to typed.shp"), 20, out.output_status.text())
+    assert dock.segmentation.session.session["output"] == typed + ".shp" == out.output.filePath()
 
 
 def test_prompts_save_undo_and_shortcuts(dock: SamscapeDock, demo: dict, screenshots: Path) -> None:

@@ -150,11 +150,11 @@ def _reach(distributed: Any, target: ClusterTarget) -> Cluster:
     except (OSError, TimeoutError, ValueError) as exc:
         why = reason(exc)
         raise ClusterError(f"cannot reach the Dask scheduler at '{address}' ({why}); start one "
-                           "(dask-scheduler) and check the address, or use --cluster local") from None
+                           "(dask scheduler) and check the address, or use --cluster local") from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except (OSError, TimeoutError):
         client.close()
         raise ClusterError(f"the Dask scheduler at '{address}' has no workers; start some "
-                           f"(dask-worker {address}) with samscape installed") from None
+                           f"(dask worker {address}) with samscape installed") from None
     return Cluster(client, target)

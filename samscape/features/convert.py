@@ -87,9 +87,9 @@ def _same_folder(src: str | os.PathLike, dst: Path) -> bool:
 def check_destination(dst: Path) -> None:
     """Refuse a `dst` that is a file or a folder that is not empty (convert never replaces one)."""
     if dst.exists() and not dst.is_dir():
-        raise FolderConflictError(f"'{dst}' is a file; give a new or empty folder to convert into")
+        raise FolderConflictError(f"'{dst}' is a file; give a new or empty folder")
     if dst.is_dir() and any(dst.iterdir()):
-        raise FolderConflictError(f"'{dst}' is not empty; give a new or empty folder to convert into")
+        raise FolderConflictError(f"'{dst}' is not empty; give a new or empty folder")
 
 
 def _atomically(dst: Path, total: int, progress: bool | Progress,

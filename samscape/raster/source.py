@@ -77,6 +77,12 @@ class RasterSource:
             raise RasterReadError(
                 f"cannot open raster '{self.path}': {exc}; check the path and that GDAL reads it"
             ) from None
+        if self._dataset.transform.is_identity:  # GDAL's stand-in for no geotransform
+            how = ("it has ground control points only: warp it first (gdalwarp FILE OUT.tif)"
+                   if self._dataset.gcps[0] else "georeference it first (e.g. gdal_translate -a_ullr "
+                   "ULX ULY LRX LRY -a_srs EPSG:XXXX FILE OUT.tif)")
+            self.close()
+            raise MissingCRSError(f"raster '{self.shown}' has no georeferencing (no geotransform); {how}")
         if self.remote:
             self._check_cloud_optimized()
         crs_value = self._dataset.crs or (norm_crs(crs) if crs else None)

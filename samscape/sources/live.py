@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ..chiploop import ProgressCallback, encode_chips
 from ..errors import FolderWriteError, SettingsError
 from ..features import FolderMetadata, FolderState, check_target, chip_relpath, prepare_folder, read_chip
+from ..features.storage import is_url
 from ..folderlock import FolderLock
 from ..models import samscape_home
 from ..planning import EncodePlan, plan_encoding, start_encoding
@@ -68,6 +69,9 @@ class LiveSource(FeatureSource):
                  **kwargs) -> None:
         settings = settings_with(settings, **kwargs)
         check_memory_mb(memory_mb)
+        if cache_dir is not None and is_url(cache_dir):
+            raise SettingsError(f"the live cache is a local folder, not the URL '{cache_dir}'; give a "
+                                "local --cache, or encode into object storage with 'samscape encode'")
         if isinstance(disk_mb, bool) or not isinstance(disk_mb, Real) or not disk_mb > 0:
             raise SettingsError(f"live cache size (disk_mb) {disk_mb!r} is not valid: "
                                 "give a number of MB above 0")

@@ -122,6 +122,9 @@ class OutputLayer:
 
     def __init__(self, path: str | os.PathLike, crs: CRS | str | int) -> None:
         crs = norm_crs(crs)
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", os.fspath(path)):
+            raise OutputLayerError(f"output layers are local files, not URLs like '{path}'; give a "
+                                   "local file and copy it where it should go")
         self.path, layer = split_layer(path)
         if self.path.is_symlink():  # a link to a layer: the layer is saved to, the link stays
             self.path = Path(os.path.realpath(self.path))

@@ -74,6 +74,25 @@ def test_raster_without_crs_raises_missing_crs(make_raster: MakeRaster) -> None:
         RasterSource(path)
 
 
+def test_raster_without_georeferencing_is_refused_even_with_a_crs(tmp_path: Path) -> None:
+    """GDAL gives a raster without a geotransform the identity: rows going south from 0, 0."""
+    from rasterio.control import GroundControlPoint
+
+    plain, gcps = tmp_path / "plain.tif", tmp_path / "gcps.tif"
+    points = [GroundControlPoint(0, 0, 500000, 4000000), GroundControlPoint(64, 64, 500064, 3999936),
+              GroundControlPoint(0, 64, 500000, 3999936)]
+    for path, extra in ((plain, {}), (gcps, {"gcps": points, "crs": "EPSG:32633"})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1,
+                               dtype="uint8", **extra) as ds:
+                ds.write(scene(64, 64, 1))
+    with pytest.raises(MissingCRSError, match="no georeferencing .* gdal_translate -a_ullr"):
+        RasterSource(plain, crs="EPSG:32633")
+    with pytest.raises(MissingCRSError, match="ground control points only: warp it first"):
+        RasterSource(gcps)
+
+
 def test_raster_without_crs_works_with_crs_given(make_raster: MakeRaster) -> None:
     data = scene(64, 80, 3)
     path = make_raster(data=data, crs=None)

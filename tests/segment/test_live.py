@@ -250,6 +250,8 @@ def test_bad_live_settings_are_refused(raster, tmp_path) -> None:
         open_source(raster, model=MODEL, cache_dir=tmp_path / "c", disk_mb=0)
     with pytest.raises(SettingsError, match="needs a model"):
         open_source(raster)
+    with pytest.raises(SettingsError, match="live cache is a local folder, not the URL"):
+        open_source(raster, model=MODEL, cache_dir="s3://bucket/cache")
     layer = tmp_path / "objects.geojson"  # an output layer opened by mistake is not called a raster
     layer.write_text('{"type": "FeatureCollection", "features": []}')
     with pytest.raises(FeatureFolderError, match="neither a feature folder nor a raster GDAL reads"):

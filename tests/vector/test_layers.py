@@ -138,6 +138,8 @@ def test_missing_output_folder_is_refused(tmp_path):
     with pytest.raises(OutputLayerError, match="does not exist"):
         OutputLayer(tmp_path / "nope" / "out.gpkg", UTM)
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputLayerError, match="output layers are local files, not URLs"):
+        OutputLayer("s3://bucket/out.gpkg", UTM)
 
 
 @pytest.mark.parametrize("crs", ["EPSG:32633", 32633, "32633"])
