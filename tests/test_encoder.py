@@ -22,7 +22,7 @@ from shapely import union_all
 
 from samscape.encoder import encode
 from samscape.errors import BandError, ExtentError, FolderConflictError, SettingsError
-from samscape.features import FeatureFolder
+from samscape.features import FeatureFolder, prepare_folder
 from samscape.geo import ChipGrid
 from samscape.settings import EncodeSettings
 
@@ -116,7 +116,11 @@ def test_different_encoding_is_refused_without_overwrite(make_raster, tmp_path):
         encode(raster, tmp_path / "ff", model=TINY, bands=(1,), progress=False)
     assert (tmp_path / "ff" / "manifest.parquet").read_bytes() == manifest
     encode(raster, tmp_path / "ff", model=TINY, bands=(1,), overwrite=True, progress=False)
-    assert FeatureFolder.open(tmp_path / "ff").metadata.preprocessing.bands == (1, 1, 1)
+    meta = FeatureFolder.open(tmp_path / "ff").metadata
+    assert meta.preprocessing.bands == (1, 1, 1)
+    other_weights = meta.model_copy(update={"model": meta.model.model_copy(update={"revision": "v2"})})
+    with pytest.raises(FolderConflictError, match=r"different encoding \(model revision .*, not v2\)"):
+        prepare_folder(tmp_path / "ff", other_weights, False)
 
 
 STALLED_ENCODER = """

@@ -33,7 +33,7 @@ from .manifest import (
     read_rows,
     remove_parts,
 )
-from .metadata import FolderMetadata, PreprocessingRecord
+from .metadata import FolderMetadata, ModelRecord, PreprocessingRecord
 from .records import WrittenChips
 from .storage import FsspecStore, Store, open_store
 from .temporaries import abandoned
@@ -255,14 +255,16 @@ def _conflict(out: Path | str, old: FolderMetadata, new: FolderMetadata) -> str:
 
 
 def _difference(old: FolderMetadata, new: FolderMetadata) -> str:
-    if old.model != new.model:
+    if old.model.id != new.model.id:
         return f"model {old.model.id}, not {new.model.id}"
     if old.dtype != new.dtype:
         return f"dtype {old.dtype}, not {new.dtype}"
-    for key in PreprocessingRecord.model_fields:
-        a, b = getattr(old.preprocessing, key), getattr(new.preprocessing, key)
-        if a != b:
-            return f"{key} {a}, not {b}"
+    for record, fields in (("preprocessing", PreprocessingRecord.model_fields),
+                           ("model", ModelRecord.model_fields)):
+        for key in fields:
+            a, b = getattr(getattr(old, record), key), getattr(getattr(new, record), key)
+            if a != b:
+                return f"{'model ' if record == 'model' else ''}{key} {a}, not {b}"
     return "other settings"
 
 
