@@ -45,6 +45,9 @@ DRIVERS = {
     ".geoparquet": "GeoParquet",
 }
 
+# A new GeoPackage is 1.2, not GDAL 3.12's 1.4, which QGIS LTRs on GDAL 3.6 warn of on every open.
+GPKG_CREATION = {"VERSION": "1.2"}
+
 # Field name (at most 10 characters, for Shapefiles) → numpy dtype.
 FIELDS: dict[str, str] = {
     "group_id": "object",     # one ULID per save
@@ -371,4 +374,5 @@ def _columns(rows: list[SavedPolygon]) -> tuple[np.ndarray, dict[str, np.ndarray
 def _write_ogr(path: Path, wkb: np.ndarray, columns: dict[str, np.ndarray], crs: CRS, driver: str,
                layer: str, append: bool = False) -> None:
     pyogrio.raw.write(path, wkb, list(columns.values()), list(columns), layer=layer,
-                      driver=driver, geometry_type="Polygon", crs=crs.to_wkt(), append=append)
+                      driver=driver, geometry_type="Polygon", crs=crs.to_wkt(), append=append,
+                      dataset_options=GPKG_CREATION if driver == "GPKG" else None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
@@ -159,6 +161,9 @@ def test_append_and_read_back(tmp_path, ext):
     layer.append(first)
     second = make_rows("01HX0000000000000000000002", 2, x0=500100.0, score=0.25)
     layer.append(second)
+    if ext == ".gpkg":  # GeoPackage 1.2: QGIS on GDAL 3.6 opens it without a warning
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (10200,)
 
     frame = read_back(path)
     assert_same_rows(frame, first + second, path)
