@@ -39,7 +39,8 @@ from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_o
               help="Fill holes smaller than this (m²).")
 @click.option("--max-chips", type=int, default=DEFAULT_MAX_CHIPS, show_default=True,
               help="Chips one object may span (continued across chip edges).")
-@click.option("--out-crs", help="CRS of a new output layer [default: the source's].")
+@click.option("--out-crs", help="CRS of a new output layer [default: the source's; an existing "
+                                "layer keeps its own].")
 @settings_opt
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Live: feature folder the chips are encoded into [default: under SAMSCAPE_HOME].")
@@ -86,7 +87,7 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
             objects = read_prompts(prompts_file, crs, default_crs=src.crs)
         else:
             objects = _objects(PromptSet(prompt_crs), points, bg_points, boxes)
-        layer = OutputLayer(out, norm_crs(out_crs) if out_crs else src.crs)
+        layer = OutputLayer(out, norm_crs(out_crs) if out_crs else OutputLayer.crs_of(out) or src.crs)
         segmenter = Segmenter(src, vector, max_chips)
         results = segmenter.segment_many(objects, progress=not quiet and len(objects) > 1)
         groups = save_results(layer, results, src.model_id, src.name)

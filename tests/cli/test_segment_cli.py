@@ -365,8 +365,9 @@ def build_cases(base: Path, raster: Path, folder: Path) -> dict[str, Case]:
 
     d = case_dir("other_crs")
     samscape_fields_frame("EPSG:4326").to_file(d / "out.gpkg")
-    cases["other_crs"] = Case([str(folder), "--out", str(d / "out.gpkg"), *point], d / "out.gpkg",
-                              ["is in CRS EPSG:4326, not EPSG:32633", "--out-crs EPSG:4326"],
+    cases["other_crs"] = Case([str(folder), "--out", str(d / "out.gpkg"), "--out-crs", "EPSG:3857",
+                               *point], d / "out.gpkg",
+                              ["is in CRS EPSG:4326, not EPSG:3857", "--out-crs EPSG:4326"],
                               before=snapshot(d))
 
     d = case_dir("unknown_extension")
@@ -560,3 +561,10 @@ def test_out_crs_other_than_the_existing_layer_is_refused(source, tmp_path):
     assert snapshot(tmp_path) == before
     frame = gpd.read_parquet(out)
     assert frame.crs.to_epsg() == 32633 and frame["group_id"].nunique() == 1
+    degrees = tmp_path / "degrees.gpkg"  # without --out-crs, an existing layer keeps its CRS
+    segment(folder, "--out", degrees, "--out-crs", "EPSG:4326", "--point", xy(*POINT), "-q")
+    segment(folder, "--out", degrees, "--point", xy(*POINT), "-q")
+    frame = gpd.read_file(degrees)
+    assert frame.crs.to_epsg() == 4326 and frame["group_id"].nunique() == 2
+    first, second = (frame[frame["group_id"] == g].geometry.union_all() for g in frame["group_id"].unique())
+    assert first.symmetric_difference(second).area <= 1e-9 * first.area
