@@ -150,7 +150,13 @@ def describe_error(path: str, message: str) -> str:
             "aws_secret_access_key", "credentials")):
         return (f"access to remote raster '{url}' was denied; check the credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_PROFILE / ~/.aws) or that the URL is public")
-    if any(s in text for s in ("connect", "resolve host", "timed out", "timeout", "refused")):
+    if "range downloading not supported" in text:
+        return (f"the server of remote raster '{url}' does not send parts of files (HTTP Range "
+                "requests), which reading a remote raster needs; download it and give the local copy")
+    if any(s in text for s in ("refused", "could not connect", "couldn't connect")):
+        return (f"the host of remote raster '{url}' refused the connection; check the URL (its port) "
+                "and that the server runs")
+    if any(s in text for s in ("connect", "resolve host", "timed out", "timeout")):
         return (f"cannot reach the host of remote raster '{url}' (no answer within "
                 f"{CONNECT_SECONDS} s); check the URL and the network")
     if "does not exist in the file system" in text:  # GDAL's answer once a first try failed

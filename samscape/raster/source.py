@@ -16,7 +16,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
-from ..errors import MissingCRSError, RasterReadError, UnsupportedRasterError
+from ..errors import MissingCRSError, RasterReadError, UnsupportedRasterError, reason
 from ..geo import Extent, PixelGrid, Window, crs_label, norm_crs, transform_bounds, utm_crs_for
 from .remote import describe_error, gdal_env, gdal_path, is_remote, public_url, remote_name, warn_slow
 from .scaling import ValueRange, expand_bands, percentile_range
@@ -178,8 +178,16 @@ class RasterSource:
             try:
                 digest.update(np.ascontiguousarray(ds.read(window=window)).tobytes())
             except RasterioIOError as exc:
-                raise RasterReadError(f"cannot read raster '{self.shown}': {exc}") from None
+                raise self._read_error(exc) from None
         return f"{FINGERPRINT_VERSION}:{digest.hexdigest()[:24]}"
+
+    def _read_error(self, exc: Exception) -> RasterReadError:
+        why = reason(exc).replace(" See previous exception for details.", "")
+        if self.remote:
+            return RasterReadError(f"reading remote raster '{self.shown}' failed ({why}); check the "
+                                   "network and the server, then run the same command again (an "
+                                   "encoding resumes)")
+        return RasterReadError(f"cannot read raster '{self.shown}': {why}")
 
     def check_north_up(self) -> None:
         """UnsupportedRasterError for a rotated or sheared raster: its extent and chip grid would
@@ -290,7 +298,7 @@ class RasterSource:
                     out_shape=shape, resampling=Resampling.average,
                 )
         except RasterioIOError as exc:
-            raise RasterReadError(f"cannot read raster '{self.shown}': {exc}") from None
+            raise self._read_error(exc) from None
         if np.issubdtype(data.dtype, np.floating):
             data = np.ma.masked_invalid(data, copy=False)
         return data

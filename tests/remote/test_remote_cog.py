@@ -3,8 +3,11 @@ as the local file does, reading only a small part of it; failures are one-line e
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -86,7 +89,7 @@ def _refused_port() -> int:
     ("missing.tif", "was not found (HTTP 404)"),
     ("notes.txt", "is not a raster GDAL reads"),
     ("private.tif", "was denied; check the credentials"),
-    (None, "cannot reach the host"),
+    (None, "refused the connection; check the URL (its port)"),
 ])
 def test_remote_failures_are_one_line_errors(http_server, tmp_path, name, needle) -> None:
     url = f"{http_server.url}/{name}?sig=secret" if name else f"http://127.0.0.1:{_refused_port()}/a.tif"
@@ -96,6 +99,24 @@ def test_remote_failures_are_one_line_errors(http_server, tmp_path, name, needle
     assert len(lines) == 1 and lines[0].startswith("samscape: error: ") and needle in lines[0], lines
     assert "secret" not in lines[0] and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_server_without_range_requests_is_named(http_folder, tmp_path) -> None:
+    class WholeFiles(SimpleHTTPRequestHandler):  # python's server ignores Range headers
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(WholeFiles, directory=str(http_folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cog.tif"
+        result = CliRunner().invoke(cli, ["encode", url, str(tmp_path / "out"), "--model", MODEL])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code != 0 and "does not send parts of files (HTTP Range requests)" in result.stderr
+    assert "download it and give the local copy" in result.stderr and not (tmp_path / "out").exists()
 
 
 def test_a_striped_remote_raster_works_but_is_warned_about_once(http_server, http_folder,
