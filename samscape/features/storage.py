@@ -148,7 +148,7 @@ class FsspecStore(Store):
 
     def __init__(self, url: str) -> None:
         self.location = self.url = url.rstrip("/")
-        scheme = url.split("://", 1)[0].lower()
+        self.scheme = scheme = url.split("://", 1)[0].lower()
         try:
             from fsspec.core import url_to_fs
         except ImportError:
@@ -166,6 +166,11 @@ class FsspecStore(Store):
             raise SettingsError(f"'{url}' is not a URL samscape can read ({exc}); give a local folder "
                                 "or an s3://, gs://, az:// URL") from None
         self.root = self.root.rstrip("/")
+
+    @property
+    def is_web(self) -> bool:
+        """A folder on a web server: read-only."""
+        return self.scheme in ("http", "https")
 
     def _key(self, name: str) -> str:
         return f"{self.root}/{name}" if name else self.root
@@ -217,9 +222,10 @@ class FsspecStore(Store):
         return f"{info.get('size')}-{info.get('LastModified') or info.get('mtime') or info.get('created')}"
 
     def check_bucket(self) -> None:
-        """FeatureFolderError if the URL's bucket (its first path part) does not exist."""
+        """FeatureFolderError if the URL's bucket (its first path part) does not exist; a web
+        server (http, https) has none."""
         bucket = self.root.split("/", 1)[0]
-        if not bucket or "/" not in self.root:
+        if not bucket or "/" not in self.root or self.is_web:
             return
         try:
             with self._errors("read"):

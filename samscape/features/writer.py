@@ -120,6 +120,9 @@ def check_target(out: Path | str) -> None:
     if isinstance(out, str):
         store = open_store(out)
         if isinstance(store, FsspecStore):
+            if store.is_web:
+                raise FolderConflictError(f"'{out}' is on a web server, which samscape only reads; "
+                                          "encode into a local folder or object storage (s3://…)")
             store.check_bucket()
             if not store.exists(MANIFEST) and (store.children() or store.names(FEATURES_DIR)):
                 raise FolderConflictError(

@@ -101,6 +101,15 @@ def test_remote_failures_are_one_line_errors(http_server, tmp_path, name, needle
     assert not (tmp_path / "out").exists()
 
 
+def test_a_web_server_is_no_place_to_encode_into_nor_a_bucket(http_server, make_raster, tmp_path) -> None:
+    raster = str(make_raster())
+    for args, needle in ((["encode", raster, f"{http_server.url}/ff", "--model", MODEL],
+                          "is on a web server, which samscape only reads"),
+                         (["info", f"{http_server.url}/nothing"], "is not a feature folder")):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code != 0 and needle in result.stderr and "bucket" not in result.stderr
+
+
 def test_a_server_without_range_requests_is_named(http_folder, tmp_path) -> None:
     class WholeFiles(SimpleHTTPRequestHandler):  # python's server ignores Range headers
         def log_message(self, *args: object) -> None:
