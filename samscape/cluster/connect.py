@@ -79,6 +79,10 @@ def local_workers(device: str, given: int | None) -> tuple[int, int]:
 
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if given is not None:
+        if given > max(cores(), gpus):
+            raise ClusterError(f"local:{given} asks for {given} worker processes on a machine of "
+                               f"{cores()} cores; give local:{max(cores(), gpus)} or fewer, or plain "
+                               "local (one per GPU, or per 4 cores)")
         return given, gpus
     return (gpus or max(min(2, cores()), cores() // CORES_PER_CPU_WORKER)), gpus
 

@@ -19,7 +19,7 @@ import torch
 
 import samscape
 from samscape.cluster import Cluster, connect
-from samscape.errors import SettingsError
+from samscape.errors import ClusterError, SettingsError
 from samscape.features import FeatureFolder
 
 MODEL = "demo"
@@ -142,6 +142,13 @@ def one_line_error(*args: str, env: dict[str, str] | None = None, code: str | No
 def test_a_bad_cluster_value_is_refused_before_anything_runs(raster, tmp_path, value):
     with pytest.raises(SettingsError, match="local:N"):
         samscape.encode(str(raster), tmp_path / "ff", model=MODEL, cluster=value, progress=False)
+    assert not (tmp_path / "ff").exists()
+
+
+def test_more_local_workers_than_cores_are_refused_before_anything_runs(raster, tmp_path):
+    many = f"local:{(os.cpu_count() or 1) * 8}"
+    with pytest.raises(ClusterError, match=f"{many} asks for .* worker processes on a machine of"):
+        samscape.encode(str(raster), tmp_path / "ff", model=MODEL, cluster=many, progress=False)
     assert not (tmp_path / "ff").exists()
 
 
