@@ -54,7 +54,8 @@ def _hosts(host: str) -> tuple[str, ...] | None:
 @click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
               help="A folder the server may read and write, or a URL prefix (s3://bucket/prefix) "
                    "under which it may open feature folders (repeatable) [default: SOURCE's folder, "
-                   "else the current folder].")
+                   "else the current folder; with URL roots only, that folder too, for the output "
+                   "layers, which are local files].")
 @click.option("--allow-url-sources", is_flag=True,
               help="Let clients open feature folders at any URL (s3://…) the server's credentials "
                    "reach, not only under a --root URL.")

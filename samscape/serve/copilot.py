@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import PathNotFoundError
 from ..estimate import ChipCost, EncodeEstimate, measure_chip_cost
+from ..features.storage import is_url
 from ..geo import ChipGrid
 from ..models import get_spec
 from ..planning import plan_chips, plan_encoding
@@ -18,7 +19,10 @@ from .roots import Roots
 
 
 def open_raster(roots: Roots, path: str) -> RasterSource:
-    """The raster at `path` under `roots`, open (use it as a context manager)."""
+    """The raster at `path` under `roots` (a URL under a URL root), open (use it as a context
+    manager)."""
+    if is_url(path):
+        return RasterSource(roots.resolve_url(path))
     resolved = roots.resolve(path)
     if not resolved.is_file():
         raise PathNotFoundError(f"no such file '{path}'; choose a raster to encode")

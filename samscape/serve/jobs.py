@@ -96,7 +96,7 @@ class Jobs:
         self._processes: dict[str, subprocess.Popen] = {}
         self._stopping = False
 
-    def encode(self, raster: str, out: Path, settings: EncodeSettings) -> Job:
+    def encode(self, raster: str, out: Path | str, settings: EncodeSettings) -> Job:
         """Encode `raster` into the feature folder `out` in a child process; the result: chips
         encoded, seconds."""
         def work(job: Job) -> None:
@@ -106,7 +106,7 @@ class Jobs:
         return self._start("encode", {"raster": raster, "out": str(out)}, {"encoded": 0, "seconds": 0.0},
                            work)
 
-    def _encode_process(self, job: Job, raster: str, out: Path, settings: EncodeSettings) -> dict:
+    def _encode_process(self, job: Job, raster: str, out: Path | str, settings: EncodeSettings) -> dict:
         """Run `samscape encode` for `job`, its progress lines into `job.progress`; the summary
         it prints last, or SamscapeError with its one-line error."""
         with tempfile.TemporaryDirectory(prefix="samscape-job-") as tmp:

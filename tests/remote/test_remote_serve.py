@@ -3,13 +3,15 @@ with --allow-url-sources: never an open proxy."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
 from samscape.errors import PathNotAllowedError
 from samscape.serve import Roots, create_app
 
-from .conftest import MODEL
+from .conftest import EXTENT, MODEL
 
 
 def test_urls_are_refused_unless_under_an_allowed_prefix(tmp_path) -> None:
@@ -56,3 +58,25 @@ def test_a_folder_encoded_from_a_url_shows_its_raster_where_the_url_is_allowed(
         answer = client.post("/api/sources", json={"path": str(remote)})
         assert answer.status_code in (200, 201), answer.text
         assert answer.json()["raster"] == raster
+
+
+def test_the_copilot_plans_and_encodes_a_url_raster_only_where_allowed(http_server, tmp_path) -> None:
+    url = f"{http_server.url}/cog.tif"
+    body = {"raster": url, "model": MODEL, "extent": [float(v) for v in EXTENT.split(",")]}
+    closed = TestClient(create_app(Roots.of(tmp_path)), base_url="http://127.0.0.1")
+    answer = closed.post("/api/copilot/plan", json=body)
+    assert answer.status_code == 403 and "--root" in answer.json()["detail"]
+    client = TestClient(create_app(Roots.of(tmp_path, http_server.url)), base_url="http://127.0.0.1")
+    plan = client.post("/api/copilot/plan", json=body)
+    assert plan.status_code == 200, plan.text
+    started = client.post("/api/jobs/encode", json={**body, "out": "from-url"})
+    assert started.status_code == 202, started.text
+    job = started.json()
+    for _ in range(1200):
+        job = client.get(f"/api/jobs/{job['id']}").json()
+        if job["state"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["state"] == "done" and job["encoded"] == plan.json()["chips"] > 0, job
+    refused = client.post("/api/jobs/encode", json={**body, "out": "s3://elsewhere/ff"})
+    assert refused.status_code == 403 and "--root" in refused.json()["detail"]

@@ -3,10 +3,13 @@ and encoding as a background job (followed at /api/jobs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter
 
 from ...errors import PathNotFoundError
 from ...features import check_target
+from ...features.storage import is_url
 from ..bodies import JobRequest, PlanRequest
 from ..copilot import open_raster, settings_for
 from ..depends import Server
@@ -30,8 +33,12 @@ def start_encoding(body: JobRequest, server: Server) -> dict:
     with open_raster(server.roots, body.raster) as raster:
         settings = settings_for(body, raster, server.sources.device)
         path = raster.path
-    out = server.roots.resolve(body.out)
-    if not out.parent.is_dir():
-        raise PathNotFoundError(f"no such folder '{out.parent}'; choose an existing folder")
+    out: Path | str
+    if is_url(body.out):  # object storage, under a URL root
+        out = server.roots.resolve_url(body.out)
+    else:
+        out = server.roots.resolve(body.out)
+        if not out.parent.is_dir():
+            raise PathNotFoundError(f"no such folder '{out.parent}'; choose an existing folder")
     check_target(out)
     return server.jobs.encode(path, out, settings).to_json()
