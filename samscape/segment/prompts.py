@@ -67,6 +67,12 @@ class PromptSet:
     def with_box(self, box: Bounds | None) -> PromptSet:
         return replace(self, box=None if box is None else make_box(*box))
 
+    def swapped(self) -> PromptSet:
+        """The same prompts with x and y exchanged (lat, lon read as lon, lat)."""
+        points = tuple(Point(p.y, p.x, p.label) for p in self.points)
+        box = None if self.box is None else make_box(self.box[1], self.box[0], self.box[3], self.box[2])
+        return PromptSet(self.crs, points, box)
+
     def to_crs(self, crs: CRS) -> PromptSet:
         """The same prompts in `crs`: points exactly, the box as the bounds of its reprojection."""
         crs = norm_crs(crs)

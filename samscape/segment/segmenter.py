@@ -76,10 +76,11 @@ class Segmenter:
         source = self.source
         pixels = PixelPrompts.from_prompts(prompts.to_crs(source.crs), source.grid)
         if pixels.outside(source.grid.width, source.grid.height):
-            raise PromptError(
-                f"a prompt lies outside the source; its extent is {source.extent_in(prompts.crs)}: "
-                "give prompts inside it, and the CRS of their coordinates if it is another (--crs)"
-            )
+            fix = ("the coordinates look like latitude, longitude; give longitude, latitude (x, y)"
+                   if prompts.crs.is_geographic and self._inside(prompts.swapped()) else
+                   "give prompts inside it, and the CRS of their coordinates if it is another (--crs)")
+            raise PromptError(f"a prompt lies outside the source; its extent is "
+                              f"{source.extent_in(prompts.crs)}: {fix}")
         while True:  # a live source learns which chips are all nodata only when it reads them
             seeds, uncovered = seed_chips(pixels, source.chips, source.has_chip)
             source.prepare([c.chip_id for c in seeds])
@@ -96,6 +97,15 @@ class Segmenter:
             raise PromptError(f"no encoded chip covers the prompt at {plain_number(x)}, {plain_number(y)} "
                               f"({crs_label(source.crs)}): {why}")
         return pixels, seeds
+
+    def _inside(self, prompts: PromptSet) -> bool:
+        """Whether all of `prompts` lie on the source's grid (False if they cannot be transformed)."""
+        grid = self.source.grid
+        try:
+            pixels = PixelPrompts.from_prompts(prompts.to_crs(self.source.crs), grid)
+        except PromptError:
+            return False
+        return not pixels.outside(grid.width, grid.height)
 
     def segment(self, prompts: PromptSet) -> SegmentResult:
         pixels, seeds = self.locate(prompts)

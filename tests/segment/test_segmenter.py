@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pytest
 import rasterio.features
+import rasterio.warp
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform as warp_points
@@ -291,3 +292,15 @@ def test_segment_many_names_the_object_whose_prompt_is_outside(source) -> None:
         Segmenter(source).segment_many([inside, outside, inside])
     with pytest.raises(PromptError, match=r"^a prompt lies outside the source"):
         Segmenter(source).segment_many([outside])
+
+
+def test_latitude_longitude_given_for_longitude_latitude_is_named(source) -> None:
+    x, y = source.grid.transform @ (100.5, 100.5)
+    (lon,), (lat,) = rasterio.warp.transform(source.crs, "EPSG:4326", [x], [y])
+    wgs84 = CRS.from_epsg(4326)
+    swapped = PromptSet(wgs84).add_point(lat, lon)
+    with pytest.raises(PromptError, match="look like latitude, longitude; give longitude, latitude"):
+        Segmenter(source).segment(swapped)
+    assert Segmenter(source).segment(swapped.swapped()).polygons
+    with pytest.raises(PromptError, match="give prompts inside it"):
+        Segmenter(source).segment(PromptSet(wgs84).add_point(lon + 1, lat))
