@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from ..features import FeatureFolder
 
 
+def _format(name: str, version: int) -> str:
+    """'samscape v1'; 'geosam-v2', whose name holds its version."""
+    return name if name.endswith(f"-v{version}") else f"{name} v{version}"
+
+
 def _model_mismatch(features: FeatureFolder) -> str | None:
     """Whether the folder's model, if on this machine, can take its features (None if it can, or
     if the model is not here to ask)."""
@@ -65,7 +70,7 @@ def info_command(folder: str, as_json: bool, model_id: str | None, validate: boo
             f"chip grid:     {pre['chip_size']} px chips, stride {pre['stride']}",
             f"dtype:         {summary['dtype']}",
             f"size on disk:  {summary['size_bytes'] / 2**20:.1f} MiB",
-            f"format:        {summary['format']} v{summary['format_version']}",
+            f"format:        {_format(summary['format'], summary['format_version'])}",
         ]
         click.echo("\n".join(lines))
         if validate:

@@ -118,10 +118,11 @@ def _is_folder(source: str) -> bool:
     """A local folder, or a URL naming a feature folder in an object store."""
     from pathlib import Path
 
+    from ..features.opening import folder_path
     from ..features.storage import is_url
     from ..sources.opening import is_raster_url
 
-    return (is_url(source) and not is_raster_url(source)) or Path(source).is_dir()
+    return (is_url(source) and not is_raster_url(source)) or Path(folder_path(source)).is_dir()
 
 
 def _live_settings(settings_file: str | None, model: str):

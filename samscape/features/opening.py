@@ -17,6 +17,13 @@ V1_FIX = ("encode the raster again with 'samscape encode' (or with Geo-SAM v2, w
           "samscape opens)")
 
 
+def folder_path(path: str | os.PathLike) -> str | os.PathLike:
+    """`path`, or the folder of the `manifest.parquet` it names (Geo-SAM takes either)."""
+    if not is_url(path) and Path(path).name == MANIFEST and Path(path).is_file():
+        return Path(path).parent
+    return path
+
+
 def open_folder(path: str | os.PathLike, model: str | None = None) -> FeatureFolder:
     """A samscape feature folder, or a Geo-SAM v2 folder as one (a `GeosamFolder`). `model`: for a
     Geo-SAM folder, the model to read it with (see `GeosamFolder.open`); for samscape's, it must
@@ -24,7 +31,7 @@ def open_folder(path: str | os.PathLike, model: str | None = None) -> FeatureFol
     (Geo-SAM folders are read from local disk only)."""
     if is_url(path):
         return _checked(FeatureFolder.open(path), path, model)
-    folder = Path(path)
+    folder = Path(folder_path(path))
     if not folder.exists():
         raise PathNotFoundError(f"no such folder '{folder}'; give a feature folder made by 'samscape encode'")
     if is_geosam_folder(folder):

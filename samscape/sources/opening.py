@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import FeatureFolderError, RasterReadError, SettingsError
 from ..features import MANIFEST, is_feature_folder
-from ..features.opening import geosam_hint
+from ..features.opening import folder_path, geosam_hint
 from ..features.storage import is_url
 from .base import DEFAULT_MEMORY_MB, FeatureSource
 from .encoded import EncodedSource
@@ -25,6 +25,7 @@ def open_source(path: str | os.PathLike, model: str | None = None, *, device: st
     if not isinstance(path, (str, os.PathLike)):
         raise SettingsError(f"source {path!r} is not valid: give the path of a feature folder or "
                             "a raster")
+    path = folder_path(path)
     if is_url(path) and not is_raster_url(str(path)):
         return EncodedSource.open(path, model, device, memory_mb)
     if Path(path).is_dir():

@@ -121,6 +121,13 @@ def test_info_validate_and_segment_cli_on_a_moved_geosam_folder(geosam_folder, t
     result = runner.invoke(cli, ["segment", str(folder), "--out", str(out), "--point", f"{x},{y}", "--quiet"])
     assert result.exit_code == 0, result.output
     assert out.is_file()
+    manifest = str(folder / "manifest.parquet")  # Geo-SAM takes the folder or its manifest
+    assert runner.invoke(cli, ["info", manifest, "--json"]).output == runner.invoke(
+        cli, ["info", str(folder), "--json"]).output
+    result = runner.invoke(cli, ["segment", manifest, "--out", str(out), "--point", f"{x},{y}", "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["info", str(folder)])
+    assert result.exit_code == 0 and "format:        geosam-v2\n" in result.output
 
 
 def test_the_server_opens_a_geosam_folder(geosam_folder) -> None:
