@@ -208,7 +208,7 @@ class SegmentationSession(QObject):
             if self.session is None or self.session["id"] != session_id:
                 return
             if not reply.ok:
-                self.message.emit("output", f"{reply.error}; choose another output GeoPackage", ERROR)
+                self.message.emit("output", reply.error, ERROR)  # the engine's line names the fix
                 return
             self.session = reply.data
             self.output_changed.emit(reply.data)

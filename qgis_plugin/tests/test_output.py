@@ -224,7 +224,7 @@ def test_save_into_a_geopackage_layer_beside_another(dock: SamscapeDock, demo: d
 
     # a layer with other fields: the engine's line, and nothing is saved anywhere
     panel.target.setLayer(parcels)
-    wait_until(lambda: "has another schema (missing: " in panel.output_status.text(), 20,
+    wait_until(lambda: "lacks samscape's fields" in panel.output_status.text(), 20,
                panel.output_status.text())
     assert "\n" not in panel.output_status.text()
     building = truth_objects(demo, "building")[0]

@@ -205,12 +205,12 @@ class OutputLayer:
         # fields of the user's own (a class added in QGIS) are kept in a GeoPackage: NULL in new rows
         own_fields = extra and not missing and self.driver == "GPKG"
         if (missing or extra) and not own_fields and not (count == 0 and not fields):
-            raise OutputLayerError(
-                f"'{self.label}' has another schema (missing: {', '.join(missing) or 'none'}; "
-                f"extra: {', '.join(extra) or 'none'}); it is left untouched: choose a new file"
-                + (" or layer ('file.gpkg:layer')" if self.driver == "GPKG" else
-                   "; a GeoPackage keeps fields of your own" if not missing else "")
-            )
+            parts = ([f"lacks samscape's fields {', '.join(missing)}"] if missing else []) + \
+                ([f"has fields of its own ({', '.join(extra)})"] if extra else [])
+            fix = ("choose a new file or layer ('file.gpkg:layer')" if self.driver == "GPKG" else
+                   "choose a new file, or a GeoPackage, which keeps fields of your own" if not missing
+                   else "choose a new file")
+            raise OutputLayerError(f"'{self.label}' {' and '.join(parts)}; it is left untouched: {fix}")
         if geometry_type not in ("Polygon", "MultiPolygon", "Unknown"):
             raise OutputLayerError(f"'{self.label}' holds {geometry_type} geometries, not polygons; "
                                    "choose a new file")

@@ -360,7 +360,8 @@ def build_cases(base: Path, raster: Path, folder: Path) -> dict[str, Case]:
     gpd.GeoDataFrame({"name": ["parcel"], "value": [2.5]}, geometry=[box(*EXTENT)],
                      crs="EPSG:32633").to_file(d / "out.gpkg")
     cases["other_schema"] = Case([str(folder), "--out", str(d / "out.gpkg"), *point], d / "out.gpkg",
-                                 ["has another schema", "extra: name, value", "left untouched"],
+                                 ["lacks samscape's fields", "has fields of its own (name, value)",
+                                  "left untouched"],
                                  before=snapshot(d))
 
     d = case_dir("other_crs")

@@ -268,7 +268,8 @@ def test_layer_with_another_schema_is_refused_and_untouched(tmp_path, ext):
     else:
         frame.to_file(path)
     files = snapshot(tmp_path)
-    with pytest.raises(OutputLayerError, match=r"another schema \(missing: area_m2, .*extra: name"):
+    with pytest.raises(OutputLayerError,
+                       match=r"lacks samscape's fields area_m2, .* and has fields of its own \(name"):
         OutputLayer(path, UTM)
     assert snapshot(tmp_path) == files
 
@@ -278,12 +279,13 @@ def _without_score(values: dict) -> dict:
 
 
 @pytest.mark.parametrize(("fields", "geometry", "match"), [
-    (_without_score, box(0, 0, 1, 1), r"missing: score; extra: none"),
-    (lambda values: {**values, "notes": ["mine"]}, box(0, 0, 1, 1), r"missing: none; extra: notes"),
+    (_without_score, box(0, 0, 1, 1), r"lacks samscape's fields score; it is left"),
+    (lambda values: {**values, "notes": ["mine"]}, box(0, 0, 1, 1),
+     r"' has fields of its own \(notes\); .* GeoPackage, which keeps"),
     (lambda values: values, Point(500000, 3999000), "Point geometries, not polygons"),
 ], ids=["missing-field", "extra-field", "points"])
 def test_layer_of_another_kind_is_refused(tmp_path, fields, geometry, match):
-    path = tmp_path / ("other.fgb" if "extra: notes" in match else "other.gpkg")  # a GeoPackage keeps it
+    path = tmp_path / ("other.fgb" if "notes" in match else "other.gpkg")  # a GeoPackage keeps it
     values = fields({name: [v] for name, v in make_rows("G", 1)[0].properties().items()})
     gpd.GeoDataFrame(values, geometry=[geometry], crs="EPSG:32633").to_file(path)
     files = snapshot(tmp_path)
@@ -387,6 +389,7 @@ def test_a_field_of_the_users_own_is_kept_in_a_gpkg_and_refused_elsewhere(tmp_pa
     frame["class"] = ["roof"]
     frame.to_file(geojson)
     before = geojson.read_bytes()
-    with pytest.raises(OutputLayerError, match="extra: class.*; a GeoPackage keeps fields of your own"):
+    with pytest.raises(OutputLayerError,
+                       match=r"own \(class\); .* or a GeoPackage, which keeps fields of your own"):
         OutputLayer(geojson, UTM).append(make_rows("01HX0000000000000000000002", 1))
     assert geojson.read_bytes() == before
