@@ -144,7 +144,7 @@ def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: 
 
     work = encoding_folder(out)
     _remove_abandoned(work)
-    if not keep and _converted_earlier(work, out):  # killed after writing `out`, before the removal
+    if not keep and _converted_earlier(work, out, raster, settings):  # killed before the removal
         from .features import FeatureFolder
 
         encoded = FeatureFolder.open(work)
@@ -164,16 +164,22 @@ def _encode_geosam(raster: str, out: Path, settings: EncodeSettings, overwrite: 
     return result
 
 
-def _converted_earlier(work: Path, out: Path) -> bool:
-    """Whether `out` is a Geo-SAM folder written from the encoding `work` (its manifest is newer)."""
+def _converted_earlier(work: Path, out: Path, raster: str, settings: EncodeSettings) -> bool:
+    """Whether `out` is a Geo-SAM folder written from the encoding `work` (its manifest is newer),
+    and `work` is this encoding of `raster` (not one kept from another run)."""
+    from .features import FeatureFolder
     from .features.geosam import is_geosam_folder
     from .features.manifest import MANIFEST
 
     try:
-        return (is_geosam_folder(out) and (work / MANIFEST).is_file()
-                and (out / MANIFEST).stat().st_mtime >= (work / MANIFEST).stat().st_mtime)
+        if not (is_geosam_folder(out) and (work / MANIFEST).is_file()
+                and (out / MANIFEST).stat().st_mtime >= (work / MANIFEST).stat().st_mtime):
+            return False
     except OSError:
         return False
+    with RasterSource(raster, crs=settings.crs) as source:
+        planned = plan_encoding(source, settings).metadata
+    return FeatureFolder.open(work).metadata.same_encoding(planned)
 
 
 def _remove(work: Path) -> None:

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,9 +173,11 @@ def one_writer(out: Path | str) -> Iterator[None]:
                                           "to end, or encode into another folder") from None
             yield
     finally:
-        if created and [p.name for p in out.iterdir()] == [FEATURES_DIR] and not any(features.iterdir()):
-            features.rmdir()
-            out.rmdir()
+        with suppress(OSError):
+            if created and [p.name for p in out.iterdir()] == [FEATURES_DIR] \
+                    and not any(features.iterdir()):
+                features.rmdir()
+                out.rmdir()
 
 
 def prepare_folder(out: Path | str, metadata: FolderMetadata, overwrite: bool,

@@ -124,6 +124,12 @@ def test_keep_encoding_and_leftovers(make_raster, tmp_path: Path) -> None:
     kept = FeatureFolder.open(encoding_folder(out))
     assert kept.metadata.model.id == "tiny-random-sam" and len(kept) == 4
 
+    # Another encoding (here: of another raster) into OUT is refused, and the kept encoding stays.
+    other = str(make_raster(name="other.tif", width=260, height=260))
+    with pytest.raises(FolderConflictError, match="is not empty"):
+        samscape.encode(other, out, format="geosam", **TINY)
+    assert beside(out) == [".geosam.samscape-encoding", "geosam"]
+
     # As a run killed after writing OUT, before removing its encoding, leaves them: the same command
     # again finds OUT written from that encoding, removes the encoding and reports the chips done.
     result = samscape.encode(raster, out, format="geosam", **TINY)

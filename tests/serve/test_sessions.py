@@ -127,7 +127,7 @@ def test_an_existing_layer_keeps_its_crs_and_a_foreign_one_is_refused(
     named = client.put(f"/api/sessions/{second['id']}/output", json={"path": "new.gpkg:roads"}).json()
     assert Path(named["output"]).name == "new.gpkg" and named["output_layer"] == "roads"
     state = client.put(f"/api/sessions/{second['id']}/output", json={"path": "scene_truth.gpkg:truth"})
-    assert state.status_code == 400 and "schema" in state.json()["detail"]
+    assert state.status_code == 400 and "lacks samscape's fields" in state.json()["detail"]
     assert client.put(f"/api/sessions/{second['id']}/output", json={"path": "../x.gpkg"}).status_code == 403
     assert client.put(f"/api/sessions/{second['id']}/output", json={"path": "x.txt"}).status_code == 400
     assert (root / "scene_truth.gpkg").read_bytes() == before

@@ -173,7 +173,7 @@ class GeosamFolder(FeatureFolder):
         try:
             origin = _origin(folder, rows, spec)
             if origin is not None:
-                metadata, found = _as_geosam(origin), origin[1]
+                metadata, found = _as_geosam(origin[0]), origin[1]
             else:
                 chips, found = rebuild_grid(rows, spec.input_size)
                 metadata = _metadata(folder, first, spec, chips, found)
@@ -236,9 +236,8 @@ def _origin(folder: Path, rows: list[GeosamRow], spec: ModelSpec
     return (meta, found) if meta.model.id == spec.id else None
 
 
-def _as_geosam(origin: tuple[FolderMetadata, dict[int, Chip]]) -> FolderMetadata:
+def _as_geosam(meta: FolderMetadata) -> FolderMetadata:
     """A converted folder's metadata as Geo-SAM reads its chips: float32, letterboxed."""
-    meta = origin[0]
     pre = meta.preprocessing.model_copy(update={"resize": LETTERBOX, "mean": ULTRALYTICS_MEAN,
                                                 "std": ULTRALYTICS_STD})
     return meta.model_copy(update={"dtype": "float32", "preprocessing": pre})
