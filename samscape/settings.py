@@ -279,7 +279,7 @@ def write_settings_file(settings: EncodeSettings, path: str | os.PathLike) -> Pa
 
 def stride_for_overlap(chip_size: int, overlap_percent: float) -> int:
     """Pixels between chip starts when neighbouring chips share `overlap_percent` % of a
-    `chip_size` px chip: chip × (1 − overlap), rounded, at least 1."""
+    `chip_size` px chip: chip × (1 − overlap/100), rounded, at least 1."""
     return max(1, round(chip_size * (1 - overlap_percent / 100)))
 
 
