@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +47,16 @@ def fill(folder: Path, leave: int) -> None:
         os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - leave)
     finally:
         os.close(fd)
+
+
+def finished_job(client, job: dict, seconds: float = 60.0) -> dict:
+    """The state of the server's `job` (as POST /api/jobs/... answered) once it is no longer
+    running, polled through the test `client` (a FastAPI TestClient)."""
+    deadline = time.monotonic() + seconds
+    while job["state"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        job = client.get(f"/api/jobs/{job['id']}").json()
+    return job
 
 
 def scene(height: int, width: int, count: int = 3, dtype: str = "uint8", seed: int = 0) -> np.ndarray:

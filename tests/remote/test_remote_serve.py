@@ -3,9 +3,8 @@ with --allow-url-sources: never an open proxy."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from conftest import finished_job
 from fastapi.testclient import TestClient
 
 from samscape.errors import PathNotAllowedError
@@ -71,12 +70,7 @@ def test_the_copilot_plans_and_encodes_a_url_raster_only_where_allowed(http_serv
     assert plan.status_code == 200, plan.text
     started = client.post("/api/jobs/encode", json={**body, "out": "from-url"})
     assert started.status_code == 202, started.text
-    job = started.json()
-    for _ in range(1200):
-        job = client.get(f"/api/jobs/{job['id']}").json()
-        if job["state"] != "running":
-            break
-        time.sleep(0.05)
+    job = finished_job(client, started.json())
     assert job["state"] == "done" and job["encoded"] == plan.json()["chips"] > 0, job
     refused = client.post("/api/jobs/encode", json={**body, "out": "s3://elsewhere/ff"})
     assert refused.status_code == 403 and "--root" in refused.json()["detail"]

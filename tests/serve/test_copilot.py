@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import finished_job
 from fastapi.testclient import TestClient
 
 from samscape.features import FeatureFolder
@@ -86,12 +86,7 @@ def test_encode_now_runs_in_the_background_and_can_be_loaded(client: TestClient,
     started = client.post("/api/jobs/encode", json={"raster": "scene.tif", "model": "demo",
                                                      "overlap": 0, "out": "job-features"})
     assert started.status_code == 202, started.text
-    job = started.json()
-    for _ in range(600):
-        job = client.get(f"/api/jobs/{job['id']}").json()
-        if job["state"] != "running":
-            break
-        time.sleep(0.05)
+    job = finished_job(client, started.json(), 30)
     assert job["state"] == "done" and job["encoded"] == 9 and job["done"] == job["total"] == 9
     info = client.post("/api/sources", json={"path": "job-features"}).json()
     assert info["chips"] == info["encoded"] == 9 and info["raster"] == str(root / "scene.tif")
