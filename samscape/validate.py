@@ -5,9 +5,17 @@ one-line SettingsError naming the setting, the value and what is expected."""
 from __future__ import annotations
 
 import math
+import re
 from numbers import Integral, Real
 
 from .errors import SettingsError
+
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def is_url(location: object) -> bool:
+    """Whether `location` is a URL with a scheme (`s3://…`), not a local path."""
+    return isinstance(location, str) and _URL.match(location) is not None
 
 
 def _fail(name: str, value: object, expected: str) -> SettingsError:

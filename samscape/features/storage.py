@@ -13,25 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..errors import FeatureFolderError, SettingsError, reason
+from ..validate import is_url
 from .temporaries import replace_with
 
 __all__ = ["CLOUD_EXTRA", "FsspecStore", "LocalStore", "Store", "is_url", "location_of", "open_store",
            "shown"]
 
 CLOUD_EXTRA = "pip install 'samscape[cloud]'"
-_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://")
 _BACKENDS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs",
              "abfss": "adlfs"}
-
-
-def is_url(location: object) -> bool:
-    """Whether `location` is a URL with a scheme (`s3://…`), not a local path."""
-    return isinstance(location, str) and _URL.match(location) is not None
 
 
 def location_of(location: str | os.PathLike) -> Path | str:

@@ -32,6 +32,7 @@ from shapely.geometry import Polygon
 from ..errors import OutputLayerError, reason
 from ..folderlock import FolderLock
 from ..geo import crs_label, norm_crs
+from ..validate import is_url
 from . import gpkg, parquetlayer
 from .layerfiles import check_name, check_writable, recover, swap_in, sync, temp_path, write_errors
 
@@ -125,7 +126,7 @@ class OutputLayer:
 
     def __init__(self, path: str | os.PathLike, crs: CRS | str | int) -> None:
         crs = norm_crs(crs)
-        if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", os.fspath(path)):
+        if is_url(os.fspath(path)):
             raise OutputLayerError(f"output layers are local files, not URLs like '{path}'; give a "
                                    "local file and copy it where it should go")
         self.path, layer = split_layer(path)
