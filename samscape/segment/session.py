@@ -179,10 +179,14 @@ class Session:
             return group
 
     def undo_save(self) -> str:
-        """Remove the last saved group from the layer, exactly its rows; returns its id."""
+        """Remove the last saved group from the layer, exactly its rows; returns its id.
+        NothingToSaveError if the layer no longer holds it (it is forgotten all the same)."""
         with self._lock:
             if not self._saved or self.layer is None:
                 raise NothingToSaveError("there is no save to undo in this session")
             group_id = self._saved.pop()
-            self.layer.remove_group(group_id)
+            if not self.layer.remove_group(group_id):
+                raise NothingToSaveError(f"the last save (group {group_id}) is no longer in "
+                                         f"'{self.layer.label}' (the file was removed or replaced); "
+                                         "nothing was removed")
             return group_id

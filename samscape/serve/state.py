@@ -162,7 +162,7 @@ class Layers:
             resolved = f"{resolved}:{layer_name}"
         with self._lock:
             layer = self._layers.get(resolved)
-            if layer is None:
+            if layer is None or not layer.path.parent.is_dir():  # a removed folder is refused anew
                 layer = OutputLayer(resolved, OutputLayer.crs_of(resolved) or crs)
                 self._layers[resolved] = layer
             return layer

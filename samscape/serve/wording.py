@@ -18,6 +18,7 @@ PAGE_PHRASES = (
     (re.compile(re.escape(OVERWRITE_FIX)), "choose another Output folder"),
     (re.compile(r", or pass --out-crs \S+"), ""),
     (re.compile(r", and the CRS of their coordinates if it is another \(--crs\)"), ""),  # the page's own
+    (re.compile(r" \(Load, or POST /api/sessions\)"), " (Load)"),
 )
 PAGE_FIELDS = {"model": "Model", "range": "Range min and max", "bands": "Bands",
                "resolution": "Resolution ×", "stride": "stride (Overlap %)",

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,9 +148,17 @@ class OutputLayer:
         check_writable(self.path.parent)
         self._gdal_path = self.path.absolute()
         self._lock = FolderLock(self.path.parent)
-        with self._lock.held():
+        with self._held():
             self._recover()
             self._check_existing()
+
+    def _held(self) -> AbstractContextManager[None]:
+        """The folder's lock; OutputLayerError if the folder was removed since the layer was
+        chosen."""
+        if not self.path.parent.is_dir():
+            raise OutputLayerError(f"folder '{self.path.parent}' of the output layer no longer exists; "
+                                   "choose another output layer, or make the folder again")
+        return self._lock.held()
 
     def _recover(self) -> None:
         """Finish or undo what a killed save left (call with the lock held)."""
@@ -225,7 +234,7 @@ class OutputLayer:
 
     def read(self) -> list[SavedPolygon]:
         """Every row of the layer, in file order ([] if it does not exist yet)."""
-        with self._lock.held():
+        with self._held():
             self._recover()
             return self._read()
 
@@ -233,7 +242,7 @@ class OutputLayer:
         """Add `rows` after the layer's rows. A GeoPackage gets them in place (one SQLite
         transaction); other formats are rewritten, from their columns as stored."""
         rows = list(rows)
-        with self._lock.held():
+        with self._held():
             self._recover()
             exists = self._check_existing()
             if self.driver == "GPKG" and exists:
@@ -255,7 +264,7 @@ class OutputLayer:
 
     def remove_group(self, group_id: str) -> int:
         """Delete the rows of one save; returns how many were removed."""
-        with self._lock.held():
+        with self._held():
             self._recover()
             if not self._exists():
                 return 0
@@ -277,7 +286,7 @@ class OutputLayer:
     def contents(self) -> dict[str, bytes]:
         """The layer's files by name, read together ({} before the first save; a Shapefile has
         several; a GeoPackage is the whole file, its other layers included)."""
-        with self._lock.held():
+        with self._held():
             self._recover()
             if not self._exists():
                 return {}

@@ -336,3 +336,27 @@ def test_an_encoding_whose_server_is_lost_says_so_and_can_start_again(page: Page
     expect(page.locator("#cp-status")).to_contain_text("lost the encoding job", timeout=20_000)
     expect(page.locator("#cp-encode")).to_be_enabled()
     expect(page.locator("#cp-progress")).to_be_hidden()
+
+
+def test_a_refused_existing_layer_leaves_the_form_and_the_layer_saved_to(page: Page, served: Served,
+                                                                         scene) -> None:
+    foreign = served.root / "foreign.geojson"
+    gpd.GeoDataFrame({"kind": ["field"]}, geometry=gpd.points_from_xy([500100], [3999900]),
+                     crs=32633).to_file(foreign)
+    kept = foreign.read_bytes()
+    open_app(page, served.url)
+    _load(page, "features")
+    output = page.locator("#output-status")
+    expect(output).to_contain_text("saving to samscape_polygons.gpkg")
+    page.click("#browse-output")
+    page.expected_errors.append("status of 400")
+    _picker_entry(page, "foreign.geojson").click()
+    expect(output).to_contain_text("still saving to samscape_polygons.gpkg")
+    assert page.input_value("#output-path") == "samscape_polygons"
+    assert page.input_value("#output-format") == ".gpkg"
+    page.mouse.click(*to_screen(page, *_centre(scene, _largest(scene, "building"))))
+    _idle(page, 1)
+    page.keyboard.press("S")
+    expect(page.locator("#saved-rows tr")).to_have_count(1)
+    assert len(_groups(served.root / "samscape_polygons.gpkg")) >= 1
+    assert foreign.read_bytes() == kept

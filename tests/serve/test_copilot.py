@@ -107,4 +107,8 @@ def test_bad_copilot_requests_get_4xx(client: TestClient, root: Path) -> None:
     assert not_empty.status_code == 400 and "not empty" in not_empty.json()["detail"]
     assert (root / "notes" / "keep.txt").read_text() == "mine"
     assert client.post("/api/jobs/encode", json={**base, "out": "a/b/c"}).status_code == 404
+    for bad in ({"bands": [99]}, {"value_range": [200, 10]}):  # refused before a job starts
+        refused = client.post("/api/jobs/encode", json={**base, **bad, "out": "new"})
+        assert refused.status_code == 400, refused.text
+    assert not (root / "new").exists()
     assert client.get("/api/jobs/99").status_code == 404

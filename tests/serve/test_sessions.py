@@ -232,3 +232,28 @@ def test_a_source_closes_with_its_last_session(client: TestClient, source_id: st
     assert client.get(f"/api/sources/{source_id}").status_code == 404
     assert source_id not in [s["id"] for s in client.get("/api/sources").json()["sources"]]
     assert client.delete(f"/api/sessions/{second}").status_code == 404
+
+
+def test_a_removed_output_folder_or_file_is_a_4xx_and_undo_save_says_so(
+        client: TestClient, source_id: str, scene, largest, root: Path) -> None:
+    import shutil
+
+    (root / "sub").mkdir()
+    sid = _session(client, source_id, output="sub/o.gpkg")["id"]
+    building = largest("building")
+    client.post(f"/api/sessions/{sid}/points", json=_point(scene, building))
+    assert client.post(f"/api/sessions/{sid}/save").status_code == 200
+    (root / "sub" / "o.gpkg").unlink()
+    undone = client.post(f"/api/sessions/{sid}/undo-save")
+    assert undone.status_code == 400 and "no longer in" in undone.json()["detail"]
+    assert "nothing was removed" in undone.json()["detail"]
+
+    client.post(f"/api/sessions/{sid}/points", json=_point(scene, building))
+    shutil.rmtree(root / "sub")
+    for answer in (client.post(f"/api/sessions/{sid}/save"), client.get(f"/api/sessions/{sid}/saved"),
+                   client.get(f"/api/sessions/{sid}/download")):
+        assert answer.status_code == 400, answer.text
+        assert "no longer exists" in answer.json()["detail"]
+    assert client.get(f"/api/sessions/{sid}").json()["points"]  # the prompts wait for another layer
+    again = client.put(f"/api/sessions/{sid}/output", json={"path": "sub/o.gpkg"})
+    assert again.status_code == 400 and "does not exist" in again.json()["detail"]

@@ -10,6 +10,8 @@ from fastapi import APIRouter
 from ...errors import PathNotFoundError
 from ...features import check_target
 from ...features.storage import is_url
+from ...models import get_spec
+from ...planning import plan_chips
 from ..bodies import JobRequest, PlanRequest
 from ..copilot import open_raster, settings_for
 from ..depends import Server
@@ -32,6 +34,7 @@ def start_encoding(body: JobRequest, server: Server) -> dict:
     """Encode in the background into `out` (a new folder, or one to resume); poll the job."""
     with open_raster(server.roots, body.raster) as raster:
         settings = settings_for(body, raster, server.sources.device)
+        plan_chips(raster, settings, get_spec(body.model).input_size)  # bad bands, range: 4xx now
         path = raster.path
     out: Path | str
     if is_url(body.out):  # object storage, under a URL root

@@ -12,8 +12,14 @@ export class ApiError extends Error {}
 export async function api(path, { method = "GET", body, signal } = {}) {
   const headers = { "Content-Type": "application/json" };
   if (TOKEN) headers.Authorization = `Bearer ${TOKEN}`;
-  const response = await fetch(path, { method, headers, signal,
-                                       body: body === undefined ? undefined : JSON.stringify(body) });
+  let response;
+  try {
+    response = await fetch(path, { method, headers, signal,
+                                   body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    throw new ApiError("the samscape server does not answer: is it still running?");
+  }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({ detail: response.statusText }));
   if (!response.ok) throw new ApiError(data.detail || `${response.status} ${response.statusText}`);

@@ -105,8 +105,10 @@ async function encodeNow(openFolder) {
     $("cp-progress").hidden = true;
   }
   if (job.state !== "done") { say("cp-status", job.error, "error"); return; }
-  say("cp-status", `encoded ${job.encoded} chips in ${humanSeconds(job.seconds)}; loading them`, "ok");
+  const encoded = `encoded ${job.encoded} chips in ${humanSeconds(job.seconds)}`;
+  say("cp-status", `${encoded}; loading them`, "ok");
   await openFolder(job.out);
+  if (source() && source().path === job.out) say("cp-status", `${encoded}; loaded`, "ok");
 }
 
 /** A new source is shown: the old extent and plan are dropped, and a new plan made if the

@@ -22,7 +22,18 @@ export function outputPath() {
 export async function setOutput(path) {
   try {
     showOutput(await putOutput(path));
-  } catch (e) { if (e.name !== "AbortError") say("output-status", e.message, "error"); }
+    return true;
+  } catch (e) {
+    if (e.name === "AbortError") return false;
+    const still = session() && session().output ? `; still saving to ${outputName(session())}` : "";
+    say("output-status", e.message + still, "error");
+    return false;
+  }
+}
+
+/** The short form of a group id shown in the page (the whole id is in the layer). */
+function shortGroup(id) {
+  return id.slice(-8);
 }
 
 // Sets the shown session's layer; an AbortError if another session is shown by the time it answers.
@@ -108,7 +119,7 @@ export async function undoSave() {
   try {
     const undone = await api(`/api/sessions/${session().id}/undo-save`, { method: "POST" });
     drawSession(undone.session);
-    say("output-status", `removed the last save (${undone.group_id.slice(-6)})`, "ok");
+    say("output-status", `removed the last save (${shortGroup(undone.group_id)})`, "ok");
     await refreshSaved();
   } catch (e) { say("output-status", e.message, "error"); }
 }
@@ -118,6 +129,10 @@ export function clearSaved() {
   replaceFeatures("saved", []);
   $("saved").hidden = true;
 }
+
+// Another tab may have saved or undone a save meanwhile.
+window.addEventListener("focus", () => refreshSaved());
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshSaved(); });
 
 // The saved polygons on the map, and one row per saved group in the table.
 async function refreshSaved() {
@@ -134,7 +149,7 @@ async function refreshSaved() {
     groups.set(f.properties.group_id, g);
   }
   const rows = [...groups].reverse().map(([id, g]) =>
-    `<tr><td title="${id}">${id.slice(-8)}</td><td>${g.polygons}</td><td>${g.area.toFixed(1)}</td></tr>`);
+    `<tr><td title="${id}">${shortGroup(id)}</td><td>${g.polygons}</td><td>${g.area.toFixed(1)}</td></tr>`);
   $("saved-rows").innerHTML = rows.join("");
   $("saved").hidden = groups.size === 0;
   document.body.dataset.saved = groups.size;

@@ -61,10 +61,12 @@ export async function openPicker(purpose, path) {
 
 function picked(purpose, path) {
   if (purpose === "output") {
-    const suffix = "." + path.split(".").pop().toLowerCase();
-    $("output-path").value = path.replace(/\.[^.]*$/, "");
-    if ([...$("output-format").options].some((o) => o.value === suffix)) $("output-format").value = suffix;
-    setOutput(path);
+    setOutput(path).then((chosen) => {  // a refused layer leaves the form as it was
+      if (!chosen) return;
+      const suffix = "." + path.split(".").pop().toLowerCase();
+      $("output-path").value = path.replace(/\.[^.]*$/, "");
+      if ([...$("output-format").options].some((o) => o.value === suffix)) $("output-format").value = suffix;
+    });
   } else if (purpose === "raster") {
     findRaster(path);
   } else {

@@ -34,10 +34,17 @@ export function show() {
   document.documentElement.style.setProperty("--box", settings.style.box);
 }
 
+// The point size typed, within the field's bounds (the default for no number).
+function pointSize() {
+  const field = $("style-pointSize");
+  const size = Math.round(Number(field.value)) || DEFAULT_STYLE.pointSize;
+  return Math.min(Number(field.max), Math.max(Number(field.min), size));
+}
+
 /** Takes the settings from the form, remembers and shows them. */
 export function readForm() {
   for (const [key, prop] of Object.entries(OPTION_KEYS)) settings.options[key] = $(`opt-${key}`)[prop];
-  for (const key of STYLE_KEYS) settings.style[key] = key === "pointSize" ? Number($(`style-${key}`).value) : $(`style-${key}`).value;
+  for (const key of STYLE_KEYS) settings.style[key] = key === "pointSize" ? pointSize() : $(`style-${key}`).value;
   remember();
   show();
 }
