@@ -121,12 +121,26 @@ def delete_group(path: Path, layer: str, group_id: str) -> int:
             if removed:
                 db.execute("UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ', "
                            "'now') WHERE lower(table_name) = lower(?)", (layer,))
+                _shrink_extent(db, layer)
                 # the exact count, also should a killed GDAL have left its count triggers dropped
                 db.execute(f"UPDATE gpkg_ogr_contents SET feature_count = (SELECT count(*) FROM "
                            f"{quoted}) WHERE lower(table_name) = lower(?)", (layer,))
     finally:
         db.close()
     return removed
+
+
+def _shrink_extent(db: sqlite3.Connection, layer: str) -> None:
+    """Set `layer`'s extent in gpkg_contents (what GDAL and QGIS zoom to) to that of its rows, from
+    its spatial index (float32 boxes, rounded outwards); NULL when no row is left. Without an
+    index the extent stays as it was, too large but never too small."""
+    (column,) = db.execute("SELECT column_name FROM gpkg_geometry_columns WHERE "
+                           "lower(table_name) = lower(?)", (layer,)).fetchone()
+    rtree = f"rtree_{layer}_{column}"
+    if db.execute("SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?)", (rtree,)).fetchone():
+        db.execute(f"UPDATE gpkg_contents SET (min_x, min_y, max_x, max_y) = (SELECT min(minx), "
+                   f"min(miny), max(maxx), max(maxy) FROM {_quoted(rtree)}) "
+                   "WHERE lower(table_name) = lower(?)", (layer,))
 
 
 def append_rows(path: Path, layer: str, wkb: np.ndarray, columns: dict[str, np.ndarray]) -> None:

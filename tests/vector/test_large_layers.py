@@ -136,6 +136,10 @@ def test_the_10000th_gpkg_save_is_in_place_and_keeps_everything(tmp_path):
     assert path.stat().st_ino == inode
     assert content(layer.read()) == content(earlier)
     assert gpkg_consistent(path, "objects") == EARLIER
+    with sqlite3.connect(path) as db:  # shrunk to the rows left (the index's float32 boxes)
+        extent = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE "
+                            "table_name = 'objects'").fetchone()
+    assert extent == pytest.approx(shapely.total_bounds([r.geometry for r in earlier]), abs=0.5)
     assert_others_untouched(before, table_rows(path), {"objects"})
     assert sorted(os.listdir(tmp_path)) == ["project.gpkg"]
 
