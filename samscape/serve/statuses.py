@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from ..errors import (
     BodyTooLargeError,
@@ -77,6 +79,16 @@ async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
 
 
 _NOT_AN_OBJECT = {"json_invalid": "not valid JSON", "model_attributes_type": "not a JSON object"}
+_UNPARSED = "There was an error parsing the body"  # FastAPI's, when json.loads fails otherwise
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's answer, in our words for a body JSON cannot read (a number of thousands of
+    digits, nesting thousands deep)."""
+    if isinstance(exc, HTTPException) and exc.status_code == 400 and exc.detail == _UNPARSED:
+        return JSONResponse({"detail": "body: not JSON samscape can read (a number too long, or "
+                                       "nesting too deep); send a plain JSON object"}, status_code=400)
+    return await http_exception_handler(request, cast(HTTPException, exc))
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -84,3 +96,4 @@ def add_error_handlers(app: FastAPI) -> None:
     for cls, status in STATUSES.items():
         app.add_exception_handler(cls, user_error(status))
     app.add_exception_handler(RequestValidationError, invalid_body)
+    app.add_exception_handler(HTTPException, http_error)

@@ -105,6 +105,11 @@ def test_numbers_must_be_json_numbers_and_points_whole(served: Served) -> None:
     broken = http.post(f"/api/sessions/{session}/points", content=b"{not json",
                        headers={"content-type": "application/json"})
     assert _one_line_4xx(broken).startswith("body: not valid JSON; send a JSON object")
+    for unreadable in (b'{"x": ' + b"9" * 5000 + b', "y": 1}', b"[" * 100_000 + b"]" * 100_000):
+        said = _one_line_4xx(http.post(f"/api/sessions/{session}/points", content=unreadable,
+                                       headers={"content-type": "application/json"}))
+        assert said.startswith("body: not JSON samscape can read"), said
+    assert http.get("/api/nowhere").status_code == 404  # Starlette's own answers stay
     as_text = http.post(f"/api/sessions/{session}/points", content=b"x=1",
                         headers={"content-type": "text/plain"})
     assert "Content-Type: application/json" in _one_line_4xx(as_text)
