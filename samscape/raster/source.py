@@ -85,6 +85,8 @@ class RasterSource:
             raise MissingCRSError(f"raster '{self.shown}' has no georeferencing (no geotransform); {how}")
         if self.remote:
             self._check_cloud_optimized()
+        elif self._dataset.driver == "VRT":
+            self._check_vrt_sources()
         crs_value = self._dataset.crs or (norm_crs(crs) if crs else None)
         if crs_value is None:
             self.close()
@@ -109,6 +111,17 @@ class RasterSource:
             if self._vrt is not None:
                 self._vrt.close()
             self._dataset.close()
+
+    def _check_vrt_sources(self) -> None:
+        """RasterReadError if this VRT names local files that are not there (GDAL would read them
+        as zeros, or fail on some reads only)."""
+        missing = [f for f in self._dataset.files[1:] if not f.startswith("/vsi") and not os.path.exists(f)]
+        if missing:
+            self.close()
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise RasterReadError(
+                f"VRT '{self.shown}' names files that are not there: {shown}; a VRT finds relative "
+                "paths from its own folder: keep it beside its sources, or build it again (gdalbuildvrt)")
 
     def _check_cloud_optimized(self) -> None:
         """Warn once if this remote raster is not tiled, or large without overviews."""
@@ -182,7 +195,8 @@ class RasterSource:
         return f"{FINGERPRINT_VERSION}:{digest.hexdigest()[:24]}"
 
     def _read_error(self, exc: Exception) -> RasterReadError:
-        why = reason(exc).replace(" See previous exception for details.", "")
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # GDAL's own words
+        why = reason(cause).replace(" See previous exception for details.", "")
         if self.remote:
             return RasterReadError(f"reading remote raster '{self.shown}' failed ({why}); check the "
                                    "network and the server, then run the same command again (an "

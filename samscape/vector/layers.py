@@ -144,7 +144,8 @@ class OutputLayer:
             self.layer_name = gpkg.existing_name(self.path, self.layer_name)
         self.label = f"{self.path}:{self.layer_name}" if self.driver == "GPKG" else str(self.path)
         if not self.path.parent.is_dir():
-            raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist")
+            raise OutputLayerError(f"folder '{self.path.parent}' of the output layer does not exist; "
+                                   "make it first, or choose another folder")
         check_writable(self.path.parent)
         self._gdal_path = self.path.absolute()
         self._lock = FolderLock(self.path.parent)

@@ -93,6 +93,25 @@ def test_raster_without_georeferencing_is_refused_even_with_a_crs(tmp_path: Path
         RasterSource(gcps)
 
 
+def test_a_vrt_whose_sources_are_elsewhere_is_refused_naming_them(make_raster: MakeRaster,
+                                                                  tmp_path: Path) -> None:
+    """GDAL reads a missing VRT source as zeros on some reads and fails on others."""
+    source = make_raster(width=64, height=64, count=1, data=scene(64, 64, 1))
+    vrt = (f'<VRTDataset rasterXSize="64" rasterYSize="64"><SRS>EPSG:32633</SRS>'
+           f'<GeoTransform>500000, 1, 0, 4000000, 0, -1</GeoTransform>'
+           f'<VRTRasterBand dataType="Byte" band="1"><SimpleSource>'
+           f'<SourceFilename relativeToVRT="1">{source.name}</SourceFilename><SourceBand>1</SourceBand>'
+           f'</SimpleSource></VRTRasterBand></VRTDataset>')
+    (tmp_path / "beside.vrt").write_text(vrt)
+    with RasterSource(tmp_path / "beside.vrt") as src:
+        assert src.grid.width == 64
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "mosaic.vrt").write_text(vrt)
+    with pytest.raises(RasterReadError, match=f"names files that are not there: .*moved/{source.name}; "
+                                              "a VRT finds relative paths from its own folder"):
+        RasterSource(tmp_path / "moved" / "mosaic.vrt")
+
+
 def test_raster_without_crs_works_with_crs_given(make_raster: MakeRaster) -> None:
     data = scene(64, 80, 3)
     path = make_raster(data=data, crs=None)
