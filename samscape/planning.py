@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Literal
 from . import __version__
 from .errors import SettingsError
 from .features import FolderMetadata, GridRecord, ModelRecord, PreprocessingRecord
-from .geo import ChipGrid, chip_count, crs_label, parse_extent
+from .geo import ChipGrid, PixelGrid, chip_count, crs_label, parse_extent
+from .geo.crs import plain_number
 from .geo.chips import MAX_CHIPS, MAX_SIDE
 from .models.catalogue import MIXED_PRECISION_FAMILIES
 from .raster import RasterSource, ReadSpec, ValueRange
@@ -26,6 +27,7 @@ __all__ = ["CHOOSING_BATCH_SIZE", "COMPILING", "EncodePlan", "Start", "check_gri
 
 CHOOSING_BATCH_SIZE = "choosing batch size"
 COMPILING = "compiling"
+MIN_SIDE = 16  # px a side a --resolution may shrink a raster to
 """The start-up steps a progress display shows (`start_encoding`'s `step` names)."""
 
 
@@ -99,6 +101,8 @@ def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tup
     """
     extent = parse_extent(settings.extent) if settings.extent is not None else None
     grid = source.plan_grid(settings.crs, settings.resolution, extent)
+    if settings.resolution is not None:
+        _check_not_too_coarse(grid, source.plan_grid(settings.crs, None, extent), settings.resolution)
     stride = size // 2 if settings.stride is None else settings.stride
     if not 0 < stride <= size:
         raise SettingsError(f"stride {stride} must be between 1 and the chip size {size}")
@@ -107,6 +111,17 @@ def plan_chips(source: RasterSource, settings: EncodeSettings, size: int) -> tup
     value_range = ValueRange(*settings.value_range) if settings.value_range else None
     read_spec = source.spec(bands, grid, value_range, settings.percentiles)
     return read_spec, ChipGrid(grid, size, stride)
+
+
+def _check_not_too_coarse(grid: PixelGrid, native: PixelGrid, resolution: float) -> None:
+    """SettingsError if `resolution` shrinks the raster (`native`: at its own resolution) below
+    `MIN_SIDE` px a side: a few pixels hold nothing a model can segment (averaged past the edge,
+    they even read as nodata)."""
+    if min(grid.width, grid.height) < min(MIN_SIDE, native.width, native.height):
+        raise SettingsError(
+            f"at a resolution of {plain_number(resolution)} the raster would be {grid.width} x "
+            f"{grid.height} px (at its own, {native.width} x {native.height} px), too few to segment "
+            f"anything; give a finer --resolution")
 
 
 def check_grid_size(width: int, height: int, size: int, stride: int) -> int:

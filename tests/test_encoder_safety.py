@@ -147,6 +147,18 @@ def test_cli_tiny_resolution_returns_quickly_with_one_line(make_raster, tmp_path
     assert len(lines) == 1 and "chips" in lines[0] and "--resolution" in lines[0], proc.stderr
 
 
+@pytest.mark.parametrize("resolution", [100_000.0, 40.0])
+def test_a_resolution_that_shrinks_the_raster_to_a_few_pixels_is_refused(make_raster, tmp_path,
+                                                                          resolution):
+    """600 x 500 px of 0.5 m: at 40 m it would be 8 x 7 px; at 100 km one pixel, read as nodata."""
+    with pytest.raises(SettingsError, match=r"would be \d+ x \d+ px \(at its own, 600 x 500 px\), too "
+                                            "few to segment anything; give a finer --resolution"):
+        encode(str(make_raster()), tmp_path / "ff", model=TINY, progress=False, resolution=resolution)
+    assert not (tmp_path / "ff").exists()
+    encode(str(make_raster(name="tiny.tif", width=8, height=6)), tmp_path / "small", model=TINY,
+           progress=False, resolution=0.5)  # a raster this small at its own resolution is kept
+
+
 @pytest.mark.parametrize("transform", [
     Affine(0.5, 0.1, 500000, 0.1, -0.5, 4000000),  # rotated
     Affine(0.5, 0.2, 500000, 0, -0.5, 4000000),  # sheared
