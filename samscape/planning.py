@@ -12,8 +12,8 @@ from . import __version__
 from .errors import SettingsError
 from .features import FolderMetadata, GridRecord, ModelRecord, PreprocessingRecord
 from .geo import ChipGrid, PixelGrid, chip_count, crs_label, parse_extent
-from .geo.crs import plain_number
 from .geo.chips import MAX_CHIPS, MAX_SIDE
+from .geo.crs import plain_number
 from .models.catalogue import MIXED_PRECISION_FAMILIES
 from .raster import RasterSource, ReadSpec, ValueRange
 from .settings import EncodeSettings
