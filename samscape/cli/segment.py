@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..errors import SettingsError
+from ..errors import PromptError, SettingsError
 from ..segment import DEFAULT_MAX_CHIPS
 from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_opt, threads_opt
 
@@ -37,6 +37,9 @@ from .options import device_opt, json_opt, live_model_opt, quiet_opt, settings_o
               help="Drop specks: parts of an object smaller than this many pixels (0 keeps them).")
 @click.option("--fill-holes", type=float, default=0.0,
               help="Fill holes smaller than this (m²).")
+@click.option("--skip-outside", is_flag=True,
+              help="Segment the objects inside the source and skip, with a warning, those with a "
+                   "prompt outside it or on nodata [default: refuse them all].")
 @click.option("--max-chips", type=int, default=DEFAULT_MAX_CHIPS, show_default=True,
               help="Chips one object may span (continued across chip edges).")
 @click.option("--out-crs", help="CRS of a new output layer [default: the source's; an existing "
@@ -52,7 +55,7 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
                     bg_points: tuple[str, ...], boxes: tuple[str, ...], crs: str | None,
                     prompts_file: str | None, vectorize: str, tolerance: float,
                     max_polygon_only: bool, min_area: float, min_pixels: float, fill_holes: float,
-                    max_chips: int,
+                    skip_outside: bool, max_chips: int,
                     out_crs: str | None, settings_file: str | None, cache_dir: str | None,
                     device: str, as_json: bool, quiet: bool) -> None:
     """Segment objects in SOURCE (a feature folder, or a raster with --model) and save them.
@@ -89,7 +92,14 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
             objects = _objects(PromptSet(prompt_crs), points, bg_points, boxes)
         layer = OutputLayer(out, norm_crs(out_crs) if out_crs else OutputLayer.crs_of(out) or src.crs)
         segmenter = Segmenter(src, vector, max_chips)
-        results = segmenter.segment_many(objects, progress=not quiet and len(objects) > 1)
+        if skip_outside:
+            objects = _placeable(segmenter, objects)
+        try:
+            results = segmenter.segment_many(objects, progress=not quiet and len(objects) > 1)
+        except PromptError as exc:
+            if len(objects) > 1:
+                raise PromptError(f"{exc}; or pass --skip-outside to segment the others") from None
+            raise
         groups = save_results(layer, results, src.model_id, src.name)
     rows = [row for g in groups for row in g.rows]
     if as_json:
@@ -107,6 +117,18 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
             if filtered else "")
         target = f"to {out}" if rows else "(nothing written)"
         click.echo(f"saved {len(rows)} polygon(s) of {len(groups)} object(s) {target}{note}")
+
+
+def _placeable(segmenter, objects: list) -> list:
+    """The objects `segmenter` can place; a warning for the others (PromptError if none)."""
+    kept, problems = segmenter.placeable(objects)
+    if not kept:
+        raise PromptError(f"no object lies inside the source ({problems[0]})")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        click.echo(f"samscape: warning: skipped {len(problems)} of {len(objects)} object(s): "
+                   f"{problems[0]}{more}", err=True)
+    return kept
 
 
 def _crs_name(crs) -> str:

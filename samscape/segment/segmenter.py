@@ -137,6 +137,19 @@ class Segmenter:
         return SegmentResult(prompts.to_crs(source.crs), window, mask, transform, source.crs,
                              tuple(polygons), score, tuple(p.chip.chip_id for p in parts))
 
+    def placeable(self, objects: Sequence[PromptSet]) -> tuple[list[PromptSet], list[str]]:
+        """The objects whose prompts all lie on encoded chips, and why each other one is not
+        ("object N of M: …"), for a caller that segments the others rather than none."""
+        kept, problems = [], []
+        for number, prompts in enumerate(objects, 1):
+            try:
+                self.locate(prompts)
+            except PromptError as exc:
+                problems.append(f"object {number} of {len(objects)}: {exc}")
+            else:
+                kept.append(prompts)
+        return kept, problems
+
     def segment_many(self, objects: Sequence[PromptSet], progress: bool = False
                      ) -> list[SegmentResult]:
         """One result per prompt set, in order. All prompts are checked before any decoding;

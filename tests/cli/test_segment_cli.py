@@ -275,6 +275,25 @@ def test_prompts_file_makes_one_group_per_object(source, tmp_path):
     check_on_pixel_grid(frame)
 
 
+def test_skip_outside_segments_the_objects_inside_and_warns_of_the_others(source, tmp_path):
+    _, folder = source
+    prompts = tmp_path / "mixed.csv"
+    prompts.write_text("x,y\n500010.25,3999990.25\n400000,3999900\n500120,3999980\n")
+    out = tmp_path / "mixed.gpkg"
+    code, _, err = invoke("segment", folder, "--out", out, "--prompts", prompts, "-q")
+    assert code == 1 and "object 2 of 3: a prompt lies outside" in err and "--skip-outside" in err
+    assert not out.exists()
+    code, text, err = invoke("segment", folder, "--out", out, "--prompts", prompts, "-q",
+                             "--skip-outside")
+    assert code == 0 and f"of 2 object(s) to {out}" in text
+    assert err.startswith("samscape: warning: skipped 1 of 3 object(s): object 2 of 3: a prompt lies "
+                          "outside the source") and len(err.splitlines()) == 1
+    assert pyogrio.read_dataframe(out)["group_id"].nunique() == 2
+    prompts.write_text("x,y\n400000,3999900\n")
+    code, _, err = invoke("segment", folder, "--out", out, "--prompts", prompts, "--skip-outside")
+    assert code == 1 and "no object lies inside the source" in err
+
+
 def test_vector_options_reach_the_layer(source, tmp_path):
     _, folder = source
     out = tmp_path / "largest.gpkg"
