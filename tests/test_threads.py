@@ -57,3 +57,39 @@ def test_a_bad_thread_count_is_a_one_line_error(tmp_path: Path, flags: list[str]
 def test_interactive_work_gets_few_threads_and_batch_work_every_core() -> None:
     assert [default_threads("interactive", n) for n in (1, 2, 4, 8, 16, 64)] == [1, 1, 1, 2, 4, 4]
     assert [default_threads("batch", n) for n in (1, 2, 16)] == [1, 2, 16]
+
+
+def test_a_segmenter_decodes_on_the_interactive_count_and_gives_torchs_back(
+        make_raster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python API applies no policy up front: each object runs on the interactive count."""
+    import torch
+
+    import samscape
+    import samscape.threads
+    from samscape.models.decoder import CachedDecoder
+    from samscape.segment import PromptSet
+
+    for name in ("OMP_NUM_THREADS", "SAMSCAPE_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(samscape.threads, "_applied", None)
+    raster = make_raster(width=256, height=256)
+    samscape.encode(str(raster), tmp_path / "ff", model="demo", progress=False)
+    segmenter = samscape.Segmenter(samscape.open_source(tmp_path / "ff"))
+    seen: list[int] = []
+    decode = CachedDecoder.decode
+    monkeypatch.setattr(CachedDecoder, "decode",
+                        lambda self, *a, **k: seen.append(torch.get_num_threads()) or decode(self, *a, **k))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        point = PromptSet(segmenter.source.crs).add_point(500064.0, 3999936.0)
+        segmenter.segment(point)
+        assert seen == [default_threads("interactive")] and torch.get_num_threads() == 3
+        monkeypatch.setenv("SAMSCAPE_THREADS", "2")
+        segmenter.segment(point)
+        assert seen[-1] == min(2, cores()) and torch.get_num_threads() == 3
+        monkeypatch.setattr(samscape.threads, "_applied", 3)  # a command applied the policy
+        segmenter.segment(point)
+        assert seen[-1] == 3
+    finally:
+        torch.set_num_threads(before)

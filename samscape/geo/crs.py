@@ -29,13 +29,15 @@ class Bounds(NamedTuple):
     ymax: float
 
 
-def norm_crs(value: CRS | str | int | dict) -> CRS:
+def norm_crs(value: CRS | ProjCRS | str | int | dict) -> CRS:
     """Any CRS spelling as a rasterio CRS: an EPSG code (4326, '4326', 'EPSG:4326'), WKT, a PROJ
-    string, a PROJ JSON dict. SettingsError for anything else or for a CRS no map is drawn in
+    string, a PROJ JSON dict, a pyproj CRS. SettingsError for anything else or for a CRS no map is drawn in
     (geocentric, vertical); GDAL/PROJ's own error line ("ERROR 1: ...") is kept off stderr: inside
     a rasterio.Env, GDAL's errors go to logging."""
     if isinstance(value, CRS):
         return value
+    if isinstance(value, ProjCRS):  # pyproj's, as geopandas gives it (GeoDataFrame.crs)
+        value = value.to_wkt()
     if isinstance(value, np.integer):
         value = int(value)
     elif isinstance(value, str) and _DIGITS.match(value):
@@ -63,7 +65,8 @@ _DIGITS = re.compile(r"^\s*[0-9]+\s*$")
 
 
 def _unknown(value: object, reason: str) -> SettingsError:
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    text = " ".join(repr(value).split())  # one line, whatever the object's repr
+    shown = text if len(text) <= 80 else text[:77] + "..."
     return SettingsError(f"unknown CRS {shown} ({reason}); give it as EPSG:XXXX (or the bare "
                          "code), WKT or a PROJ string")
 

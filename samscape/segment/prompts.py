@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from numbers import Real
+from typing import Any
 
 import numpy as np
 from pyproj.exceptions import ProjError
@@ -25,19 +27,42 @@ class Point:
     label: int = FOREGROUND
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.x) and math.isfinite(self.y)):
-            raise PromptError(f"point ({self.x}, {self.y}) is not a pair of finite numbers")
-        if self.label not in (FOREGROUND, BACKGROUND):
+        x, y = _number(self.x), _number(self.y)
+        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+            raise PromptError(f"point ({self.x!r}, {self.y!r}) is not a pair of finite numbers")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        if isinstance(self.label, bool) or self.label not in (FOREGROUND, BACKGROUND):
             raise PromptError(f"point label {self.label!r} is not 1 (foreground) or 0 (background)")
 
 
+def _number(value: object) -> float | None:
+    """`value` as a float if it is a real number (not a bool, not text), else None."""
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (Real, np.number)):
+        return None
+    return float(value)
+
+
 def make_box(xmin: float, ymin: float, xmax: float, ymax: float) -> Bounds:
-    """A box prompt; PromptError unless finite with xmin < xmax and ymin < ymax."""
-    values = (xmin, ymin, xmax, ymax)
-    if not all(math.isfinite(v) for v in values) or xmin >= xmax or ymin >= ymax:
-        raise PromptError(f"box {','.join(map(str, values))} is not XMIN,YMIN,XMAX,YMAX with "
+    """A box prompt; PromptError unless finite numbers with xmin < xmax and ymin < ymax."""
+    given = (xmin, ymin, xmax, ymax)
+    values = [_number(v) for v in given]
+    if not all(v is not None and math.isfinite(v) for v in values) or not (
+            values[0] < values[2] and values[1] < values[3]):  # type: ignore[operator]
+        raise PromptError(f"box {','.join(map(str, given))} is not XMIN,YMIN,XMAX,YMAX with "
                           "XMIN < XMAX and YMIN < YMAX")
-    return Bounds(*map(float, values))
+    return Bounds(*values)  # type: ignore[arg-type]
+
+
+def _box(box: Any) -> Bounds:
+    """`box` (four numbers) as a box prompt; PromptError for anything else."""
+    try:
+        values: tuple = tuple(box)
+    except TypeError:
+        values = ()
+    if len(values) != 4:
+        raise PromptError(f"box {box!r} is not four numbers XMIN,YMIN,XMAX,YMAX")
+    return make_box(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +72,20 @@ class PromptSet:
     crs: CRS
     points: tuple[Point, ...] = ()
     box: Bounds | None = None
+
+    def __post_init__(self) -> None:
+        """Any CRS spelling becomes a CRS (SettingsError if unknown), the points a tuple of
+        `Point`s, the box a checked `Bounds` (PromptError otherwise)."""
+        object.__setattr__(self, "crs", norm_crs(self.crs))
+        try:
+            points: tuple = tuple(self.points)
+        except TypeError:
+            points = (self.points,)
+        if not all(isinstance(p, Point) for p in points):
+            raise PromptError(f"points {self.points!r} are not Point(x, y, label) prompts")
+        object.__setattr__(self, "points", points)
+        if self.box is not None:
+            object.__setattr__(self, "box", _box(self.box))
 
     @property
     def fg_count(self) -> int:
@@ -62,10 +101,10 @@ class PromptSet:
         return self.fg_count == 0 and self.box is None
 
     def add_point(self, x: float, y: float, label: int = FOREGROUND) -> PromptSet:
-        return replace(self, points=(*self.points, Point(float(x), float(y), label)))
+        return replace(self, points=(*self.points, Point(x, y, label)))
 
     def with_box(self, box: Bounds | None) -> PromptSet:
-        return replace(self, box=None if box is None else make_box(*box))
+        return replace(self, box=None if box is None else _box(box))
 
     def swapped(self) -> PromptSet:
         """The same prompts with x and y exchanged (lat, lon read as lon, lat)."""

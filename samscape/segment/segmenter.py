@@ -18,6 +18,7 @@ from ..errors import PromptError, SettingsError
 from ..geo import Chip, Window, crs_label
 from ..geo.crs import plain_number
 from ..sources import FeatureSource
+from ..threads import scoped
 from ..vector import VectorOptions, mask_to_polygons
 from .mosaic import ChipMask, merge
 from .placement import DEFAULT_MAX_CHIPS, ChipPrompts, PixelPrompts, in_chip, seed_chips
@@ -108,6 +109,13 @@ class Segmenter:
         return not pixels.outside(grid.width, grid.height)
 
     def segment(self, prompts: PromptSet) -> SegmentResult:
+        """One object from `prompts`: decoded in the chip(s) they fall in, continued into
+        neighbouring chips as far as the object goes (up to `max_chips`), traced into polygons in
+        the source's CRS. Runs on the thread policy's interactive count (`threads.scoped`)."""
+        with scoped("interactive"):
+            return self._segment(prompts)
+
+    def _segment(self, prompts: PromptSet) -> SegmentResult:
         pixels, seeds = self.locate(prompts)
         source = self.source
         queue = deque(_Task(p) for c in seeds if (p := in_chip(pixels, c)) is not None)

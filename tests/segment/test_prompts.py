@@ -68,6 +68,32 @@ def test_bad_box_is_refused(box: tuple[float, ...]) -> None:
         PromptSet(UTM).with_box(box)
 
 
+def test_the_constructor_takes_any_crs_spelling_and_checks_what_it_is_given() -> None:
+    import pyproj
+
+    from samscape.errors import SettingsError
+
+    for spelling in (32633, "EPSG:32633", "32633", pyproj.CRS.from_epsg(32633), UTM):
+        assert PromptSet(spelling).crs == UTM
+    with pytest.raises(SettingsError, match="unknown CRS 'bogus'"):
+        PromptSet("bogus")
+    made = PromptSet(UTM, [Point(1, 2)], box=[0, 0, 5, 5])
+    assert made.points == (Point(1.0, 2.0),) and tuple(made.box) == (0.0, 0.0, 5.0, 5.0)
+    assert hash(made) == hash(PromptSet(32633, (Point(1, 2),), (0, 0, 5, 5)))
+    for bad in ({"box": (5, 5, 1, 1)}, {"box": (0, 0, math.nan, 1)}, {"box": (1, 2, 3)}, {"box": 5},
+                {"points": [1]}, {"points": 3}):
+        with pytest.raises(PromptError):
+            PromptSet(UTM, **bad)
+
+
+@pytest.mark.parametrize("value", ["1", None, b"1", True, [1]])
+def test_a_coordinate_that_is_no_number_is_refused(value) -> None:
+    with pytest.raises(PromptError, match="not a pair of finite numbers"):
+        PromptSet(UTM).add_point(value, 2.0)
+    with pytest.raises(PromptError, match="XMIN,YMIN,XMAX,YMAX"):
+        PromptSet(UTM).with_box((value, 0, 5, 5))
+
+
 def test_to_crs_same_crs_is_identity() -> None:
     prompts = PromptSet(UTM).add_point(500010, 3999990)
     assert prompts.to_crs(CRS.from_epsg(32633)) is prompts
