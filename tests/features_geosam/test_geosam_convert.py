@@ -93,6 +93,10 @@ def test_samscape_to_geosam_writes_geosam_columns_chips_and_paths(make_raster, t
         assert tuple(payload["features"].shape) == (1, 32, 16, 16)
         assert torch.equal(payload["features"][0], original.load_chip(chip_id)["image_embeddings"].float())
     assert isinstance(open_folder(dst), GeosamFolder) and open_folder(dst).problems() == {}
+    again = samscape.convert(src, tmp_path / "again", to="geosam", checkpoint="tiny-random-sam.pt",
+                             progress=False)
+    for chip in (dst / "features").iterdir():  # byte for byte: no temporary name in the archives
+        assert (again / "features" / chip.name).read_bytes() == chip.read_bytes()
 
     back = samscape.convert(dst, tmp_path / "back", to="samscape", progress=False)
     returned = FeatureFolder.open(back)

@@ -10,11 +10,11 @@ torch loads on the first call, so that opening a folder needs none.
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..temporaries import temporary_for
+from ..temporaries import replace_with
 from .checkpoints import checkpoint_name
 
 if TYPE_CHECKING:
@@ -86,9 +86,6 @@ def write_geosam_chip(path: Path, family: str, checkpoint_path: str, src_shape: 
         "feature_kind": family,
         "features": payload_features,
     }
-    tmp = temporary_for(path)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()  # not saved to the temporary path: its name would go into the archive
+    torch.save(payload, buffer)
+    replace_with(path, buffer.getbuffer())
