@@ -63,8 +63,13 @@ class Segmenter:
 
     def __init__(self, source: FeatureSource, vector: VectorOptions | None = None,
                  max_chips: int = DEFAULT_MAX_CHIPS) -> None:
-        if max_chips < 1:
-            raise SettingsError(f"max chips must be at least 1, got {max_chips}")
+        if not isinstance(source, FeatureSource):
+            raise SettingsError(f"a Segmenter takes an open source, not {type(source).__name__}: "
+                                "give samscape.open_source(PATH)")
+        if not isinstance(vector, (VectorOptions, type(None))):
+            raise SettingsError(f"vector must be VectorOptions(...), not {type(vector).__name__}")
+        if isinstance(max_chips, bool) or not isinstance(max_chips, int) or max_chips < 1:
+            raise SettingsError(f"max chips must be a whole number, at least 1, got {max_chips!r}")
         self.source = source
         self.vector = vector or VectorOptions()
         self.max_chips = max_chips

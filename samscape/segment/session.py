@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from rasterio.crs import CRS
 
-from ..errors import NothingToSaveError
+from ..errors import NothingToSaveError, SettingsError
 from ..geo import Bounds, norm_crs
 from ..vector import OutputLayer, SavedPolygon, VectorOptions, area_m2, reproject
 from .prompts import FOREGROUND, PromptSet, make_box
@@ -75,6 +75,12 @@ class Session:
 
     def __init__(self, segmenter: Segmenter, layer: OutputLayer | None = None,
                  crs: CRS | str | None = None, lock: threading.RLock | None = None) -> None:
+        if not isinstance(segmenter, Segmenter):
+            raise SettingsError(f"a Session takes a Segmenter, not {type(segmenter).__name__}: give "
+                                "Segmenter(samscape.open_source(PATH))")
+        if not isinstance(layer, (OutputLayer, type(None))):
+            raise SettingsError(f"layer must be an OutputLayer, not {type(layer).__name__}: give "
+                                "OutputLayer(PATH, crs)")
         self.segmenter = segmenter
         self.layer = layer
         self.crs = norm_crs(crs) if crs is not None else segmenter.source.crs

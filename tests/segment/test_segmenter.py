@@ -136,8 +136,22 @@ def test_empty_prompts_are_refused(source) -> None:
 
 
 def test_max_chips_must_be_positive(source) -> None:
-    with pytest.raises(SettingsError, match="max chips"):
-        Segmenter(source, max_chips=0)
+    for bad in (0, "3", 2.5, None, True):
+        with pytest.raises(SettingsError, match="max chips"):
+            Segmenter(source, max_chips=bad)
+
+
+def test_arguments_of_another_kind_are_named(source) -> None:
+    from samscape.segment import Session
+
+    with pytest.raises(SettingsError, match="takes an open source, not str"):
+        Segmenter("features")
+    with pytest.raises(SettingsError, match="VectorOptions"):
+        Segmenter(source, vector={"mode": "pixel"})
+    with pytest.raises(SettingsError, match="takes a Segmenter"):
+        Session(source)
+    with pytest.raises(SettingsError, match="must be an OutputLayer, not str"):
+        Session(Segmenter(source), layer="out.gpkg")
 
 
 def test_prompt_on_chips_that_are_all_nodata_is_refused(make_raster, encode_folder) -> None:
