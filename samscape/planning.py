@@ -27,8 +27,8 @@ __all__ = ["CHOOSING_BATCH_SIZE", "COMPILING", "EncodePlan", "Start", "check_gri
 
 CHOOSING_BATCH_SIZE = "choosing batch size"
 COMPILING = "compiling"
-MIN_SIDE = 16  # px a side a --resolution may shrink a raster to
 """The start-up steps a progress display shows (`start_encoding`'s `step` names)."""
+MIN_SIDE = 16  # px a side a --resolution may shrink a raster to
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,10 @@ def apply(role: Role, given: int | str | None = None) -> int | None:
 
 @contextmanager
 def scoped(role: Role) -> Iterator[None]:
-    """Run the block on `role`'s thread count and restore torch's afterwards, for the Python API,
-    where no command applied the policy: nothing changes once `apply` ran (the CLI, the server),
-    nor when $SAMSCAPE_THREADS / $OMP_NUM_THREADS leave it to torch's count, nor before torch is
-    loaded. Switching costs about 0.1 ms."""
+    """Run the block on `role`'s thread count ($SAMSCAPE_THREADS, else the policy's) and give
+    torch its own count back afterwards, for the Python API, where no command applied the policy.
+    Nothing changes once `apply` ran (the CLI, the server), when only $OMP_NUM_THREADS is set, or
+    before torch is loaded. A switch costs about 0.1 ms."""
     torch = sys.modules.get("torch")
     count = None if _applied is not None or torch is None else decide(role)
     if torch is None or count is None or min(count, cores()) == (before := torch.get_num_threads()):

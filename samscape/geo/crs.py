@@ -31,9 +31,9 @@ class Bounds(NamedTuple):
 
 def norm_crs(value: CRS | ProjCRS | str | int | dict) -> CRS:
     """Any CRS spelling as a rasterio CRS: an EPSG code (4326, '4326', 'EPSG:4326'), WKT, a PROJ
-    string, a PROJ JSON dict, a pyproj CRS. SettingsError for anything else or for a CRS no map is drawn in
-    (geocentric, vertical); GDAL/PROJ's own error line ("ERROR 1: ...") is kept off stderr: inside
-    a rasterio.Env, GDAL's errors go to logging."""
+    string, a PROJ JSON dict, a pyproj CRS. SettingsError for anything else or for a CRS no map is
+    drawn in (geocentric, vertical); GDAL/PROJ's own error line ("ERROR 1: ...") is kept off
+    stderr: inside a rasterio.Env, GDAL's errors go to logging."""
     if isinstance(value, CRS):
         return value
     if isinstance(value, ProjCRS):  # pyproj's, as geopandas gives it (GeoDataFrame.crs)

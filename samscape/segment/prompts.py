@@ -46,12 +46,11 @@ def _number(value: object) -> float | None:
 def make_box(xmin: float, ymin: float, xmax: float, ymax: float) -> Bounds:
     """A box prompt; PromptError unless finite numbers with xmin < xmax and ymin < ymax."""
     given = (xmin, ymin, xmax, ymax)
-    values = [_number(v) for v in given]
-    if not all(v is not None and math.isfinite(v) for v in values) or not (
-            values[0] < values[2] and values[1] < values[3]):  # type: ignore[operator]
+    values = [v for v in map(_number, given) if v is not None and math.isfinite(v)]
+    if len(values) != 4 or not (values[0] < values[2] and values[1] < values[3]):
         raise PromptError(f"box {','.join(map(str, given))} is not XMIN,YMIN,XMAX,YMAX with "
                           "XMIN < XMAX and YMIN < YMAX")
-    return Bounds(*values)  # type: ignore[arg-type]
+    return Bounds(*values)
 
 
 def _box(box: Any) -> Bounds:
