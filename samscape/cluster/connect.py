@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -122,8 +123,18 @@ def _environment_kept() -> Iterator[None]:
                 os.environ[key] = value
 
 
+_NO_MAIN_GUARD = ("in a script, start a local cluster under `if __name__ == \"__main__\":` (its "
+                  "worker processes import the script again)")
+
+
 def _start_local(distributed: Any, target: ClusterTarget, device: str) -> Cluster:
+    import multiprocessing
+
     from distributed.system import MEMORY_LIMIT
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # a worker importing __main__
+        print(f"samscape: error: {_NO_MAIN_GUARD}", file=sys.stderr)
+        raise SystemExit(1)  # quietly: the process that started it says why
 
     count, gpus = local_workers(device, target.workers)
     workers = {}
@@ -134,7 +145,11 @@ def _start_local(distributed: Any, target: ClusterTarget, device: str) -> Cluste
             "silence_logs": logging.ERROR}}
     scheduler = {"cls": distributed.Scheduler,
                  "options": {"dashboard": False, "dashboard_address": ":0", "host": "127.0.0.1", "port": 0}}
-    owned = distributed.SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
+    try:
+        owned = distributed.SpecCluster(workers=workers, scheduler=scheduler, silence_logs=logging.ERROR)
+    except RuntimeError as exc:
+        raise ClusterError(f"the local Dask workers did not start ({reason(exc)}); "
+                           f"{_NO_MAIN_GUARD}") from None
     try:
         client = distributed.Client(owned)
         client.wait_for_workers(count)

@@ -183,3 +183,19 @@ def test_cluster_is_a_setting_of_the_machine_not_of_the_encoding():
     assert settings_dict(EncodeSettings(cluster="local")) == settings_dict(EncodeSettings()) | {
         "cluster": "local"}
 
+
+
+@pytest.mark.slow
+def test_a_script_without_a_main_guard_is_told_to_add_one(raster, tmp_path):
+    """Each spawned worker imports the script again: it says why in one line and ends, and the
+    script gets a ClusterError naming the guard, not hundreds of lines of worker tracebacks."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"import samscape\nsamscape.encode({str(raster)!r}, {str(tmp_path / 'ff')!r}, "
+                      f"model={MODEL!r}, cluster='local:2', progress=False)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180,
+                         cwd=tmp_path)
+    assert run.returncode == 1
+    lines = run.stderr.splitlines()
+    assert lines[-1].startswith("samscape.errors.ClusterError: the local Dask workers did not start")
+    assert 'under `if __name__ == "__main__":`' in lines[-1] and len(lines) < 60, run.stderr
+    assert not (tmp_path / "ff").exists()
