@@ -93,6 +93,53 @@ def roll_back(path: Path) -> None:
         db.close()
 
 
+UNFINISHED = "samscape: first save not finished"
+"""A new layer's description in gpkg_contents until its first save committed: GDAL creates the
+table before it inserts the rows, so a kill between the two would leave an empty layer."""
+
+
+def finish_first_save(path: Path, layer: str) -> None:
+    """Clear `layer`'s UNFINISHED mark, its first save being committed."""
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        with db:
+            db.execute("UPDATE gpkg_contents SET description = '' WHERE lower(table_name) = lower(?) "
+                       "AND description = ?", (layer, UNFINISHED))
+    finally:
+        db.close()
+
+
+def drop_unfinished(path: Path, layer: str) -> None:
+    """Undo a new `layer` whose first save was killed (still marked UNFINISHED): dropped with its
+    spatial index and metadata rows if it holds no row, else only unmarked. Nothing else in the
+    file is touched. Best effort, as `roll_back`."""
+    if not path.exists():
+        return
+    db = sqlite3.connect(path, timeout=60)
+    try:
+        with db:
+            found = db.execute("SELECT c.table_name, g.column_name FROM gpkg_contents c JOIN "
+                               "gpkg_geometry_columns g ON lower(g.table_name) = lower(c.table_name) "
+                               "WHERE lower(c.table_name) = lower(?) AND c.description = ?",
+                               (layer, UNFINISHED)).fetchone()
+            if found is None:
+                return
+            name, column = found
+            if db.execute(f"SELECT count(*) FROM {_quoted(name)}").fetchone()[0]:
+                db.execute("UPDATE gpkg_contents SET description = '' WHERE table_name = ?", (name,))
+                return
+            db.execute(f"DROP TABLE IF EXISTS {_quoted(f'rtree_{name}_{column}')}")
+            db.execute(f"DROP TABLE {_quoted(name)}")  # its triggers go with it
+            tables = {t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in ("gpkg_extensions", "gpkg_ogr_contents", "gpkg_geometry_columns", "gpkg_contents"):
+                if table in tables:
+                    db.execute(f"DELETE FROM {table} WHERE lower(table_name) = lower(?)", (name,))
+    except sqlite3.Error:
+        pass
+    finally:
+        db.close()
+
+
 def index_groups(path: Path, layer: str) -> None:
     """Index `layer`'s `group_id` (if not yet), so that a delete finds a save's rows without
     reading every row's geometry, which SQLite stores before the fields. The index belongs to the

@@ -166,6 +166,7 @@ class OutputLayer:
         recover(self.path)
         if self.driver == "GPKG":
             gpkg.roll_back(self._gdal_path)
+            gpkg.drop_unfinished(self._gdal_path, self.layer_name)
 
     @staticmethod
     def crs_of(path: str | os.PathLike) -> CRS | None:
@@ -252,8 +253,9 @@ class OutputLayer:
             elif self.driver == "GPKG" and self.path.exists():  # a new layer beside others
                 with write_errors(self.path):
                     _write_ogr(self._gdal_path, *_columns(rows), self.crs, self.driver, self.layer_name,
-                               append=True)
+                               append=True, description=gpkg.UNFINISHED)
                     gpkg.index_groups(self._gdal_path, self.layer_name)
+                    gpkg.finish_first_save(self._gdal_path, self.layer_name)
             elif self.driver == "GeoParquet":
                 old = parquetlayer.read(self._gdal_path) if exists else None
                 self._write_parquet(*parquetlayer.appended(old, parquetlayer.table_of(*_columns(rows))))
@@ -383,7 +385,8 @@ def _columns(rows: list[SavedPolygon]) -> tuple[np.ndarray, dict[str, np.ndarray
 
 
 def _write_ogr(path: Path, wkb: np.ndarray, columns: dict[str, np.ndarray], crs: CRS, driver: str,
-               layer: str, append: bool = False) -> None:
+               layer: str, append: bool = False, description: str | None = None) -> None:
     pyogrio.raw.write(path, wkb, list(columns.values()), list(columns), layer=layer,
                       driver=driver, geometry_type="Polygon", crs=crs.to_wkt(), append=append,
-                      dataset_options=GPKG_CREATION if driver == "GPKG" else None)
+                      dataset_options=GPKG_CREATION if driver == "GPKG" else None,
+                      layer_options=None if description is None else {"DESCRIPTION": description})

@@ -238,3 +238,32 @@ def test_a_killed_gpkg_append_leaves_the_old_or_the_new_layer(tmp_path, delay):
     assert [r.group_id for r in reopened.read()] == groups[:500] + ["N000000"]
     assert gpkg_consistent(path, "objects") == 501
     assert not journal.exists()
+
+
+def test_a_first_save_killed_before_its_rows_leaves_no_empty_layer(tmp_path):
+    """GDAL creates a new layer's table before it inserts the rows: a kill between the two leaves
+    the layer marked unfinished and empty, and the next open drops it; the file is as before."""
+    from samscape.vector import gpkg
+    from samscape.vector.layers import _columns, _write_ogr
+
+    path = tmp_path / "project.gpkg"
+    project_gpkg(path)
+    before = table_rows(path)
+    _write_ogr(path, *_columns(objects(3, "K")), UTM, "GPKG", "objects", append=True,
+               description=gpkg.UNFINISHED)
+    with sqlite3.connect(path) as db:  # the rows' transaction never committed
+        db.execute("DELETE FROM objects")
+    layer = OutputLayer(f"{path}:objects", UTM)
+    assert "objects" not in pyogrio.list_layers(path)[:, 0]
+    assert table_rows(path) == before
+    assert layer.read() == []
+
+    layer.append(objects(2, "N"))  # a first save that ends is unmarked
+    _write_ogr(path, *_columns(objects(1, "L")), UTM, "GPKG", "late", append=True,
+               description=gpkg.UNFINISHED)  # killed after its rows, before the mark was cleared
+    late = OutputLayer(f"{path}:late", UTM)
+    assert [r.group_id for r in late.read()] == ["L000000"]
+    with sqlite3.connect(path) as db:
+        described = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
+    assert {"objects", "late"} <= set(described) and gpkg.UNFINISHED not in described.values()
+    assert gpkg_consistent(path, "objects") == 2
