@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from tqdm.auto import tqdm
 
+from . import validate
 from .chiploop import ProgressCallback, StageSeconds, encode_chips
 from .errors import FolderWriteError, SettingsError
 from .features import FolderState, check_target, one_writer, prepare_folder
@@ -78,6 +79,11 @@ def encode(raster: str, out_dir: str | Path, settings: EncodeSettings | None = N
     what they are.
     """
     settings = settings_with(settings, **kwargs)
+    overwrite = validate.flag("overwrite", overwrite)
+    keep_encoding = validate.flag("keep_encoding", keep_encoding)
+    progress = validate.progress(progress)
+    base_path = validate.path_text("base_path", base_path)
+    checkpoint = validate.path_text("checkpoint", checkpoint)
     for name, value in (("raster", raster), ("out_dir", out_dir)):
         if not isinstance(value, (str, os.PathLike)):
             raise SettingsError(f"{name} {value!r} is not valid: give a path (str or pathlib.Path)")

@@ -4,8 +4,11 @@ one-line SettingsError naming the setting, the value and what is expected."""
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 import re
+from collections.abc import Callable
 from numbers import Integral, Real
 
 from .errors import SettingsError
@@ -72,3 +75,27 @@ def flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise _fail(name, value, "give True or False")
     return value
+
+
+def progress(value: object) -> bool | Callable[[int, int], None]:
+    """True or False (a progress bar or none), or a callable taking (done, total)."""
+    if isinstance(value, bool):
+        return value
+    if callable(value):
+        try:
+            inspect.signature(value).bind(0, 0)
+        except TypeError:
+            raise _fail("progress", value, "give True, False or a function of (done, total)") from None
+        except ValueError:  # no signature to read (a builtin): taken as it is
+            pass
+        return value
+    raise _fail("progress", value, "give True, False or a function of (done, total)")
+
+
+def path_text(name: str, value: object) -> str | None:
+    """None, or a path (str or os.PathLike) as text."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)) and isinstance(os.fspath(value), str):
+        return os.fspath(value)
+    raise _fail(name, value, "give a path (str or pathlib.Path)")

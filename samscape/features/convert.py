@@ -19,6 +19,7 @@ from pathlib import Path, PureWindowsPath
 import pyproj
 from tqdm.auto import tqdm
 
+from .. import validate
 from ..errors import FeatureFolderError, FolderConflictError, FolderWriteError, SettingsError
 from ..geo import ChipGrid
 from ..models import get_spec
@@ -51,6 +52,9 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, to: str, *, base_pat
     """
     if to not in TARGETS:
         raise SettingsError(f"format {to!r} is not valid: give one of {', '.join(TARGETS)}")
+    progress = validate.progress(progress)
+    base_path = validate.path_text("base_path", base_path)
+    checkpoint = validate.path_text("checkpoint", checkpoint)
     if base_path is not None and to != "geosam":
         raise SettingsError("base_path is only for --to geosam; drop it")
     if checkpoint is not None and to != "geosam":
