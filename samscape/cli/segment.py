@@ -112,9 +112,12 @@ def segment_command(source: str, out: str, model: str | None, points: tuple[str,
     else:
         no_mask = sum(r.is_empty and not r.mask.any() for r in results)
         filtered = sum(r.is_empty for r in results) - no_mask
+        cut_off = sum(r.cut_off for r in results)
         note = (f"; {no_mask} object(s) gave no mask" if no_mask else "") + (
             f"; {filtered} object(s) kept no polygon (all below --min-area or --min-pixels)"
-            if filtered else "")
+            if filtered else "") + (
+            f"; {cut_off} object(s) went on past --max-chips {max_chips} chips and were cut off there "
+            "(raise --max-chips, or encode at a coarser --resolution)" if cut_off else "")
         target = f"to {out}" if rows else "(nothing written)"
         click.echo(f"saved {len(rows)} polygon(s) of {len(groups)} object(s) {target}{note}")
 

@@ -28,7 +28,8 @@ from .prompts import PromptSet
 @dataclass(frozen=True)
 class SegmentResult:
     """One object: its mask over `window` of the source's grid, its polygons (source CRS,
-    largest first), the predicted IoU, and the chips it was decoded in (first = seed)."""
+    largest first), the predicted IoU, the chips it was decoded in (first = seed), and whether it
+    went on past the last of them (`cut_off`: the segmenter's `max_chips` was reached)."""
 
     prompts: PromptSet
     window: Window
@@ -38,6 +39,7 @@ class SegmentResult:
     polygons: tuple[Polygon, ...]
     score: float
     chip_ids: tuple[int, ...]
+    cut_off: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -140,6 +142,8 @@ class Segmenter:
                 if chip_prompts is not None:
                     seen.add(neighbour.chip_id)
                     queue.append(_Task(chip_prompts, carried[1]))
+        cut_off = bool(queue) or (len(parts) == self.max_chips
+                                  and bool(_continuations(parts[-1], source, seen)))
         if not parts:
             window, score = seeds[0].window, 0.0
             mask = np.zeros((window.height, window.width), bool)
@@ -148,7 +152,7 @@ class Segmenter:
         transform = source.grid.transform @ Affine.translation(window.col_off, window.row_off)
         polygons = mask_to_polygons(mask, transform, self.vector, source.crs)
         return SegmentResult(prompts.to_crs(source.crs), window, mask, transform, source.crs,
-                             tuple(polygons), score, tuple(p.chip.chip_id for p in parts))
+                             tuple(polygons), score, tuple(p.chip.chip_id for p in parts), cut_off)
 
     def placeable(self, objects: Sequence[PromptSet]) -> tuple[list[PromptSet], list[str]]:
         """The objects whose prompts all lie on encoded chips, and why each other one is not

@@ -73,10 +73,11 @@ def chips_json(item: LoadedSource, bbox: tuple[float, float, float, float] | Non
 
 
 def result_json(result: SegmentResult, crs: CRS) -> dict:
-    """A result as a GeoJSON FeatureCollection in `crs`, with its score and chips."""
+    """A result as a GeoJSON FeatureCollection in `crs`, with its score, chips and whether it
+    was cut off at the chips one object may span."""
     polygons = reproject(list(result.polygons), result.crs, crs)
     return {"type": "FeatureCollection", "crs": crs_label(crs), "score": result.score,
-            "chips": list(result.chip_ids),
+            "chips": list(result.chip_ids), "cut_off": result.cut_off,
             "features": [{"type": "Feature", "geometry": mapping(p),
                           "properties": {"area": p.area}} for p in polygons]}
 

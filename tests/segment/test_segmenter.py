@@ -318,3 +318,17 @@ def test_latitude_longitude_given_for_longitude_latitude_is_named(source) -> Non
     assert Segmenter(source).segment(swapped.swapped()).polygons
     with pytest.raises(PromptError, match="give prompts inside it"):
         Segmenter(source).segment(PromptSet(wgs84).add_point(lon + 1, lat))
+
+
+def test_an_object_going_on_past_max_chips_is_flagged_cut_off(demo_root_768) -> None:
+    from samscape.demo import generate_scene
+    from samscape.demo.evaluate import point_prompt
+    from samscape.sources import open_source
+
+    scene = generate_scene(4, 768, 768)
+    water = max((o for o in scene.objects if o.cls == "water"), key=lambda o: o.geometry.area)
+    with open_source(demo_root_768 / "features") as src:
+        whole = Segmenter(src).segment(point_prompt(scene, water.object_id))
+        assert len(whole.chip_ids) > 1 and not whole.cut_off
+        cut = Segmenter(src, max_chips=1).segment(point_prompt(scene, water.object_id))
+        assert cut.chip_ids == whole.chip_ids[:1] and cut.cut_off

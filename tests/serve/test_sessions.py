@@ -41,7 +41,7 @@ def test_prompts_undo_clear_and_preview(client: TestClient, source_id: str, scen
     state = client.post(f"/api/sessions/{sid}/points", json=_point(scene, building)).json()
     assert len(state["points"]) == 1 and state["output"] is None
     first = shape(state["result"]["features"][0]["geometry"])
-    assert _iou(first, building.geometry) >= 0.7
+    assert _iou(first, building.geometry) >= 0.7 and state["result"]["cut_off"] is False
 
     far = scene.grid.bounds
     background = {"x": far.xmin + 3, "y": far.ymin + 3, "label": 0}

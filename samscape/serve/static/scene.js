@@ -38,8 +38,11 @@ export function drawSession(session) {
   if (session.result) {
     const n = session.result.features.length;
     parts.push(`${n} polygon${n === 1 ? "" : "s"}, score ${session.result.score.toFixed(3)}`);
+    if (session.result.cut_off) {
+      parts.push(`cut off at ${session.result.chips.length} chips: the object goes on (encode at a coarser resolution)`);
+    }
   }
-  say("prompt-status", parts.join(" · "));
+  say("prompt-status", parts.join(" · "), session.result && session.result.cut_off ? "warn" : "");
   document.body.dataset.polygons = session.result ? session.result.features.length : 0;
 }
 
